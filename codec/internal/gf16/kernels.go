@@ -1,0 +1,75 @@
+package gf16
+
+// The vector kernels. Every vector is a []byte in the Leopard layout (see the
+// package doc) and all vectors of one call have the same length, a multiple
+// of 64. The exported functions dispatch to the fastest implementation the
+// CPU has; the *Generic ones are the portable reference.
+
+// Xor sets x ^= y.
+func Xor(x, y []byte) { xorGeneric(x, y) }
+
+// MulSlice sets x = x · exp(logM).
+func MulSlice(t *Tables, x []byte, logM uint16) { mulGeneric(t, x, logM) }
+
+// FFTButterfly sets a ^= b·exp(logM); b ^= a. logM must not be Modulus
+// (callers do only b ^= a then).
+func FFTButterfly(t *Tables, a, b []byte, logM uint16) { fftButterflyGeneric(t, a, b, logM) }
+
+// IFFTButterfly sets b ^= a; a ^= b·exp(logM). logM must not be Modulus
+// (callers do only b ^= a then).
+func IFFTButterfly(t *Tables, a, b []byte, logM uint16) { ifftButterflyGeneric(t, a, b, logM) }
+
+func xorGeneric(x, y []byte) {
+	y = y[:len(x)]
+	for i := range x {
+		x[i] ^= y[i]
+	}
+}
+
+// mulBlock multiplies the 32 elements of one 64-byte block by lut.
+func mulBlock(lut *[4][16]uint16, lo, hi []byte, dlo, dhi []byte, xorInto bool) {
+	lo, hi, dlo, dhi = lo[:32], hi[:32], dlo[:32], dhi[:32]
+	for k := range 32 {
+		l, h := lo[k], hi[k]
+		p := lut[0][l&15] ^ lut[1][l>>4] ^ lut[2][h&15] ^ lut[3][h>>4]
+		if xorInto {
+			dlo[k] ^= byte(p)
+			dhi[k] ^= byte(p >> 8)
+		} else {
+			dlo[k] = byte(p)
+			dhi[k] = byte(p >> 8)
+		}
+	}
+}
+
+func mulGeneric(t *Tables, x []byte, logM uint16) {
+	lut := &t.Mul16[logM]
+	for off := 0; off+64 <= len(x); off += 64 {
+		blk := x[off : off+64]
+		mulBlock(lut, blk[:32], blk[32:], blk[:32], blk[32:], false)
+	}
+}
+
+func fftButterflyGeneric(t *Tables, a, b []byte, logM uint16) {
+	lut := &t.Mul16[logM]
+	b = b[:len(a)]
+	for off := 0; off+64 <= len(a); off += 64 {
+		ab, bb := a[off:off+64], b[off:off+64]
+		mulBlock(lut, bb[:32], bb[32:], ab[:32], ab[32:], true)
+		for k := range 64 {
+			bb[k] ^= ab[k]
+		}
+	}
+}
+
+func ifftButterflyGeneric(t *Tables, a, b []byte, logM uint16) {
+	lut := &t.Mul16[logM]
+	b = b[:len(a)]
+	for off := 0; off+64 <= len(a); off += 64 {
+		ab, bb := a[off:off+64], b[off:off+64]
+		for k := range 64 {
+			bb[k] ^= ab[k]
+		}
+		mulBlock(lut, bb[:32], bb[32:], ab[:32], ab[32:], true)
+	}
+}
