@@ -1,0 +1,279 @@
+package rs
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+
+	"floe/codec/internal/gf16"
+)
+
+// Errors returned by the code.
+var (
+	// ErrShardCount means the (original, recovery) counts are not supported.
+	ErrShardCount = errors.New("rs: unsupported shard counts")
+	// ErrTooFewShards means fewer than K symbols were given to the decoder.
+	ErrTooFewShards = errors.New("rs: too few shards to decode")
+	// ErrShardSize means vectors are empty, differ in length or are not a multiple of 64 bytes.
+	ErrShardSize = errors.New("rs: invalid shard size")
+)
+
+// Code is the systematic code with K originals and N-K recovery symbols.
+type Code struct {
+	K, N int
+	high bool
+	t    *gf16.Tables
+}
+
+func nextPow2(x int) int {
+	if x <= 1 {
+		return 1
+	}
+	return 1 << bits.Len(uint(x-1))
+}
+
+// UseHighRate is reed-solomon-simd's DefaultRate rule (F2.3).
+func UseHighRate(original, recovery int) bool {
+	op, rp := nextPow2(original), nextPow2(recovery)
+	switch {
+	case op < rp:
+		return false
+	case op > rp:
+		return true
+	default:
+		return original <= recovery
+	}
+}
+
+// New returns the code with k originals and n symbols in total.
+func New(k, n int) (*Code, error) {
+	r := n - k
+	if k <= 0 || r <= 0 || k >= gf16.Order || r >= gf16.Order {
+		return nil, fmt.Errorf("%w: %d originals, %d recovery", ErrShardCount, k, r)
+	}
+	c := &Code{K: k, N: n, high: UseHighRate(k, r), t: gf16.Get()}
+	if c.high && nextPow2(r)+k > gf16.Order || !c.high && nextPow2(k)+r > gf16.Order {
+		return nil, fmt.Errorf("%w: %d originals, %d recovery", ErrShardCount, k, r)
+	}
+	return c, nil
+}
+
+// HighRate reports whether the code uses the high-rate encoder.
+func (c *Code) HighRate() bool { return c.high }
+
+// Recovery is the number of recovery symbols N-K.
+func (c *Code) Recovery() int { return c.N - c.K }
+
+func checkLen(l int) error {
+	if l == 0 || l%64 != 0 {
+		return fmt.Errorf("%w: %d bytes", ErrShardSize, l)
+	}
+	return nil
+}
+
+func newWork(count, l int) [][]byte {
+	buf := make([]byte, count*l)
+	w := make([][]byte, count)
+	for i := range w {
+		w[i] = buf[i*l : (i+1)*l : (i+1)*l]
+	}
+	return w
+}
+
+func zero(w [][]byte) {
+	for _, v := range w {
+		clear(v)
+	}
+}
+
+// Encode writes the N-K recovery vectors computed from the K original
+// vectors. All vectors have the same length, a multiple of 64 bytes.
+func (c *Code) Encode(originals, recovery [][]byte) error {
+	if len(originals) != c.K || len(recovery) != c.Recovery() {
+		return fmt.Errorf("%w: got %d originals and %d recovery vectors for (%d, %d)", ErrShardCount, len(originals), len(recovery), c.K, c.N)
+	}
+	l := len(originals[0])
+	if err := checkLen(l); err != nil {
+		return err
+	}
+	for _, v := range originals {
+		if len(v) != l {
+			return fmt.Errorf("%w: lengths %d and %d", ErrShardSize, l, len(v))
+		}
+	}
+	for _, v := range recovery {
+		if len(v) != l {
+			return fmt.Errorf("%w: lengths %d and %d", ErrShardSize, l, len(v))
+		}
+	}
+	if c.high {
+		c.encodeHigh(originals, recovery, l)
+	} else {
+		c.encodeLow(originals, recovery, l)
+	}
+	return nil
+}
+
+// encodeHigh is the high-rate encoder (F2.4): originals sit at points
+// chunk.., recovery at points 0..r.
+func (c *Code) encodeHigh(originals, recovery [][]byte, l int) {
+	t, k, r := c.t, c.K, c.Recovery()
+	chunk := nextPow2(r)
+	w := newWork((k+chunk-1)/chunk*chunk, l)
+	for i, v := range originals {
+		copy(w[i], v)
+	}
+	first := min(k, chunk)
+	gf16.IFFT(t, w, 0, chunk, first, chunk)
+	if k > chunk {
+		start := chunk
+		for ; start+chunk <= k; start += chunk {
+			gf16.IFFT(t, w, start, chunk, chunk, start+chunk)
+			for i := range chunk {
+				gf16.Xor(w[i], w[start+i])
+			}
+		}
+		if last := k % chunk; last > 0 {
+			gf16.IFFT(t, w, start, chunk, last, start+chunk)
+			for i := range chunk {
+				gf16.Xor(w[i], w[start+i])
+			}
+		}
+	}
+	gf16.FFT(t, w, 0, chunk, r, 0)
+	for i := range recovery {
+		copy(recovery[i], w[i])
+	}
+}
+
+// encodeLow is the low-rate encoder (F2.4): the originals (zero-padded to a
+// power of two) are interpolated once and the polynomial is evaluated on each
+// following block of points.
+func (c *Code) encodeLow(originals, recovery [][]byte, l int) {
+	t, k, r := c.t, c.K, c.Recovery()
+	chunk := nextPow2(k)
+	count := (r + chunk - 1) / chunk * chunk
+	w := newWork(count, l)
+	for i, v := range originals {
+		copy(w[i], v)
+	}
+	gf16.IFFT(t, w, 0, chunk, k, 0)
+	for start := chunk; start < r; start += chunk {
+		for i := range chunk {
+			copy(w[start+i], w[i])
+		}
+	}
+	start := 0
+	for ; start+chunk <= r; start += chunk {
+		gf16.FFT(t, w, start, chunk, chunk, start+chunk)
+	}
+	if last := r % chunk; last > 0 {
+		gf16.FFT(t, w, start, chunk, last, start+chunk)
+	}
+	for i := range recovery {
+		copy(recovery[i], w[i])
+	}
+}
+
+// Decode fills in every missing original. shards has N entries: index i < K
+// is original i, index K+j is recovery j; a nil entry is missing. At least K
+// entries must be present; missing originals are allocated.
+func (c *Code) Decode(shards [][]byte) error {
+	if len(shards) != c.N {
+		return fmt.Errorf("%w: %d shards for a code of %d", ErrShardCount, len(shards), c.N)
+	}
+	l, present, missingOriginal := 0, 0, false
+	for i, s := range shards {
+		if s == nil {
+			if i < c.K {
+				missingOriginal = true
+			}
+			continue
+		}
+		if l == 0 {
+			l = len(s)
+		}
+		if len(s) != l {
+			return fmt.Errorf("%w: lengths %d and %d", ErrShardSize, l, len(s))
+		}
+		present++
+	}
+	if present < c.K {
+		return fmt.Errorf("%w: %d of %d", ErrTooFewShards, present, c.K)
+	}
+	if !missingOriginal {
+		return nil
+	}
+	if err := checkLen(l); err != nil {
+		return err
+	}
+	t, k, r := c.t, c.K, c.Recovery()
+	var erasures [gf16.Order]uint16
+	// Positions in the work area of originals and recovery symbols.
+	var origAt, recAt, end int
+	if c.high {
+		chunk := nextPow2(r)
+		origAt, recAt, end = chunk, 0, chunk+k
+		for i := range chunk {
+			if i >= r || shards[k+i] == nil {
+				erasures[i] = 1
+			}
+		}
+		for i := range k {
+			if shards[i] == nil {
+				erasures[origAt+i] = 1
+			}
+		}
+		evalPoly(t, &erasures, end)
+	} else {
+		chunk := nextPow2(k)
+		origAt, recAt, end = 0, chunk, chunk+r
+		for i := range k {
+			if shards[i] == nil {
+				erasures[i] = 1
+			}
+		}
+		for i := range r {
+			if shards[k+i] == nil {
+				erasures[recAt+i] = 1
+			}
+		}
+		for i := end; i < gf16.Order; i++ {
+			erasures[i] = 1
+		}
+		evalPoly(t, &erasures, gf16.Order)
+	}
+	w := newWork(nextPow2(end), l)
+	load := func(at int, src [][]byte) {
+		for i, s := range src {
+			if s != nil {
+				copy(w[at+i], s)
+				gf16.MulSlice(t, w[at+i], erasures[at+i])
+			}
+		}
+	}
+	load(origAt, shards[:k])
+	load(recAt, shards[k:])
+	gf16.IFFT(t, w, 0, len(w), end, 0)
+	gf16.FormalDerivative(w)
+	gf16.FFT(t, w, 0, len(w), end, 0)
+	for i := range k {
+		if shards[i] == nil {
+			v := w[origAt+i]
+			gf16.MulSlice(t, v, gf16.Modulus-erasures[origAt+i])
+			shards[i] = v
+		}
+	}
+	return nil
+}
+
+// evalPoly turns the erasure indicator into the logarithms of the error
+// locator polynomial's values (reed-solomon-simd eval_poly).
+func evalPoly(t *gf16.Tables, e *[gf16.Order]uint16, truncated int) {
+	gf16.FWHT(e, truncated)
+	for i := range e {
+		p := uint32(e[i]) * uint32(t.LogWalsh[i])
+		e[i] = gf16.AddMod(uint16(p), uint16(p>>gf16.Bits))
+	}
+	gf16.FWHT(e, gf16.Order)
+}
