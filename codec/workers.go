@@ -1,0 +1,5 @@
+package codec
+
+import "runtime"
+
+func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
