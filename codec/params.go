@@ -3,6 +3,8 @@ package codec
 import (
 	"errors"
 	"fmt"
+
+	"floe/codec/internal/rs"
 )
 
 // Limits of the RS2 format.
@@ -42,8 +44,12 @@ func NewParams(nShards int) (Params, error) {
 		return Params{}, fmt.Errorf("%w: %d not in [%d, %d]", ErrShardCount, nShards, MinShards, MaxShards)
 	}
 	p := Params{NShards: nShards}
-	if p.Secondary() >= 65535 {
-		return Params{}, fmt.Errorf("%w: %d gives %d secondary source symbols", ErrShardCount, nShards, p.Secondary())
+	// Both 1-D codes must exist in reed-solomon-simd (F1.3, F2.3): past about
+	// 49k shards the row code no longer fits the field and Walrus cannot
+	// encode either.
+	if !rs.Supported(p.Secondary(), p.MaxFaulty()) || !rs.Supported(p.Primary(), 2*p.MaxFaulty()) {
+		return Params{}, fmt.Errorf("%w: %d shards give codes (%d+%d, %d+%d) the RS library does not support",
+			ErrShardCount, nShards, p.Secondary(), p.MaxFaulty(), p.Primary(), 2*p.MaxFaulty())
 	}
 	return p, nil
 }

@@ -45,17 +45,23 @@ func UseHighRate(original, recovery int) bool {
 	}
 }
 
+// Supported reports whether reed-solomon-simd's DefaultRate accepts the
+// counts: the smaller power of two plus the larger count must fit in the
+// field.
+func Supported(original, recovery int) bool {
+	if original <= 0 || recovery <= 0 || original > gf16.Order || recovery > gf16.Order {
+		return false
+	}
+	return min(nextPow2(original), nextPow2(recovery))+max(original, recovery) <= gf16.Order
+}
+
 // New returns the code with k originals and n symbols in total.
 func New(k, n int) (*Code, error) {
 	r := n - k
-	if k <= 0 || r <= 0 || k >= gf16.Order || r >= gf16.Order {
+	if !Supported(k, r) {
 		return nil, fmt.Errorf("%w: %d originals, %d recovery", ErrShardCount, k, r)
 	}
-	c := &Code{K: k, N: n, high: UseHighRate(k, r), t: gf16.Get()}
-	if c.high && nextPow2(r)+k > gf16.Order || !c.high && nextPow2(k)+r > gf16.Order {
-		return nil, fmt.Errorf("%w: %d originals, %d recovery", ErrShardCount, k, r)
-	}
-	return c, nil
+	return &Code{K: k, N: n, high: UseHighRate(k, r), t: gf16.Get()}, nil
 }
 
 // HighRate reports whether the code uses the high-rate encoder.
