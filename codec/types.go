@@ -64,7 +64,8 @@ type BlobID [DigestSize]byte
 // ErrInvalidBlobID means a text blob ID is not 43 base64url characters for 32 bytes.
 var ErrInvalidBlobID = errors.New("codec: invalid blob ID")
 
-var blobIDEncoding = base64.RawURLEncoding
+// Strict: non-zero trailing bits would give one ID several texts.
+var blobIDEncoding = base64.RawURLEncoding.Strict()
 
 // String returns the base64url form without padding (F4.6).
 func (id BlobID) String() string { return blobIDEncoding.EncodeToString(id[:]) }

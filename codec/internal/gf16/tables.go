@@ -8,7 +8,7 @@ const (
 	// Order is the number of field elements.
 	Order = 1 << Bits
 	// Modulus is Order-1; as a log value it marks "multiply by zero" in FFT skews.
-	Modulus = Order - 1
+	Modulus    = Order - 1
 	polynomial = 0x1002D
 )
 
