@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -30,6 +31,9 @@ func newBlobIDCommand() *cobra.Command {
 			if uint64(fi.Size()) > p.MaxBlobSize() {
 				return fmt.Errorf("%s: %d bytes exceeds the maximum blob size %d at %d shards", args[0], fi.Size(), p.MaxBlobSize(), nShards)
 			}
+			// The encoder's live memory is about 1.6× the file; a soft limit
+			// makes the GC keep the peak within 2× + 64 MiB as promised.
+			debug.SetMemoryLimit(2*fi.Size() + 48<<20)
 			blob, err := os.ReadFile(args[0])
 			if err != nil {
 				return err

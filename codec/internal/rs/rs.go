@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"sync"
 
 	"floe/codec/internal/gf16"
 )
@@ -19,11 +20,42 @@ var (
 )
 
 // Code is the systematic code with K originals and N-K recovery symbols.
+// It is safe for concurrent use.
 type Code struct {
 	K, N int
 	high bool
 	t    *gf16.Tables
+	// work recycles FFT work areas between calls: encoding a blob runs
+	// hundreds of batches, and fresh areas would be mostly garbage.
+	work sync.Pool
 }
+
+// workArea is a reusable set of equal-length vectors.
+type workArea struct {
+	buf  []byte
+	vecs [][]byte
+}
+
+// area returns count zeroed vectors of length l; put it back with release.
+func (c *Code) area(count, l int) *workArea {
+	a, _ := c.work.Get().(*workArea)
+	if a == nil {
+		a = &workArea{}
+	}
+	if cap(a.buf) < count*l {
+		a.buf = make([]byte, count*l)
+	} else {
+		a.buf = a.buf[:count*l]
+		clear(a.buf)
+	}
+	a.vecs = a.vecs[:0]
+	for i := range count {
+		a.vecs = append(a.vecs, a.buf[i*l:(i+1)*l:(i+1)*l])
+	}
+	return a
+}
+
+func (c *Code) release(a *workArea) { c.work.Put(a) }
 
 func nextPow2(x int) int {
 	if x <= 1 {
@@ -77,20 +109,6 @@ func checkLen(l int) error {
 	return nil
 }
 
-func newWork(count, l int) [][]byte {
-	buf := make([]byte, count*l)
-	w := make([][]byte, count)
-	for i := range w {
-		w[i] = buf[i*l : (i+1)*l : (i+1)*l]
-	}
-	return w
-}
-
-func zero(w [][]byte) {
-	for _, v := range w {
-		clear(v)
-	}
-}
 
 // Encode writes the N-K recovery vectors computed from the K original
 // vectors. All vectors have the same length, a multiple of 64 bytes.
@@ -125,7 +143,9 @@ func (c *Code) Encode(originals, recovery [][]byte) error {
 func (c *Code) encodeHigh(originals, recovery [][]byte, l int) {
 	t, k, r := c.t, c.K, c.Recovery()
 	chunk := nextPow2(r)
-	w := newWork((k+chunk-1)/chunk*chunk, l)
+	a := c.area((k+chunk-1)/chunk*chunk, l)
+	defer c.release(a)
+	w := a.vecs
 	for i, v := range originals {
 		copy(w[i], v)
 	}
@@ -158,8 +178,9 @@ func (c *Code) encodeHigh(originals, recovery [][]byte, l int) {
 func (c *Code) encodeLow(originals, recovery [][]byte, l int) {
 	t, k, r := c.t, c.K, c.Recovery()
 	chunk := nextPow2(k)
-	count := (r + chunk - 1) / chunk * chunk
-	w := newWork(count, l)
+	a := c.area((r+chunk-1)/chunk*chunk, l)
+	defer c.release(a)
+	w := a.vecs
 	for i, v := range originals {
 		copy(w[i], v)
 	}
@@ -249,7 +270,9 @@ func (c *Code) Decode(shards [][]byte) error {
 		}
 		evalPoly(t, &erasures, gf16.Order)
 	}
-	w := newWork(nextPow2(end), l)
+	a := c.area(nextPow2(end), l)
+	defer c.release(a)
+	w := a.vecs
 	load := func(at int, src [][]byte) {
 		for i, s := range src {
 			if s != nil {
@@ -267,7 +290,7 @@ func (c *Code) Decode(shards [][]byte) error {
 		if shards[i] == nil {
 			v := w[origAt+i]
 			gf16.MulSlice(t, v, gf16.Modulus-erasures[origAt+i])
-			shards[i] = v
+			shards[i] = append([]byte(nil), v...)
 		}
 	}
 	return nil
