@@ -109,7 +109,6 @@ func checkLen(l int) error {
 	return nil
 }
 
-
 // Encode writes the N-K recovery vectors computed from the K original
 // vectors. All vectors have the same length, a multiple of 64 bytes.
 func (c *Code) Encode(originals, recovery [][]byte) error {
