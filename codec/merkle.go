@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+
+	"floe/codec/internal/blake2b"
 )
 
 // Merkle trees of Walrus (F4.2): leaf = H(0x00 ‖ leaf bytes), inner node =
@@ -54,7 +56,7 @@ type merkleTree struct {
 
 // leafHashes hashes count leaves of msgLen bytes spaced stride apart in src.
 func leafHashes(dst, src []byte, count, msgLen, stride int) {
-	sumPrefixedStrided(dst[:count*DigestSize], src, msgLen, stride, leafPrefix)
+	blake2b.SumPrefixedStrided(dst[:count*DigestSize], src, msgLen, stride, leafPrefix)
 }
 
 // reduceLevel hashes level (count digests, padded to even with a zero node
@@ -65,7 +67,7 @@ func reduceLevel(next, level []byte, count int) {
 		// level must have room for the zero sibling.
 		clear(level[count*DigestSize : (count+1)*DigestSize])
 	}
-	sumPrefixed(next[:pairs*DigestSize], level[:pairs*2*DigestSize], 2*DigestSize, innerPrefix)
+	blake2b.SumPrefixed(next[:pairs*DigestSize], level[:pairs*2*DigestSize], 2*DigestSize, innerPrefix)
 }
 
 // rootFromLeafHashes reduces count leaf hashes in buf to the root. buf must
@@ -129,7 +131,7 @@ func (t *merkleTree) proof(i int) MerkleProof {
 // LeafHash is H(0x00 ‖ leaf).
 func LeafHash(leaf []byte) [DigestSize]byte {
 	var d [DigestSize]byte
-	sumPrefixed(d[:], leaf, len(leaf), leafPrefix)
+	blake2b.SumPrefixed(d[:], leaf, len(leaf), leafPrefix)
 	return d
 }
 
@@ -138,7 +140,7 @@ func innerHash(left, right [DigestSize]byte) [DigestSize]byte {
 	copy(buf[:], left[:])
 	copy(buf[DigestSize:], right[:])
 	var d [DigestSize]byte
-	sumPrefixed(d[:], buf[:], len(buf), innerPrefix)
+	blake2b.SumPrefixed(d[:], buf[:], len(buf), innerPrefix)
 	return d
 }
 

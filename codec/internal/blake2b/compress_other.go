@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package blake2b
+
+func haveAVX512() bool { return false }
+
+func compressFunc() compressor { return compressGeneric }
