@@ -1,29 +1,44 @@
 package gf16
 
+import "crypto/subtle"
+
 // The vector kernels. Every vector is a []byte in the Leopard layout (see the
 // package doc) and all vectors of one call have the same length, a multiple
 // of 64. The exported functions dispatch to the fastest implementation the
 // CPU has; the *Generic ones are the portable reference.
 
 // Xor sets x ^= y.
-func Xor(x, y []byte) { xorGeneric(x, y) }
+func Xor(x, y []byte) { subtle.XORBytes(x, x, y[:len(x)]) }
 
 // MulSlice sets x = x · exp(logM).
-func MulSlice(t *Tables, x []byte, logM uint16) { mulGeneric(t, x, logM) }
+func MulSlice(t *Tables, x []byte, logM uint16) {
+	if haveGFNI && len(x) >= 64 {
+		mulGFNI(&x[0], len(x)/64, &t.Affine[logM])
+		return
+	}
+	mulGeneric(t, x, logM)
+}
 
 // FFTButterfly sets a ^= b·exp(logM); b ^= a. logM must not be Modulus
 // (callers do only b ^= a then).
-func FFTButterfly(t *Tables, a, b []byte, logM uint16) { fftButterflyGeneric(t, a, b, logM) }
+func FFTButterfly(t *Tables, a, b []byte, logM uint16) {
+	if haveGFNI && len(a) >= 64 {
+		b = b[:len(a)]
+		fftButterflyGFNI(&a[0], &b[0], len(a)/64, &t.Affine[logM])
+		return
+	}
+	fftButterflyGeneric(t, a, b, logM)
+}
 
 // IFFTButterfly sets b ^= a; a ^= b·exp(logM). logM must not be Modulus
 // (callers do only b ^= a then).
-func IFFTButterfly(t *Tables, a, b []byte, logM uint16) { ifftButterflyGeneric(t, a, b, logM) }
-
-func xorGeneric(x, y []byte) {
-	y = y[:len(x)]
-	for i := range x {
-		x[i] ^= y[i]
+func IFFTButterfly(t *Tables, a, b []byte, logM uint16) {
+	if haveGFNI && len(a) >= 64 {
+		b = b[:len(a)]
+		ifftButterflyGFNI(&a[0], &b[0], len(a)/64, &t.Affine[logM])
+		return
 	}
+	ifftButterflyGeneric(t, a, b, logM)
 }
 
 // mulBlock multiplies the 32 elements of one 64-byte block by lut.

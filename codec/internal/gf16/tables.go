@@ -26,6 +26,11 @@ type Tables struct {
 	// Mul16[logM][i][x] is x<<(4i) multiplied by exp(logM): the product of
 	// one nibble of an element, so a product is four lookups XORed.
 	Mul16 [Order][4][16]uint16
+	// Affine[logM] holds multiplication by exp(logM) as the four 8×8 bit
+	// matrices of GF2P8AFFINEQB: low byte → low, high → low, low → high,
+	// high → high. The product's low byte is A·lo ⊕ B·hi, its high byte
+	// C·lo ⊕ D·hi, since multiplying by a constant is GF(2)-linear.
+	Affine [Order][4]uint64
 }
 
 // Get returns the field tables, computing them on first use.
@@ -110,6 +115,7 @@ func newTables() *Tables {
 	FWHT(&t.LogWalsh, Order)
 
 	for logM := range Order {
+		t.Affine[logM] = t.affine(uint16(logM))
 		lut := &t.Mul16[logM]
 		for i := range 16 {
 			lut[0][i] = t.Mul(uint16(i), uint16(logM))
@@ -134,4 +140,26 @@ func FWHT(data *[Order]uint16, truncated int) {
 			}
 		}
 	}
+}
+
+// affine builds the GF2P8AFFINEQB matrices of multiplication by exp(logM).
+// In such a matrix, byte 7-i of the qword is the row giving output bit i.
+func (t *Tables) affine(logM uint16) [4]uint64 {
+	var cols [16]uint16 // cols[j] = product of input bit j
+	for j := range 16 {
+		cols[j] = t.Mul(1<<j, logM)
+	}
+	var m [4]uint64
+	for q, sel := range [4]struct{ inShift, outShift int }{{0, 0}, {8, 0}, {0, 8}, {8, 8}} {
+		var mat uint64
+		for i := range 8 {
+			var row uint64
+			for j := range 8 {
+				row |= uint64(cols[sel.inShift+j]>>(sel.outShift+i)&1) << j
+			}
+			mat |= row << (8 * (7 - i))
+		}
+		m[q] = mat
+	}
+	return m
 }
