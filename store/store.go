@@ -1,0 +1,500 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	ds "github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+
+	"floe/codec"
+)
+
+// Options configure a Store. The zero value of every field but Path (or
+// Datastore) is a sensible default.
+type Options struct {
+	// Path is the directory of the on-disk (pebble) datastore. Ignored when
+	// Datastore is set.
+	Path string
+	// Datastore, when non-nil, is used instead of opening pebble at Path,
+	// for example dssync.MutexWrap(ds.NewMapDatastore()) in tests. The Store
+	// takes ownership and closes it. Batches of a datastore other than
+	// pebble may not be atomic across a crash.
+	Datastore ds.Batching
+	// SpaceLimit caps the payload bytes held (slivers, metadata and the
+	// pending buffer). Writes that would pass it fail with ErrNoSpace.
+	// 0 means no limit.
+	SpaceLimit int64
+	// PendingMaxBytes and PendingMaxEntries cap the buffer for metadata and
+	// slivers of blobs whose registration has not been seen. Defaults:
+	// 256 MiB and 65536 entries.
+	PendingMaxBytes   int64
+	PendingMaxEntries int
+	// BatchSize bounds the keys deleted per committed batch by expiry,
+	// deletion and shard drops (default 1024).
+	BatchSize int
+	// NoSync disables fsync on commit (pebble only). Faster, but a machine
+	// crash may lose recent writes; a process crash loses nothing.
+	NoSync bool
+	// CacheSize is pebble's block cache in bytes (default: pebble's, 8 MiB).
+	CacheSize int64
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.PendingMaxBytes <= 0 {
+		o.PendingMaxBytes = 256 << 20
+	}
+	if o.PendingMaxEntries <= 0 {
+		o.PendingMaxEntries = 1 << 16
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1024
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Store is a storage node's durable state. It is safe for concurrent use.
+type Store struct {
+	ds   ds.Batching
+	pdb  *pebble.DB // set when the backend is go-ds-pebble: native range scans
+	opts Options
+	log  *slog.Logger
+
+	// closeMu: operations hold it for reading; Close takes it for writing.
+	closeMu sync.RWMutex
+	closed  bool
+
+	// stripes serialise the read-check-write sequences of one blob (blob
+	// IDs are hashes, so the first byte spreads them evenly). Reads take no
+	// lock.
+	stripes [256]sync.Mutex
+
+	// acctMu guards the space counters below. They are recomputed from the
+	// index and pending entries on Open, never persisted.
+	acctMu      sync.Mutex
+	total       int64 // committed + reserved payload bytes (slivers, metadata, pending)
+	perShard    map[int]int64
+	metaBytes   int64
+	pendBytes   int64
+	pendEntries int
+
+	epoch atomic.Uint64 // highest epoch passed to Expire or SetEpoch
+
+	shardsMu sync.RWMutex
+	shards   []int
+}
+
+// Open opens (creating if needed) the store described by opts and recomputes
+// its space counters.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	opts.setDefaults()
+	s := &Store{opts: opts, log: opts.Logger, perShard: map[int]int64{}}
+	if opts.Datastore != nil {
+		s.ds = opts.Datastore
+		if p, ok := opts.Datastore.(*pebbleds.Datastore); ok {
+			s.pdb = p.DB
+		}
+	} else {
+		if opts.Path == "" {
+			return nil, fmt.Errorf("%w: Options.Path or Options.Datastore is required", ErrInvalidArgument)
+		}
+		wo := pebble.Sync
+		if opts.NoSync {
+			wo = pebble.NoSync
+		}
+		pds, err := pebbleds.NewDatastore(opts.Path,
+			pebbleds.WithPebbleWriteOptions(wo),
+			pebbleds.WithCacheSize(opts.CacheSize),
+			pebbleds.WithPebbleOpts(&pebble.Options{Logger: quietLogger{s.log}}))
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+		}
+		s.ds, s.pdb = pds, pds.DB
+	}
+	if err := s.load(ctx); err != nil {
+		_ = s.ds.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// quietLogger sends pebble's informational logs to slog at debug level.
+type quietLogger struct{ l *slog.Logger }
+
+func (q quietLogger) Infof(format string, args ...any) {
+	q.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+func (q quietLogger) Errorf(format string, args ...any) {
+	q.l.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+func (q quietLogger) Fatalf(format string, args ...any) {
+	// pebble expects Fatalf not to return.
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+// load reads the held shards and recomputes the counters.
+func (s *Store) load(ctx context.Context) error {
+	v, err := s.ds.Get(ctx, ds.RawKey(keyShards))
+	switch {
+	case errors.Is(err, ds.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("store: read shard list: %w", err)
+	default:
+		if s.shards, err = decodeShards(keyShards, v); err != nil {
+			return err
+		}
+	}
+	err = s.scan(ctx, pfxIndex, "", "", func(k string, v []byte) (bool, error) {
+		p, ok := parseIndexKey(k)
+		if !ok {
+			s.log.Warn("store: ignoring malformed index key", "key", k)
+			return true, nil
+		}
+		n, err := decodeSize(k, v)
+		if err != nil {
+			s.log.Warn("store: ignoring bad index entry", "key", k, "err", err)
+			return true, nil
+		}
+		s.total += n
+		if p.Meta {
+			s.metaBytes += n
+		} else {
+			s.perShard[p.Shard] += n
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: recount index: %w", err)
+	}
+	err = s.scan(ctx, pfxPending, "", "", func(k string, v []byte) (bool, error) {
+		n := payloadLen(len(v))
+		s.total += n
+		s.pendBytes += n
+		s.pendEntries++
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: recount pending: %w", err)
+	}
+	return nil
+}
+
+// Close flushes everything to disk and closes the datastore. Operations
+// in flight finish first; later ones fail with ErrClosed.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.ds.Sync(context.Background(), ds.RawKey("/"))
+	return errors.Join(err, s.ds.Close())
+}
+
+// enter marks an operation in flight; it fails once the store is closed.
+func (s *Store) enter() error {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) exit() { s.closeMu.RUnlock() }
+
+func (s *Store) lockBlob(id codec.BlobID) func() {
+	m := &s.stripes[id[0]]
+	m.Lock()
+	return m.Unlock
+}
+
+// Usage is a snapshot of the space counters (payload bytes, excluding keys,
+// checksums and the backend's own overhead).
+type Usage struct {
+	Total           int64
+	PerShard        map[int]int64
+	Metadata        int64
+	PendingBytes    int64
+	PendingEntries  int
+	Limit           int64 // 0: none
+}
+
+// Usage returns the current space counters.
+func (s *Store) Usage() Usage {
+	s.acctMu.Lock()
+	defer s.acctMu.Unlock()
+	u := Usage{Total: s.total, PerShard: maps.Clone(s.perShard), Metadata: s.metaBytes,
+		PendingBytes: s.pendBytes, PendingEntries: s.pendEntries, Limit: s.opts.SpaceLimit}
+	for k, v := range u.PerShard {
+		if v == 0 {
+			delete(u.PerShard, k)
+		}
+	}
+	return u
+}
+
+// delta is a change to the counters.
+type delta struct {
+	total, meta, pendBytes int64
+	pendEntries            int
+	shard                  map[int]int64
+}
+
+func (d *delta) addShard(shard int, n int64) {
+	if d.shard == nil {
+		d.shard = map[int]int64{}
+	}
+	d.shard[shard] += n
+	d.total += n
+}
+
+// reserve applies the growth in d (total and pending) after checking the
+// limits, so that concurrent writers can never overshoot them together.
+// Call settle with the same delta after the commit, whatever its outcome.
+func (s *Store) reserve(d *delta) error {
+	s.acctMu.Lock()
+	defer s.acctMu.Unlock()
+	if d.total > 0 && s.opts.SpaceLimit > 0 && s.total+d.total > s.opts.SpaceLimit {
+		return fmt.Errorf("%w: %d + %d bytes > limit %d", ErrNoSpace, s.total, d.total, s.opts.SpaceLimit)
+	}
+	if d.pendBytes > 0 && s.pendBytes+d.pendBytes > s.opts.PendingMaxBytes {
+		return fmt.Errorf("%w: %d + %d bytes > %d", ErrPendingFull, s.pendBytes, d.pendBytes, s.opts.PendingMaxBytes)
+	}
+	if d.pendEntries > 0 && s.pendEntries+d.pendEntries > s.opts.PendingMaxEntries {
+		return fmt.Errorf("%w: %d entries", ErrPendingFull, s.pendEntries)
+	}
+	if d.total > 0 {
+		s.total += d.total
+	}
+	if d.pendBytes > 0 {
+		s.pendBytes += d.pendBytes
+	}
+	if d.pendEntries > 0 {
+		s.pendEntries += d.pendEntries
+	}
+	return nil
+}
+
+// settle completes a reservation: on success it applies the rest of d
+// (shrinkage and per-shard figures); on failure it returns the reserved
+// growth.
+func (s *Store) settle(d *delta, ok bool) {
+	s.acctMu.Lock()
+	defer s.acctMu.Unlock()
+	if !ok {
+		if d.total > 0 {
+			s.total -= d.total
+		}
+		if d.pendBytes > 0 {
+			s.pendBytes -= d.pendBytes
+		}
+		if d.pendEntries > 0 {
+			s.pendEntries -= d.pendEntries
+		}
+		return
+	}
+	if d.total < 0 {
+		s.total += d.total
+	}
+	if d.pendBytes < 0 {
+		s.pendBytes += d.pendBytes
+	}
+	if d.pendEntries < 0 {
+		s.pendEntries += d.pendEntries
+	}
+	s.metaBytes += d.meta
+	for sh, n := range d.shard {
+		s.perShard[sh] += n
+		if s.perShard[sh] == 0 {
+			delete(s.perShard, sh)
+		}
+	}
+}
+
+// commit writes a batch of puts and deletes atomically, updating the
+// counters by d (which may be nil).
+func (s *Store) commit(ctx context.Context, puts map[string][]byte, dels []string, d *delta) error {
+	if d == nil {
+		d = &delta{}
+	}
+	if err := s.reserve(d); err != nil {
+		return err
+	}
+	err := s.writeBatch(ctx, puts, dels)
+	s.settle(d, err == nil)
+	return err
+}
+
+func (s *Store) writeBatch(ctx context.Context, puts map[string][]byte, dels []string) error {
+	b, err := s.ds.Batch(ctx)
+	if err != nil {
+		return fmt.Errorf("store: batch: %w", err)
+	}
+	for _, k := range dels {
+		if err := b.Delete(ctx, ds.RawKey(k)); err != nil {
+			return fmt.Errorf("store: batch delete: %w", err)
+		}
+	}
+	// Deterministic order: easier to reason about, cheap.
+	for _, k := range slices.Sorted(maps.Keys(puts)) {
+		if err := b.Put(ctx, ds.RawKey(k), puts[k]); err != nil {
+			return fmt.Errorf("store: batch put: %w", err)
+		}
+	}
+	if err := b.Commit(ctx); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// get reads a raw value; a missing key is ErrNotFound.
+func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.ds.Get(ctx, ds.RawKey(key))
+	if errors.Is(err, ds.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func (s *Store) has(ctx context.Context, key string) (bool, error) {
+	ok, err := s.ds.Has(ctx, ds.RawKey(key))
+	if err != nil {
+		return false, fmt.Errorf("store: has %s: %w", key, err)
+	}
+	return ok, nil
+}
+
+// scan calls fn for every key under prefix (a key prefix ending without
+// "/", e.g. "/s/0001", or with it, e.g. "/x/") in key order, from start
+// (inclusive, "" = the beginning) to end (exclusive, "" = the end). The
+// value passed to fn is only valid during the call. fn returns false to
+// stop.
+func (s *Store) scan(ctx context.Context, prefix, start, end string, fn func(k string, v []byte) (bool, error)) error {
+	dir := prefix
+	if len(dir) > 1 && dir[len(dir)-1] == '/' {
+		dir = dir[:len(dir)-1]
+	}
+	lower := dir + "/"
+	if start > lower {
+		lower = start
+	}
+	upper := dir + "0" // '0' is the byte after '/'
+	if end != "" && end < upper {
+		upper = end
+	}
+	if s.pdb != nil {
+		it, err := s.pdb.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte(lower), UpperBound: []byte(upper)})
+		if err != nil {
+			return fmt.Errorf("store: iterate %s: %w", dir, err)
+		}
+		for it.First(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				_ = it.Close()
+				return err
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				_ = it.Close()
+				return fmt.Errorf("store: iterate %s: %w", dir, err)
+			}
+			more, err := fn(string(it.Key()), v)
+			if err != nil || !more {
+				_ = it.Close()
+				return err
+			}
+		}
+		if err := it.Error(); err != nil {
+			_ = it.Close()
+			return fmt.Errorf("store: iterate %s: %w", dir, err)
+		}
+		return it.Close()
+	}
+	// Generic datastores: a prefix query in key order, skipping to start.
+	res, err := s.ds.Query(ctx, query.Query{Prefix: dir, Orders: []query.Order{query.OrderByKey{}}})
+	if err != nil {
+		return fmt.Errorf("store: query %s: %w", dir, err)
+	}
+	defer res.Close()
+	for {
+		r, ok := res.NextSync()
+		if !ok {
+			return nil
+		}
+		if r.Error != nil {
+			return fmt.Errorf("store: query %s: %w", dir, r.Error)
+		}
+		if r.Key < lower {
+			continue
+		}
+		if r.Key >= upper {
+			return nil
+		}
+		more, err := fn(r.Key, r.Value)
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// SetEpoch records the current epoch: blobs whose end epoch is at or below
+// it stop accepting data. Expire also sets it. The epoch never goes back.
+func (s *Store) SetEpoch(epoch uint64) {
+	for {
+		cur := s.epoch.Load()
+		if epoch <= cur || s.epoch.CompareAndSwap(cur, epoch) {
+			return
+		}
+	}
+}
+
+// Epoch returns the highest epoch seen by SetEpoch or Expire.
+func (s *Store) Epoch() uint64 { return s.epoch.Load() }
+
+// SetShards records the shards this node holds (persisted). It is what
+// MissingSlivers checks against; it does not move or delete data (see
+// DropShard).
+func (s *Store) SetShards(ctx context.Context, shards []int) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.exit()
+	sorted := slices.Clone(shards)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	for _, sh := range sorted {
+		if sh < 0 || sh > maxShard {
+			return fmt.Errorf("%w: shard %d", ErrInvalidArgument, sh)
+		}
+	}
+	s.shardsMu.Lock()
+	defer s.shardsMu.Unlock()
+	if err := s.commit(ctx, map[string][]byte{keyShards: encodeShards(sorted)}, nil, nil); err != nil {
+		return err
+	}
+	s.shards = sorted
+	return nil
+}
+
+// Shards returns the held shards, ascending.
+func (s *Store) Shards() []int {
+	s.shardsMu.RLock()
+	defer s.shardsMu.RUnlock()
+	return slices.Clone(s.shards)
+}
