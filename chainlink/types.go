@@ -1,0 +1,369 @@
+package chainlink
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"floe/chainlink/bls"
+	"floe/codec"
+)
+
+// ID is a 32-byte Sui-style address or object ID: accounts, node IDs, blob
+// and storage objects. Its text form is 0x-prefixed lowercase hex. IDs
+// compare as big-endian u256 (F8.7).
+type ID [32]byte
+
+// String returns 0x-prefixed hex.
+func (id ID) String() string { return "0x" + hex.EncodeToString(id[:]) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText accepts exactly 64 hex digits, with or without 0x.
+func (id *ID) UnmarshalText(b []byte) error {
+	p, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = p
+	return nil
+}
+
+// ParseID parses 64 hex digits, optionally 0x-prefixed.
+func ParseID(s string) (ID, error) {
+	var id ID
+	s = strings.TrimPrefix(s, "0x")
+	if len(s) != 64 {
+		return id, fmt.Errorf("%w: ID of %d hex digits, want 64", ErrBadRequest, len(s))
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, fmt.Errorf("%w: ID: %v", ErrBadRequest, err)
+	}
+	return id, nil
+}
+
+// Compare orders IDs as big-endian u256.
+func (id ID) Compare(o ID) int { return bytes.Compare(id[:], o[:]) }
+
+// IsZero reports whether id is all zeros.
+func (id ID) IsZero() bool { return id == ID{} }
+
+// ObjectID converts to the codec form used in messages.
+func (id ID) ObjectID() codec.ObjectID { return codec.ObjectID(id) }
+
+// Hash32 is a 32-byte hash (a blob's Merkle root) in hex text form.
+type Hash32 [32]byte
+
+// MarshalText implements encoding.TextMarshaler.
+func (h Hash32) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h[:])), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *Hash32) UnmarshalText(b []byte) error {
+	if len(b) != 64 {
+		return fmt.Errorf("%w: hash of %d hex digits, want 64", ErrBadRequest, len(b))
+	}
+	if _, err := hex.Decode(h[:], b); err != nil {
+		return fmt.Errorf("%w: hash: %v", ErrBadRequest, err)
+	}
+	return nil
+}
+
+// Account is a ledger account.
+type Account struct {
+	Address ID     `json:"address"`
+	Balance uint64 `json:"balance"`
+	// Rewards is the total of storage fees paid out to this account as a
+	// staker.
+	Rewards uint64 `json:"rewards,omitzero"`
+}
+
+// Node is a registered storage node.
+type Node struct {
+	ID        ID            `json:"id"`
+	Owner     ID            `json:"owner"`
+	Name      string        `json:"name"`
+	PeerID    string        `json:"peer_id"`
+	Addresses []string      `json:"addresses"`
+	PublicKey bls.PublicKey `json:"public_key"`
+	// Stake is the node's total stake: the owner's and its delegators'.
+	Stake uint64 `json:"stake"`
+	// Stakers maps staker addresses (hex) to their stake.
+	Stakers         map[string]uint64 `json:"stakers,omitempty"`
+	RegisteredEpoch uint32            `json:"registered_epoch"`
+}
+
+// Member is a committee member, in committee order (sorted by node ID).
+type Member struct {
+	NodeID    ID            `json:"node_id"`
+	PeerID    string        `json:"peer_id"`
+	Addresses []string      `json:"addresses"`
+	PublicKey bls.PublicKey `json:"public_key"`
+	Shards    []uint16      `json:"shards"`
+	// Weight is len(Shards).
+	Weight int `json:"weight"`
+	// Stake is the node's stake when the committee was selected.
+	Stake uint64 `json:"stake"`
+}
+
+// Committee is the committee of one epoch.
+type Committee struct {
+	Epoch   uint32   `json:"epoch"`
+	NShards int      `json:"n_shards"`
+	Members []Member `json:"members"`
+}
+
+// Verifier returns the certificate verifier of this committee: the same
+// code the ledger runs (package bls).
+func (c *Committee) Verifier() (*bls.Verifier, error) {
+	ms := make([]bls.Member, len(c.Members))
+	for i, m := range c.Members {
+		ms[i] = bls.Member{PublicKey: m.PublicKey, Weight: m.Weight}
+	}
+	return bls.NewVerifier(ms)
+}
+
+// Index returns the member index of a node, or -1.
+func (c *Committee) Index(node ID) int {
+	for i, m := range c.Members {
+		if m.NodeID == node {
+			return i
+		}
+	}
+	return -1
+}
+
+// ShardOwners returns, for each shard, the index of the member holding it
+// (-1 if none).
+func (c *Committee) ShardOwners() []int {
+	out := make([]int, c.NShards)
+	for i := range out {
+		out[i] = -1
+	}
+	for i, m := range c.Members {
+		for _, s := range m.Shards {
+			if int(s) < len(out) {
+				out[s] = i
+			}
+		}
+	}
+	return out
+}
+
+// EpochPhase is where an epoch change stands (F13.3).
+type EpochPhase string
+
+// Phases.
+const (
+	// PhaseChangeSync: the epoch started; nodes are pulling shards.
+	PhaseChangeSync EpochPhase = "change_sync"
+	// PhaseChangeDone: nodes holding a quorum of shards reported done.
+	PhaseChangeDone EpochPhase = "change_done"
+)
+
+// EpochState describes the current epoch and the system parameters.
+type EpochState struct {
+	Epoch uint32     `json:"epoch"`
+	Phase EpochPhase `json:"phase"`
+	// StartUnixMs is when the epoch began (wall clock of the ledger).
+	StartUnixMs int64 `json:"start_unix_ms"`
+	// DurationMs is the configured epoch duration; 0 means epochs only
+	// advance on request.
+	DurationMs          int64  `json:"duration_ms"`
+	NShards             int    `json:"n_shards"`
+	MaxEpochsAhead      uint32 `json:"max_epochs_ahead"`
+	StoragePricePerUnit uint64 `json:"storage_price_per_unit"`
+	WritePricePerUnit   uint64 `json:"write_price_per_unit"`
+}
+
+// Storage is a storage resource: Size bytes for epochs [StartEpoch,
+// EndEpoch) (F9.1, F9.6).
+type Storage struct {
+	ID         ID     `json:"id"`
+	Owner      ID     `json:"owner"`
+	StartEpoch uint32 `json:"start_epoch"`
+	EndEpoch   uint32 `json:"end_epoch"`
+	Size       uint64 `json:"size"`
+}
+
+// Blob is a registered blob object (F9.1).
+type Blob struct {
+	ObjectID        ID           `json:"object_id"`
+	Owner           ID           `json:"owner"`
+	RegisteredEpoch uint32       `json:"registered_epoch"`
+	BlobID          codec.BlobID `json:"blob_id"`
+	Size            uint64       `json:"size"`
+	EncodingType    byte         `json:"encoding_type"`
+	// CertifiedEpoch is nil until certified.
+	CertifiedEpoch *uint32 `json:"certified_epoch,omitempty"`
+	Storage        Storage `json:"storage"`
+	Deletable      bool    `json:"deletable"`
+}
+
+// Persistence returns the persistence the storage confirmations of this
+// blob carry (F8.3).
+func (b *Blob) Persistence() codec.BlobPersistence {
+	if !b.Deletable {
+		return codec.BlobPersistence{}
+	}
+	return codec.BlobPersistence{Deletable: true, ObjectID: b.ObjectID.ObjectID()}
+}
+
+// RegisterNodeRequest registers a storage node. The proof of possession
+// signs codec.ProofOfPossessionMessage(current epoch, Owner, PublicKey)
+// (F8.4). Stake, if non-zero, is moved from the owner's balance to the
+// node as self-stake.
+type RegisterNodeRequest struct {
+	Owner             ID            `json:"owner"`
+	Name              string        `json:"name"`
+	PeerID            string        `json:"peer_id"`
+	Addresses         []string      `json:"addresses"`
+	PublicKey         bls.PublicKey `json:"public_key"`
+	ProofOfPossession bls.Signature `json:"proof_of_possession"`
+	Stake             uint64        `json:"stake"`
+}
+
+// UpdateNodeRequest changes a node's network information; only its owner
+// may.
+type UpdateNodeRequest struct {
+	Owner     ID       `json:"owner"`
+	NodeID    ID       `json:"node_id"`
+	PeerID    string   `json:"peer_id"`
+	Addresses []string `json:"addresses"`
+}
+
+// RegisterBlobRequest reserves storage (or uses StorageID) and registers a
+// blob (F9.2).
+type RegisterBlobRequest struct {
+	Owner        ID           `json:"owner"`
+	BlobID       codec.BlobID `json:"blob_id"`
+	RootHash     Hash32       `json:"root_hash"`
+	Size         uint64       `json:"size"`
+	EncodingType byte         `json:"encoding_type"`
+	Deletable    bool         `json:"deletable"`
+	// EpochsAhead is the storage period when StorageID is zero:
+	// [current, current+EpochsAhead).
+	EpochsAhead uint32 `json:"epochs_ahead,omitzero"`
+	// StorageID, if set, is an owned storage resource to use instead.
+	StorageID ID `json:"storage_id,omitzero"`
+}
+
+// RegisterBlobResult is the registered blob and what it cost.
+type RegisterBlobResult struct {
+	Blob        Blob   `json:"blob"`
+	StorageCost uint64 `json:"storage_cost"`
+	WriteCost   uint64 `json:"write_cost"`
+}
+
+// Certificate is an aggregate signature of committee members over Message
+// (F8.5, F8.7).
+type Certificate struct {
+	Signature bls.Signature `json:"signature"`
+	// Signers is the bitmap of F8.7 (bls.SignersToBitmap).
+	Signers []byte `json:"signers"`
+	Message []byte `json:"message"`
+}
+
+// BlobStatus summarizes every live (non-expired, non-deleted) object of a
+// blob ID, as a storage node needs it.
+type BlobStatus struct {
+	BlobID codec.BlobID `json:"blob_id"`
+	// Exists is true if any live object has this blob ID.
+	Exists bool `json:"exists"`
+	// Invalid is true if the blob ID was invalidated (F9.2).
+	Invalid bool `json:"invalid"`
+	// Permanent objects: the latest end epoch among them and whether any is
+	// certified (then CertifiedEndEpoch counts it).
+	PermanentEndEpoch  uint32 `json:"permanent_end_epoch,omitzero"`
+	PermanentCertified bool   `json:"permanent_certified,omitzero"`
+	// Deletable objects registered and certified.
+	DeletableRegistered int `json:"deletable_registered,omitzero"`
+	DeletableCertified  int `json:"deletable_certified,omitzero"`
+	// CertifiedEndEpoch is the latest end epoch among certified objects: the
+	// blob must stay available until then.
+	CertifiedEndEpoch uint32 `json:"certified_end_epoch,omitzero"`
+	// InitialCertifiedEpoch is the earliest certification among live
+	// objects.
+	InitialCertifiedEpoch *uint32 `json:"initial_certified_epoch,omitempty"`
+	// Objects are the live object IDs.
+	Objects []ID `json:"objects,omitempty"`
+}
+
+// Certified reports whether some live object of the blob is certified.
+func (s BlobStatus) Certified() bool { return s.CertifiedEndEpoch != 0 }
+
+// Chain is the only door to the chain for nodes and clients. All methods are
+// safe for concurrent use. Errors wrap the sentinels of this package, also
+// across the HTTP client, so callers decide with errors.Is.
+type Chain interface {
+	// EpochState returns the current epoch and system parameters.
+	EpochState(ctx context.Context) (EpochState, error)
+	// Committee returns the committee of epoch (members sorted by node ID,
+	// F8.7), ErrNotFound if there was none.
+	Committee(ctx context.Context, epoch uint32) (*Committee, error)
+
+	// Faucet credits a devnet account (created on first use).
+	Faucet(ctx context.Context, addr ID, amount uint64) (Account, error)
+	// Account returns an account, ErrNotFound if it never held funds.
+	Account(ctx context.Context, addr ID) (Account, error)
+
+	// RegisterNode registers a node with a proof of possession of its BLS
+	// key (F8.4).
+	RegisterNode(ctx context.Context, req RegisterNodeRequest) (Node, error)
+	// UpdateNode changes a node's peer ID and addresses.
+	UpdateNode(ctx context.Context, req UpdateNodeRequest) (Node, error)
+	// Node returns a registered node.
+	Node(ctx context.Context, id ID) (Node, error)
+	// Nodes returns all registered nodes sorted by ID.
+	Nodes(ctx context.Context) ([]Node, error)
+	// Stake moves amount from staker's balance to node's stake; it counts
+	// from the next committee selection.
+	Stake(ctx context.Context, staker, node ID, amount uint64) (Node, error)
+	// Unstake returns amount of staker's stake in node to its balance.
+	Unstake(ctx context.Context, staker, node ID, amount uint64) (Node, error)
+
+	// AdvanceEpoch ends the current epoch now: fees are paid out, the next
+	// committee is selected and EpochChangeStart is emitted.
+	AdvanceEpoch(ctx context.Context) (EpochState, error)
+	// EpochSyncDone records that node received all its shards for epoch
+	// (ShardsReceived; EpochChangeDone at quorum, F13.3).
+	EpochSyncDone(ctx context.Context, node ID, epoch uint32) error
+
+	// ReserveSpace buys size bytes for epochs [current, current+epochsAhead).
+	ReserveSpace(ctx context.Context, owner ID, size uint64, epochsAhead uint32) (Storage, uint64, error)
+	// RegisterBlob registers a blob, reserving storage unless a storage
+	// resource is given.
+	RegisterBlob(ctx context.Context, req RegisterBlobRequest) (RegisterBlobResult, error)
+	// CertifyBlob certifies a registered blob with a quorum certificate
+	// over its storage confirmation (F8.7, F9.3).
+	CertifyBlob(ctx context.Context, blob ID, cert Certificate) (Blob, error)
+	// InvalidateBlobID marks a blob ID invalid with a certificate of weight
+	// 3·w ≥ n+1 over an InvalidBlobID message.
+	InvalidateBlobID(ctx context.Context, cert Certificate) (codec.BlobID, error)
+	// DeleteBlob deletes a deletable blob and returns its storage to owner.
+	DeleteBlob(ctx context.Context, owner, blob ID) (Storage, error)
+	// ExtendBlob extends a certified blob's storage by epochs, paid by payer.
+	ExtendBlob(ctx context.Context, payer, blob ID, epochs uint32) (Blob, uint64, error)
+	// Blob returns a live blob object.
+	Blob(ctx context.Context, blob ID) (Blob, error)
+	// BlobStatus summarizes the live objects of a blob ID.
+	BlobStatus(ctx context.Context, id codec.BlobID) (BlobStatus, error)
+
+	// Events returns the events after cursor, in order, blocking for new
+	// ones. Cursor 0 starts at the beginning.
+	Events(ctx context.Context, after uint64) (EventStream, error)
+}
+
+// EventStream is an ordered, resumable stream of events. Next blocks until
+// an event arrives, ctx ends or the stream is closed. Close releases it.
+type EventStream interface {
+	Next(ctx context.Context) (Event, error)
+	Close() error
+}
+
+func sortAssignments(a []Assignment) {
+	slices.SortFunc(a, func(x, y Assignment) int { return x.Node.Compare(y.Node) })
+}
