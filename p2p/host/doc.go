@@ -1,0 +1,19 @@
+// Package host builds the libp2p host of a floe node or client: TCP (TLS 1.3
+// and Noise security, yamux) and QUIC v1 transports, a persistent ed25519
+// identity, listen and announce addresses, the resource manager with limits
+// scaled from the machine's memory and file descriptors (and per-protocol
+// limits for the sliver protocols), a connection manager that never trims
+// committee peers, identify and ping. Relay, NAT port mapping and
+// hole punching are off; mDNS is never started.
+//
+// A node:
+//
+//	cfg := host.DefaultConfig()
+//	cfg.IdentityPath = filepath.Join(dataDir, "p2p.key")
+//	cfg.BulkProtocols = p2p.ProtocolsFor(network).Bulk()
+//	h, err := host.New(cfg)
+//	defer h.Close()
+//	h.SetCommittee(committeePeerIDs) // on every epoch change
+//
+// host.Limits(cfg) returns the effective resource limits for display.
+package host

@@ -1,0 +1,326 @@
+package host
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/pbnjay/memory"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Config describes a host. The zero value is not usable; start from
+// DefaultConfig.
+type Config struct {
+	// IdentityPath is the file holding the node's ed25519 libp2p key
+	// (protobuf-marshalled, mode 0600). It is created on first start. Empty
+	// means Identity, or a fresh key if Identity is nil too (light clients,
+	// tests).
+	IdentityPath string
+	// Identity is used when IdentityPath is empty.
+	Identity crypto.PrivKey
+	// ListenAddrs are the multiaddrs to listen on, e.g.
+	// /ip4/0.0.0.0/tcp/4001 and /ip4/0.0.0.0/udp/4001/quic-v1. Empty means
+	// no listening (a light client that only dials).
+	ListenAddrs []string
+	// AnnounceAddrs, when set, replace the listen addresses in what the host
+	// advertises (identify, DHT provider records): the public addresses of
+	// a node behind a NAT or a load balancer.
+	AnnounceAddrs []string
+	// DisableTCP and DisableQUIC drop a transport (the benchmark compares
+	// them). At least one must remain.
+	DisableTCP  bool
+	DisableQUIC bool
+	// ConnLow and ConnHigh are the connection-manager watermarks: above
+	// High it trims unprotected connections back to Low. Committee peers
+	// are protected (SetCommittee) and never trimmed.
+	ConnLow, ConnHigh int
+	// ConnGrace is how long a new connection is exempt from trimming.
+	ConnGrace time.Duration
+	// MaxMemory is the memory the resource manager lets libp2p use, in
+	// bytes. 0 means a quarter of the machine's memory (a storage node is
+	// a dedicated machine, and slivers are big). More than the machine has
+	// is refused.
+	MaxMemory int64
+	// MaxFDs is the number of file descriptors libp2p may use. 0 means half
+	// of the process's soft limit. More than the limit is refused.
+	MaxFDs int
+	// BulkProtocols are the stream protocols that move slivers (from
+	// p2p.Protocols.Bulk); each gets BulkProtocolLimits instead of the
+	// default protocol limits.
+	BulkProtocols []protocol.ID
+	// StreamMemory is the memory one stream may reserve: at least the
+	// largest frame it reads (a maximum sliver, ~44 MB at 1000 shards).
+	StreamMemory int64
+	// UserAgent is sent in identify.
+	UserAgent string
+	// Logger receives the host's own messages; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig listens on TCP and QUIC port 4001 on all IPv4 addresses.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddrs:  []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
+		ConnLow:      200,
+		ConnHigh:     400,
+		ConnGrace:    time.Minute,
+		StreamMemory: 64 << 20,
+		UserAgent:    "floe",
+	}
+}
+
+// LoopbackConfig is for tests and local swarms: an ephemeral key, one TCP
+// and one QUIC listener on 127.0.0.1 with kernel-chosen ports, and modest
+// limits.
+func LoopbackConfig() Config {
+	c := DefaultConfig()
+	c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+	c.ConnLow, c.ConnHigh = 100, 200
+	c.MaxMemory = 1 << 30
+	c.MaxFDs = 512
+	return c
+}
+
+// Validate checks the configuration against itself and the machine.
+func (c Config) Validate() error {
+	if c.DisableTCP && c.DisableQUIC {
+		return errors.New("p2p/host: both TCP and QUIC disabled")
+	}
+	if c.ConnLow < 1 || c.ConnHigh < c.ConnLow {
+		return fmt.Errorf("p2p/host: connection watermarks %d/%d: need 1 ≤ low ≤ high", c.ConnLow, c.ConnHigh)
+	}
+	if c.ConnGrace < 0 {
+		return errors.New("p2p/host: negative grace period")
+	}
+	if total := int64(memory.TotalMemory()); c.MaxMemory < 0 || (total > 0 && c.MaxMemory > total) {
+		return fmt.Errorf("p2p/host: MaxMemory %d outside [0, %d] (machine memory)", c.MaxMemory, total)
+	}
+	if fds := fdLimit(); c.MaxFDs < 0 || (fds > 0 && c.MaxFDs > fds) {
+		return fmt.Errorf("p2p/host: MaxFDs %d outside [0, %d] (process limit)", c.MaxFDs, fds)
+	}
+	if c.StreamMemory < 1<<20 {
+		return errors.New("p2p/host: StreamMemory below 1 MiB")
+	}
+	for _, s := range append(append([]string(nil), c.ListenAddrs...), c.AnnounceAddrs...) {
+		if _, err := ma.NewMultiaddr(s); err != nil {
+			return fmt.Errorf("p2p/host: address %q: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// Host is a libp2p host with the connection manager exposed for committee
+// protection.
+type Host struct {
+	host.Host
+	cm  *connmgr.BasicConnMgr
+	log *slog.Logger
+
+	mu        sync.Mutex
+	committee map[peer.ID]struct{}
+}
+
+// committeeTag is the connection-manager protection tag of committee peers.
+const committeeTag = "floe-committee"
+
+// New builds and starts a host: TCP (TLS 1.3 and Noise, yamux) and QUIC v1,
+// identify and ping, the resource manager with limits scaled to the
+// machine, and the connection manager. Relay, NAT port mapping and
+// hole punching are off: storage nodes have public or announced addresses.
+func New(cfg Config) (*Host, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	key := cfg.Identity
+	if cfg.IdentityPath != "" {
+		k, err := LoadOrCreateIdentity(cfg.IdentityPath)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+	}
+	if key == nil {
+		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+	}
+	limits := Limits(cfg)
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	if err != nil {
+		return nil, fmt.Errorf("p2p/host: resource manager: %w", err)
+	}
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	if err != nil {
+		return nil, fmt.Errorf("p2p/host: connection manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.Ping(true),
+		libp2p.DisableRelay(),
+		libp2p.UserAgent(cfg.UserAgent),
+	}
+	if len(cfg.ListenAddrs) == 0 {
+		opts = append(opts, libp2p.NoListenAddrs)
+	}
+	if !cfg.DisableTCP {
+		opts = append(opts, libp2p.Transport(tcp.NewTCPTransport))
+	}
+	if !cfg.DisableQUIC {
+		opts = append(opts, libp2p.Transport(quic.NewTransport))
+	}
+	if len(cfg.AnnounceAddrs) > 0 {
+		announce := make([]ma.Multiaddr, 0, len(cfg.AnnounceAddrs))
+		for _, s := range cfg.AnnounceAddrs {
+			announce = append(announce, ma.StringCast(s))
+		}
+		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		_ = rm.Close()
+		return nil, fmt.Errorf("p2p/host: %w", err)
+	}
+	log.Info("p2p host started", "peer", h.ID(), "addrs", h.Addrs())
+	return &Host{Host: h, cm: cm, log: log, committee: make(map[peer.ID]struct{})}, nil
+}
+
+// SetCommittee protects the connections to the given peers (the current
+// committee) from trimming and unprotects peers that left it.
+func (h *Host) SetCommittee(peers []peer.ID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	next := make(map[peer.ID]struct{}, len(peers))
+	for _, p := range peers {
+		if p == h.ID() {
+			continue
+		}
+		next[p] = struct{}{}
+		if _, ok := h.committee[p]; !ok {
+			h.cm.Protect(p, committeeTag)
+		}
+	}
+	for p := range h.committee {
+		if _, ok := next[p]; !ok {
+			h.cm.Unprotect(p, committeeTag)
+		}
+	}
+	h.committee = next
+}
+
+// IsProtected reports whether p is protected as a committee peer.
+func (h *Host) IsProtected(p peer.ID) bool { return h.cm.IsProtected(p, committeeTag) }
+
+// AddrInfo is the host's peer ID and addresses, for bootstrapping others.
+func (h *Host) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()} }
+
+// Limits returns the resource-manager limits New would use for cfg: the
+// go-libp2p defaults (with its service limits) scaled to MaxMemory and
+// MaxFDs, each bulk protocol given room for several maximum slivers in
+// flight, and every stream allowed StreamMemory. Print it to show an
+// operator the effective limits.
+func Limits(cfg Config) rcmgr.ConcreteLimitConfig {
+	mem, fds := scaledResources(cfg)
+	l := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&l)
+	// A stream reads one frame at a time: it needs a full sliver.
+	l.StreamBaseLimit.Memory = max(l.StreamBaseLimit.Memory, cfg.StreamMemory)
+	// A peer (the writer of a blob) may push several slivers at once.
+	l.PeerBaseLimit.Memory = max(l.PeerBaseLimit.Memory, 4*cfg.StreamMemory)
+	for _, p := range cfg.BulkProtocols {
+		// Per bulk protocol: 64 streams and 4 full streams' memory at the
+		// base, plus 64 streams and 256 MiB per GiB of libp2p memory.
+		l.AddProtocolLimit(p,
+			rcmgr.BaseLimit{Streams: 128, StreamsInbound: 64, StreamsOutbound: 64, Memory: 4 * cfg.StreamMemory},
+			rcmgr.BaseLimitIncrease{Streams: 128, StreamsInbound: 64, StreamsOutbound: 64, Memory: 256 << 20})
+		// Per peer on a bulk protocol: 16 streams, 2 full streams' memory,
+		// so one peer cannot take a protocol's whole budget.
+		l.AddProtocolPeerLimit(p,
+			rcmgr.BaseLimit{Streams: 16, StreamsInbound: 16, StreamsOutbound: 16, Memory: 2 * cfg.StreamMemory},
+			rcmgr.BaseLimitIncrease{Streams: 0, Memory: 32 << 20})
+	}
+	return l.Scale(mem, fds)
+}
+
+// scaledResources returns the memory and FDs the limits are scaled from.
+func scaledResources(cfg Config) (int64, int) {
+	mem := cfg.MaxMemory
+	if mem == 0 {
+		mem = int64(memory.TotalMemory()) / 4
+		if mem <= 0 {
+			mem = 1 << 30
+		}
+	}
+	fds := cfg.MaxFDs
+	if fds == 0 {
+		fds = fdLimit() / 2
+		if fds <= 0 {
+			fds = 4096
+		}
+	}
+	return mem, fds
+}
+
+// LoadOrCreateIdentity reads an ed25519 libp2p key from path, or creates one
+// there (mode 0600, directory 0700) when the file does not exist.
+func LoadOrCreateIdentity(path string) (crypto.PrivKey, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := crypto.UnmarshalPrivateKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("p2p/host: identity %s: %w", path, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("p2p/host: identity: %w", err)
+	}
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	b, err = crypto.MarshalPrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("p2p/host: identity: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, fmt.Errorf("p2p/host: identity: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("p2p/host: identity: %w", err)
+	}
+	return k, nil
+}

@@ -1,0 +1,128 @@
+package host
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+func newLoopback(t *testing.T, mod func(*Config)) *Host {
+	t.Helper()
+	cfg := LoopbackConfig()
+	if mod != nil {
+		mod(&cfg)
+	}
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+func TestIdentityPersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys", "p2p.key")
+	k1, err := LoadOrCreateIdentity(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := LoadOrCreateIdentity(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k1.Equals(k2) {
+		t.Fatal("identity changed across loads")
+	}
+	h := newLoopback(t, func(c *Config) { c.IdentityPath = path })
+	want, _ := peer.IDFromPrivateKey(k1)
+	if h.ID() != want {
+		t.Fatalf("host ID %s, want %s", h.ID(), want)
+	}
+}
+
+func TestTransportsAndPing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+		code int
+	}{
+		{"tcp", func(c *Config) { c.DisableQUIC = true }, ma.P_TCP},
+		{"quic", func(c *Config) { c.DisableTCP = true }, ma.P_QUIC_V1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := newLoopback(t, tc.mod), newLoopback(t, tc.mod)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := a.Connect(ctx, b.AddrInfo()); err != nil {
+				t.Fatal(err)
+			}
+			conns := a.Network().ConnsToPeer(b.ID())
+			if len(conns) == 0 {
+				t.Fatal("no connection")
+			}
+			if _, err := conns[0].RemoteMultiaddr().ValueForProtocol(tc.code); err != nil {
+				t.Fatalf("connection over %s: %v", conns[0].RemoteMultiaddr(), err)
+			}
+			res := <-ping.Ping(ctx, a, b.ID())
+			if res.Error != nil {
+				t.Fatal(res.Error)
+			}
+		})
+	}
+}
+
+func TestCommitteeProtection(t *testing.T) {
+	a, b, c := newLoopback(t, nil), newLoopback(t, nil), newLoopback(t, nil)
+	a.SetCommittee([]peer.ID{b.ID(), c.ID(), a.ID()})
+	if !a.IsProtected(b.ID()) || !a.IsProtected(c.ID()) {
+		t.Fatal("committee peers not protected")
+	}
+	a.SetCommittee([]peer.ID{c.ID()})
+	if a.IsProtected(b.ID()) || !a.IsProtected(c.ID()) {
+		t.Fatal("protection not updated on committee change")
+	}
+}
+
+func TestAnnounceAddrs(t *testing.T) {
+	h := newLoopback(t, func(c *Config) { c.AnnounceAddrs = []string{"/dns4/node.example/tcp/4001"} })
+	if got := h.Addrs(); len(got) != 1 || got[0].String() != "/dns4/node.example/tcp/4001" {
+		t.Fatalf("announced %v", got)
+	}
+}
+
+func TestConfigRefusesImpossible(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"no transport": func(c *Config) { c.DisableTCP, c.DisableQUIC = true, true },
+		"memory":       func(c *Config) { c.MaxMemory = 1 << 60 },
+		"fds":          func(c *Config) { c.MaxFDs = 1 << 30 },
+		"watermarks":   func(c *Config) { c.ConnLow, c.ConnHigh = 10, 5 },
+		"addr":         func(c *Config) { c.ListenAddrs = []string{"not-an-addr"} },
+	} {
+		cfg := LoopbackConfig()
+		mod(&cfg)
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestLimitsScaleAndBulk(t *testing.T) {
+	cfg := LoopbackConfig()
+	cfg.BulkProtocols = nil
+	small := Limits(cfg)
+	cfg.MaxMemory = 4 << 30
+	big := Limits(cfg)
+	if small.ToPartialLimitConfig().System.Memory >= big.ToPartialLimitConfig().System.Memory {
+		t.Fatal("system memory does not scale with MaxMemory")
+	}
+	cfg.BulkProtocols = append(cfg.BulkProtocols, "/floe/test/get-slivers/1")
+	l := Limits(cfg).ToPartialLimitConfig()
+	if _, ok := l.Protocol["/floe/test/get-slivers/1"]; !ok {
+		t.Fatal("no bulk protocol limit")
+	}
+}
