@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func TestBlobID(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "tv1")
+	if err := os.WriteFile(f, []byte("walrus blob id v1 regression test"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "blob-id", "--n-shards", "10", f)
+	if err != nil || strings.TrimSpace(out) != "RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2kY" {
+		t.Fatalf("blob-id: %q %v", out, err)
+	}
+	g := filepath.Join(dir, "tv2")
+	if err := os.WriteFile(g, []byte("some other string"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "blob-id", g)
+	if err != nil || strings.TrimSpace(out) != "M4hsZGQ1oCktdzegB6HnI6Mi28S2nqOPHxK-W7_4BUk" {
+		t.Fatalf("blob-id default n: %q %v", out, err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "small")
+	if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"blob-id", filepath.Join(dir, "missing")}, "no such file"},
+		{[]string{"blob-id", "--n-shards", "3", f}, "out of range"},
+		{[]string{"blob-id", "--n-shards", "60000", f}, "does not support"},
+		{[]string{"blob-id", dir}, "not a regular file"},
+		{[]string{"blob-id"}, "accepts 1 arg"},
+		{[]string{"bench", "encode", "--n-shards", "2"}, "out of range"},
+		{[]string{"bench", "encode", "--n-shards", "10", "--size", "999999999"}, "outside"},
+	} {
+		_, err := run(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %v, want one line containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestBenchEncode(t *testing.T) {
+	out, err := run(t, "bench", "encode", "--n-shards", "10", "--size", "10000", "--runs", "1")
+	if err != nil || !strings.Contains(out, "MB/s") || !strings.Contains(out, "peak RSS") {
+		t.Fatalf("bench encode: %q %v", out, err)
+	}
+}
