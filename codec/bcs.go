@@ -449,3 +449,21 @@ func UnmarshalSignedMessage(b []byte, maxMessage int) (SignedMessage, error) {
 	copy(m.Signature[:], d.take(BLSSignatureSize))
 	return m, d.finish()
 }
+
+// MarshalTypedSliver encodes the Sliver enum of shard-sync responses
+// (F7.10): 0 = Primary(SliverData), 1 = Secondary(SliverData).
+func MarshalTypedSliver(s *Sliver) []byte {
+	return append([]byte{byte(s.Type)}, s.MarshalBCS()...)
+}
+
+// UnmarshalTypedSliver decodes the Sliver enum.
+func UnmarshalTypedSliver(b []byte) (Sliver, error) {
+	var s Sliver
+	d := &decoder{b: b}
+	tag := d.u8()
+	if d.err == nil && tag > 1 {
+		d.fail("sliver tag %d", tag)
+	}
+	s.decode(d, SliverType(tag))
+	return s, d.finish()
+}

@@ -125,3 +125,19 @@ func FuzzParseBlobID(f *testing.F) {
 		}
 	})
 }
+
+func FuzzUnmarshalTypedSliver(f *testing.F) {
+	p, _ := NewParams(7)
+	eb, _ := Encode(p, []byte("fuzz seed blob"))
+	f.Add(MarshalTypedSliver(&eb.Pairs[2].Secondary))
+	f.Add([]byte{2, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := UnmarshalTypedSliver(b)
+		if err != nil {
+			return
+		}
+		if got := MarshalTypedSliver(&s); string(got) != string(b) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
