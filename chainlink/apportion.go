@@ -43,11 +43,11 @@ func Apportion(nShards int, stakes []uint64) ([]int, error) {
 	}
 	var total uint64
 	for _, s := range stakes {
-		hi, lo := bits.Add64(total, s, 0)
-		if hi != 0 {
+		sum, carry := bits.Add64(total, s, 0)
+		if carry != 0 {
 			return nil, fmt.Errorf("chainlink: total stake overflows u64")
 		}
-		total = lo
+		total = sum
 	}
 	if total == 0 {
 		return nil, ErrNoStake
