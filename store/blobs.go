@@ -258,8 +258,10 @@ func (s *Store) purgeBatch(ctx context.Context, id codec.BlobID, dropState bool,
 	var dels []string
 	d := &delta{}
 	slivers := 0
+	full := false
 	err = s.scan(ctx, indexPrefix(id), "", "", func(k string, v []byte) (bool, error) {
 		if len(dels)+2 > limit && len(dels) > 0 {
+			full = true
 			return false, nil
 		}
 		dels = append(dels, k)
@@ -284,9 +286,10 @@ func (s *Store) purgeBatch(ctx context.Context, id codec.BlobID, dropState bool,
 	if err != nil {
 		return true, err
 	}
-	if len(dels) < limit {
+	if !full {
 		err = s.scan(ctx, pendingPrefix(id), "", "", func(k string, v []byte) (bool, error) {
 			if len(dels) >= limit {
+				full = true
 				return false, nil
 			}
 			dels = append(dels, k)
@@ -300,7 +303,7 @@ func (s *Store) purgeBatch(ctx context.Context, id codec.BlobID, dropState bool,
 			return true, err
 		}
 	}
-	done := len(dels) < limit
+	done := !full
 	if done {
 		dels = append(dels, pendingTimeKey(id))
 		if dropState {

@@ -22,7 +22,11 @@ const (
 	metaLeaf = "meta"
 	hexLen   = 2 * len(codec.BlobID{})
 	// maxShard is the largest shard or pair index a key can hold.
-	maxShard = codec.MaxShards - 1
+	maxShard = maxShards - 1
+	// maxShards and minShards mirror codec's bounds on n (kept local so the
+	// store does not depend on more of codec than BlobID, SliverType, Params).
+	maxShards = 65535
+	minShards = 4
 )
 
 func typeChar(t codec.SliverType) string {

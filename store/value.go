@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"floe/codec"
 	"github.com/multiformats/go-multihash"
 )
 
@@ -151,7 +150,7 @@ func decodeState(key string, v []byte) (BlobState, error) {
 	b.EndEpoch = binary.LittleEndian.Uint64(p[4:])
 	b.CertifiedEpoch = binary.LittleEndian.Uint64(p[12:])
 	copy(b.ObjectID[:], p[20:])
-	if b.Registered && b.NShards < codec.MinShards {
+	if b.Registered && b.NShards < minShards {
 		return b, corrupt(key, "registered blob with shard count below minimum")
 	}
 	return b, nil
