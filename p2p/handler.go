@@ -1,0 +1,83 @@
+package p2p
+
+import (
+	"context"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"floe/codec"
+)
+
+// Handler is the server side of the stream protocols; node/ implements it.
+// The p2p layer has already bounded and decoded the request and checked the
+// caller's rate limit; the handler decides everything about storage.
+//
+// Errors choose the response status: wrap ErrNotFound, ErrInvalidRequest or
+// ErrRateLimited to send that status; any other error is sent as an internal
+// error. The error text (truncated) travels to the caller, so it must not
+// leak secrets. ctx ends when the server's handler timeout passes or the
+// server stops.
+type Handler interface {
+	// GetMetadata returns the BCS metadata of a blob (with its blob ID, as
+	// codec.MarshalMetadataWithID), at most Limits.MaxMetadata bytes.
+	GetMetadata(ctx context.Context, from peer.ID, id codec.BlobID) ([]byte, error)
+	// PutMetadata offers the BCS metadata of a blob.
+	PutMetadata(ctx context.Context, from peer.ID, id codec.BlobID, metadata []byte) error
+	// GetSlivers returns one Result per requested sliver, in order. A
+	// per-item error (ErrNotFound…) answers that item only; a returned error
+	// answers the whole request.
+	GetSlivers(ctx context.Context, from peer.ID, id codec.BlobID, items []SliverRef) ([]Result, error)
+	// PutSlivers offers slivers of one blob and returns one error (nil when
+	// stored) per sliver, in order. One stream may produce several calls with
+	// consecutive batches when the slivers are large.
+	PutSlivers(ctx context.Context, from peer.ID, id codec.BlobID, slivers []Sliver) ([]error, error)
+	// GetConfirmation returns the node's signed storage confirmation.
+	GetConfirmation(ctx context.Context, from peer.ID, req ConfirmationRequest) (codec.SignedMessage, error)
+	// GetRecoverySymbols returns one Result (a BCS recovery symbol) per
+	// source pair of req, in order.
+	GetRecoverySymbols(ctx context.Context, from peer.ID, req RecoveryRequest) ([]Result, error)
+	// SyncShard returns up to req.Limit slivers of the shard after the
+	// cursor, in blob-ID order, within Limits.MaxSyncBytes in total.
+	SyncShard(ctx context.Context, from peer.ID, req SyncRequest) (SyncBatch, error)
+	// BlobStatus returns the node's view of a blob's status, opaque to p2p
+	// (the BCS BlobStatus of the spec), at most Limits.MaxBlobStatus bytes.
+	BlobStatus(ctx context.Context, from peer.ID, id codec.BlobID) ([]byte, error)
+}
+
+// NotFoundHandler answers every request with ErrNotFound and refuses every
+// put. Embed it to implement part of Handler.
+type NotFoundHandler struct{}
+
+var _ Handler = NotFoundHandler{}
+
+func (NotFoundHandler) GetMetadata(context.Context, peer.ID, codec.BlobID) ([]byte, error) {
+	return nil, ErrNotFound
+}
+
+func (NotFoundHandler) PutMetadata(context.Context, peer.ID, codec.BlobID, []byte) error {
+	return ErrInvalidRequest
+}
+
+func (NotFoundHandler) GetSlivers(context.Context, peer.ID, codec.BlobID, []SliverRef) ([]Result, error) {
+	return nil, ErrNotFound
+}
+
+func (NotFoundHandler) PutSlivers(context.Context, peer.ID, codec.BlobID, []Sliver) ([]error, error) {
+	return nil, ErrInvalidRequest
+}
+
+func (NotFoundHandler) GetConfirmation(context.Context, peer.ID, ConfirmationRequest) (codec.SignedMessage, error) {
+	return codec.SignedMessage{}, ErrNotFound
+}
+
+func (NotFoundHandler) GetRecoverySymbols(context.Context, peer.ID, RecoveryRequest) ([]Result, error) {
+	return nil, ErrNotFound
+}
+
+func (NotFoundHandler) SyncShard(context.Context, peer.ID, SyncRequest) (SyncBatch, error) {
+	return SyncBatch{}, ErrNotFound
+}
+
+func (NotFoundHandler) BlobStatus(context.Context, peer.ID, codec.BlobID) ([]byte, error) {
+	return nil, ErrNotFound
+}

@@ -1,0 +1,421 @@
+package p2p
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"floe/codec"
+)
+
+// Limits are the largest sizes and counts the stream protocols accept. They
+// are derived from the encoding parameters (LimitsFor) so that every length a
+// peer declares is checked before anything is allocated for it.
+type Limits struct {
+	// Params are the parameters the limits were derived from.
+	Params codec.Params
+	// MaxMetadata bounds BCS metadata with its blob ID: 32-byte ID, encoding
+	// type, u64 length, a ULEB128 count and n pairs of two 33-byte hashes.
+	MaxMetadata int
+	// MaxSliver bounds a BCS sliver of each type: the largest symbols times
+	// the symbol count plus the vector header, symbol size and index.
+	MaxSliver [2]int
+	// MaxRecoverySymbol bounds a BCS recovery symbol: a symbol, a Merkle proof
+	// of up to 17 levels of 33 bytes, and headers.
+	MaxRecoverySymbol int
+	// MaxItems bounds the items of one get/put-slivers or recovery request:
+	// every sliver of a blob (2n).
+	MaxItems int
+	// MaxSyncItems bounds the slivers of one sync-shard answer.
+	MaxSyncItems int
+	// MaxSyncBytes bounds the sliver bytes of one sync-shard answer; a server
+	// stops a batch early rather than exceed it.
+	MaxSyncBytes int
+	// MaxConfirmation bounds a BCS signed storage confirmation.
+	MaxConfirmation int
+	// MaxBlobStatus bounds an opaque blob-status answer.
+	MaxBlobStatus int
+}
+
+// Fixed sizes that do not depend on the parameters.
+const (
+	// maxStatusMessage bounds the text that follows a non-OK status. Longer
+	// handler messages are truncated.
+	maxStatusMessage = 256
+	// maxItemMessage bounds the text after a non-OK per-item status.
+	maxItemMessage = 128
+	// maxSignedMessage bounds the signed message inside a confirmation: the
+	// 7-byte header, a blob ID and a persistence of up to 33 bytes, with room.
+	maxSignedMessage = 128
+	// defaultSyncItems is the sync-shard batch size a client asks for when it
+	// does not say.
+	defaultSyncItems = 64
+	// defaultSyncBytes bounds one sync batch: 64 MiB, so a batch fits the
+	// per-protocol memory limit with room for a few concurrent ones.
+	defaultSyncBytes = 64 << 20
+)
+
+// LimitsFor derives the protocol limits of a committee of p.NShards shards.
+func LimitsFor(p codec.Params) Limits {
+	n := p.NShards
+	l := Limits{
+		Params:            p,
+		MaxMetadata:       32 + 1 + 8 + 5 + 66*n,
+		MaxRecoverySymbol: codec.MaxSymbolSize + 17*33 + 16,
+		MaxItems:          2 * n,
+		MaxSyncItems:      1024,
+		MaxSyncBytes:      defaultSyncBytes,
+		MaxConfirmation:   maxSignedMessage + 4 + codec.BLSSignatureSize,
+		MaxBlobStatus:     1024,
+	}
+	for _, t := range []codec.SliverType{codec.Primary, codec.Secondary} {
+		l.MaxSliver[t] = p.MaxSliverSize(t) + 16
+	}
+	if m := max(l.MaxSliver[0], l.MaxSliver[1]) + 32; m > l.MaxSyncBytes {
+		// A batch must hold at least one sliver.
+		l.MaxSyncBytes = m
+	}
+	return l
+}
+
+// maxSliver returns the larger sliver bound.
+func (l Limits) maxSliver() int { return max(l.MaxSliver[0], l.MaxSliver[1]) }
+
+// SliverRef names one sliver of a blob: a pair index and a sliver type.
+type SliverRef struct {
+	Pair uint16
+	Type codec.SliverType
+}
+
+// Sliver is a sliver's reference and its BCS bytes.
+type Sliver struct {
+	SliverRef
+	Data []byte
+}
+
+// Result is one per-item answer: data, or the error the peer reported for
+// that item (ErrNotFound, ErrInvalidRequest, …).
+type Result struct {
+	Data []byte
+	Err  error
+}
+
+func checkType(t codec.SliverType) error {
+	if t != codec.Primary && t != codec.Secondary {
+		return fmt.Errorf("sliver type %d", t)
+	}
+	return nil
+}
+
+// blobIDRequest is the body of get-metadata, put-metadata and blob-status
+// requests: a 32-byte blob ID.
+func encodeBlobID(id codec.BlobID) []byte { return append([]byte(nil), id[:]...) }
+
+func decodeBlobID(b []byte) (codec.BlobID, error) {
+	var id codec.BlobID
+	if len(b) != len(id) {
+		return id, fmt.Errorf("blob ID of %d bytes", len(b))
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// ConfirmationRequest asks for a node's signed storage confirmation of a
+// blob: permanent, or for a deletable Blob object.
+type ConfirmationRequest struct {
+	ID          codec.BlobID
+	Persistence codec.BlobPersistence
+}
+
+// Wire form: ID (32) ‖ deletable (u8 0/1) ‖ object ID (32, only if deletable).
+func (r ConfirmationRequest) encode() []byte {
+	b := append(make([]byte, 0, 65), r.ID[:]...)
+	if !r.Persistence.Deletable {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	return append(b, r.Persistence.ObjectID[:]...)
+}
+
+func decodeConfirmationRequest(b []byte) (ConfirmationRequest, error) {
+	var r ConfirmationRequest
+	switch {
+	case len(b) == 33 && b[32] == 0:
+	case len(b) == 65 && b[32] == 1:
+		r.Persistence.Deletable = true
+		copy(r.Persistence.ObjectID[:], b[33:])
+	default:
+		return r, fmt.Errorf("confirmation request of %d bytes", len(b))
+	}
+	copy(r.ID[:], b)
+	return r, nil
+}
+
+// SliversRequest asks for some slivers of one blob.
+type SliversRequest struct {
+	ID    codec.BlobID
+	Items []SliverRef
+}
+
+// Wire form: ID (32) ‖ count (u32 LE) ‖ count × (pair u16 LE ‖ type u8).
+func (r SliversRequest) encode() []byte {
+	b := append(make([]byte, 0, 36+3*len(r.Items)), r.ID[:]...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Items)))
+	for _, it := range r.Items {
+		b = binary.LittleEndian.AppendUint16(b, it.Pair)
+		b = append(b, byte(it.Type))
+	}
+	return b
+}
+
+func decodeSliversRequest(b []byte, l Limits) (SliversRequest, error) {
+	var r SliversRequest
+	if len(b) < 36 {
+		return r, fmt.Errorf("slivers request of %d bytes", len(b))
+	}
+	copy(r.ID[:], b)
+	count := binary.LittleEndian.Uint32(b[32:])
+	if count == 0 || uint64(count) > uint64(l.MaxItems) {
+		return r, fmt.Errorf("%d items, want 1..%d", count, l.MaxItems)
+	}
+	if uint64(len(b)-36) != 3*uint64(count) {
+		return r, fmt.Errorf("%d items in %d bytes", count, len(b))
+	}
+	r.Items = make([]SliverRef, count)
+	for i := range r.Items {
+		o := 36 + 3*i
+		it := SliverRef{Pair: binary.LittleEndian.Uint16(b[o:]), Type: codec.SliverType(b[o+2])}
+		if err := l.checkRef(it); err != nil {
+			return r, err
+		}
+		r.Items[i] = it
+	}
+	return r, nil
+}
+
+func (l Limits) checkRef(it SliverRef) error {
+	if err := checkType(it.Type); err != nil {
+		return err
+	}
+	if int(it.Pair) >= l.Params.NShards {
+		return fmt.Errorf("pair %d of %d", it.Pair, l.Params.NShards)
+	}
+	return nil
+}
+
+// putSliversHeader opens a put-slivers stream: ID (32) ‖ count (u32 LE).
+// count item frames follow, each pair (u16 LE) ‖ type (u8) ‖ BCS sliver.
+type putSliversHeader struct {
+	ID    codec.BlobID
+	Count int
+}
+
+func (h putSliversHeader) encode() []byte {
+	b := append(make([]byte, 0, 36), h.ID[:]...)
+	return binary.LittleEndian.AppendUint32(b, uint32(h.Count))
+}
+
+func decodePutSliversHeader(b []byte, l Limits) (putSliversHeader, error) {
+	var h putSliversHeader
+	if len(b) != 36 {
+		return h, fmt.Errorf("put-slivers header of %d bytes", len(b))
+	}
+	copy(h.ID[:], b)
+	c := binary.LittleEndian.Uint32(b[32:])
+	if c == 0 || uint64(c) > uint64(l.MaxItems) {
+		return h, fmt.Errorf("%d items, want 1..%d", c, l.MaxItems)
+	}
+	h.Count = int(c)
+	return h, nil
+}
+
+// maxSliverItem bounds one put-slivers item frame.
+func (l Limits) maxSliverItem() int { return 3 + l.maxSliver() }
+
+func encodeSliverItemHeader(s SliverRef) [3]byte {
+	var h [3]byte
+	binary.LittleEndian.PutUint16(h[:], s.Pair)
+	h[2] = byte(s.Type)
+	return h
+}
+
+func decodeSliverItem(b []byte, l Limits) (Sliver, error) {
+	var s Sliver
+	if len(b) < 3 {
+		return s, fmt.Errorf("sliver item of %d bytes", len(b))
+	}
+	s.Pair = binary.LittleEndian.Uint16(b)
+	s.Type = codec.SliverType(b[2])
+	if err := l.checkRef(s.SliverRef); err != nil {
+		return s, err
+	}
+	if len(b)-3 > l.MaxSliver[s.Type] {
+		return s, fmt.Errorf("%s sliver of %d bytes, at most %d", s.Type, len(b)-3, l.MaxSliver[s.Type])
+	}
+	s.Data = b[3:]
+	return s, nil
+}
+
+// RecoveryRequest asks a node for recovery symbols towards the sliver Target:
+// one symbol from each of the node's slivers of the orthogonal type at the
+// pair indices Sources.
+type RecoveryRequest struct {
+	ID      codec.BlobID
+	Target  SliverRef
+	Sources []uint16
+}
+
+// Wire form: ID (32) ‖ target pair (u16 LE) ‖ target type (u8) ‖ count (u32
+// LE) ‖ count × source pair (u16 LE).
+func (r RecoveryRequest) encode() []byte {
+	b := append(make([]byte, 0, 39+2*len(r.Sources)), r.ID[:]...)
+	b = binary.LittleEndian.AppendUint16(b, r.Target.Pair)
+	b = append(b, byte(r.Target.Type))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Sources)))
+	for _, s := range r.Sources {
+		b = binary.LittleEndian.AppendUint16(b, s)
+	}
+	return b
+}
+
+func decodeRecoveryRequest(b []byte, l Limits) (RecoveryRequest, error) {
+	var r RecoveryRequest
+	if len(b) < 39 {
+		return r, fmt.Errorf("recovery request of %d bytes", len(b))
+	}
+	copy(r.ID[:], b)
+	r.Target = SliverRef{Pair: binary.LittleEndian.Uint16(b[32:]), Type: codec.SliverType(b[34])}
+	if err := l.checkRef(r.Target); err != nil {
+		return r, err
+	}
+	count := binary.LittleEndian.Uint32(b[35:])
+	if count == 0 || uint64(count) > uint64(l.Params.NShards) {
+		return r, fmt.Errorf("%d sources, want 1..%d", count, l.Params.NShards)
+	}
+	if uint64(len(b)-39) != 2*uint64(count) {
+		return r, fmt.Errorf("%d sources in %d bytes", count, len(b))
+	}
+	r.Sources = make([]uint16, count)
+	for i := range r.Sources {
+		r.Sources[i] = binary.LittleEndian.Uint16(b[39+2*i:])
+		if int(r.Sources[i]) >= l.Params.NShards {
+			return r, fmt.Errorf("source pair %d of %d", r.Sources[i], l.Params.NShards)
+		}
+	}
+	return r, nil
+}
+
+// SyncRequest asks for the slivers of one type that a peer holds for a shard,
+// in blob-ID order, starting after a cursor.
+type SyncRequest struct {
+	Shard uint16
+	Type  codec.SliverType
+	// Epoch is the requester's epoch; the server may refuse stale requests.
+	Epoch uint32
+	// After is the cursor: only blobs with IDs above it; HasAfter false means
+	// from the start.
+	After    codec.BlobID
+	HasAfter bool
+	// Limit is the most slivers wanted; the server may send fewer.
+	Limit uint16
+}
+
+const syncRequestSize = 2 + 1 + 4 + 1 + 32 + 2
+
+// Wire form: shard (u16 LE) ‖ type (u8) ‖ epoch (u32 LE) ‖ has-after (u8) ‖
+// after (32) ‖ limit (u16 LE).
+func (r SyncRequest) encode() []byte {
+	b := make([]byte, 0, syncRequestSize)
+	b = binary.LittleEndian.AppendUint16(b, r.Shard)
+	b = append(b, byte(r.Type))
+	b = binary.LittleEndian.AppendUint32(b, r.Epoch)
+	if r.HasAfter {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = append(b, r.After[:]...)
+	return binary.LittleEndian.AppendUint16(b, r.Limit)
+}
+
+func decodeSyncRequest(b []byte, l Limits) (SyncRequest, error) {
+	var r SyncRequest
+	if len(b) != syncRequestSize {
+		return r, fmt.Errorf("sync request of %d bytes", len(b))
+	}
+	r.Shard = binary.LittleEndian.Uint16(b)
+	r.Type = codec.SliverType(b[2])
+	r.Epoch = binary.LittleEndian.Uint32(b[3:])
+	switch b[7] {
+	case 0:
+	case 1:
+		r.HasAfter = true
+	default:
+		return r, fmt.Errorf("has-after flag %d", b[7])
+	}
+	copy(r.After[:], b[8:40])
+	r.Limit = binary.LittleEndian.Uint16(b[40:])
+	if err := checkType(r.Type); err != nil {
+		return r, err
+	}
+	if int(r.Shard) >= l.Params.NShards {
+		return r, fmt.Errorf("shard %d of %d", r.Shard, l.Params.NShards)
+	}
+	if !r.HasAfter && r.After != (codec.BlobID{}) {
+		return r, fmt.Errorf("cursor bytes without the has-after flag")
+	}
+	if r.Limit == 0 || int(r.Limit) > l.MaxSyncItems {
+		return r, fmt.Errorf("limit %d, want 1..%d", r.Limit, l.MaxSyncItems)
+	}
+	return r, nil
+}
+
+// SyncItem is one sliver of a sync-shard batch.
+type SyncItem struct {
+	ID   codec.BlobID
+	Data []byte
+}
+
+// SyncBatch is a sync-shard answer: up to Limit slivers in blob-ID order.
+// Done says the shard has no blobs after the last item.
+type SyncBatch struct {
+	Items []SyncItem
+	Done  bool
+}
+
+// Sync batch header frame: count (u32 LE) ‖ done (u8). Then count frames of
+// blob ID (32) ‖ BCS sliver.
+func encodeSyncHeader(count int, done bool) []byte {
+	b := binary.LittleEndian.AppendUint32(make([]byte, 0, 5), uint32(count))
+	if done {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func decodeSyncHeader(b []byte, limit int) (count int, done bool, err error) {
+	if len(b) != 5 {
+		return 0, false, fmt.Errorf("sync header of %d bytes", len(b))
+	}
+	c := binary.LittleEndian.Uint32(b)
+	if uint64(c) > uint64(limit) {
+		return 0, false, fmt.Errorf("%d items, asked for at most %d", c, limit)
+	}
+	switch b[4] {
+	case 0:
+	case 1:
+		done = true
+	default:
+		return 0, false, fmt.Errorf("done flag %d", b[4])
+	}
+	return int(c), done, nil
+}
+
+func decodeSyncItem(b []byte, maxSliver int) (SyncItem, error) {
+	var it SyncItem
+	if len(b) < 32 || len(b)-32 > maxSliver {
+		return it, fmt.Errorf("sync item of %d bytes", len(b))
+	}
+	copy(it.ID[:], b)
+	it.Data = b[32:]
+	return it, nil
+}

@@ -1,0 +1,578 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"floe/codec"
+)
+
+// ServerConfig configures a Server.
+type ServerConfig struct {
+	// Network names the swarm; it is part of every protocol ID.
+	Network string
+	// Params are the committee's encoding parameters; every size limit is
+	// derived from them.
+	Params codec.Params
+	// Timeouts bound reads, writes and handler calls.
+	Timeouts Timeouts
+	// RateLimit is the per-peer, per-request-type token bucket.
+	RateLimit RateLimit
+	// PutBatchBytes is the most sliver bytes buffered before PutSlivers is
+	// called; a put-slivers stream with more is handed over in batches.
+	PutBatchBytes int
+	// Logger receives debug logs about refused and failed streams.
+	Logger *slog.Logger
+}
+
+// DefaultServerConfig returns the defaults for a network and parameters.
+func DefaultServerConfig(network string, p codec.Params) ServerConfig {
+	return ServerConfig{
+		Network:       network,
+		Params:        p,
+		Timeouts:      DefaultTimeouts(),
+		RateLimit:     DefaultRateLimit(),
+		PutBatchBytes: 32 << 20,
+		Logger:        slog.Default(),
+	}
+}
+
+// Validate checks the configuration.
+func (c ServerConfig) Validate() error {
+	if err := ValidateNetwork(c.Network); err != nil {
+		return err
+	}
+	if _, err := codec.NewParams(c.Params.NShards); err != nil {
+		return fmt.Errorf("p2p: %w", err)
+	}
+	if err := c.Timeouts.Validate(); err != nil {
+		return err
+	}
+	if err := c.RateLimit.Validate(); err != nil {
+		return err
+	}
+	if c.PutBatchBytes <= 0 {
+		return errors.New("p2p: PutBatchBytes must be positive")
+	}
+	return nil
+}
+
+// ValidateNetwork checks a network name: 1..64 characters of letters,
+// digits, '-', '_' and '.', so it can sit in protocol IDs, DHT keys and
+// topic names.
+func ValidateNetwork(n string) error {
+	if n == "" || len(n) > 64 {
+		return fmt.Errorf("p2p: network name %q must have 1..64 characters", n)
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("p2p: network name %q: only letters, digits, '-', '_' and '.'", n)
+		}
+	}
+	return nil
+}
+
+// Server serves the stream protocols of one network on a host, answering
+// from a Handler.
+type Server struct {
+	h       host.Host
+	handler Handler
+	cfg     ServerConfig
+	limits  Limits
+	limiter *peerLimiter
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped bool
+}
+
+// NewServer returns a server; Start registers its protocols.
+func NewServer(h host.Host, handler Handler, cfg ServerConfig) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if handler == nil {
+		return nil, errors.New("p2p: nil handler")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		h: h, handler: handler, cfg: cfg,
+		limits:  LimitsFor(cfg.Params),
+		limiter: newPeerLimiter(cfg.RateLimit),
+		log:     log.With("component", "p2p/server"),
+		ctx:     ctx, cancel: cancel,
+	}, nil
+}
+
+// Limits returns the size limits the server enforces.
+func (s *Server) Limits() Limits { return s.limits }
+
+type serveFunc func(ctx context.Context, c frameConn) error
+
+// Start registers a stream handler per request type. Streams are served
+// until Stop; ctx is not retained.
+func (s *Server) Start(context.Context) error {
+	fns := map[string]serveFunc{
+		NameGetMetadata:        s.getMetadata,
+		NamePutMetadata:        s.putMetadata,
+		NameGetSlivers:         s.getSlivers,
+		NamePutSlivers:         s.putSlivers,
+		NameGetConfirmation:    s.getConfirmation,
+		NameGetRecoverySymbols: s.getRecoverySymbols,
+		NameSyncShard:          s.syncShard,
+		NameBlobStatus:         s.blobStatus,
+	}
+	for kind, name := range requestNames {
+		s.h.SetStreamHandler(ProtocolID(s.cfg.Network, name), s.wrap(kind, name, fns[name]))
+	}
+	return nil
+}
+
+// Stop unregisters the protocols, cancels running handlers (resetting their
+// streams) and waits for them, or for ctx.
+func (s *Server) Stop(ctx context.Context) error {
+	for _, name := range requestNames {
+		s.h.RemoveStreamHandler(ProtocolID(s.cfg.Network, name))
+	}
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// errRequest marks a malformed request: answered with StatusInvalidRequest
+// and the stream is reset.
+type errRequest struct{ err error }
+
+func (e errRequest) Error() string { return e.err.Error() }
+func (e errRequest) Unwrap() error { return ErrInvalidRequest }
+
+func badRequest(format string, args ...any) error {
+	return errRequest{fmt.Errorf(format, args...)}
+}
+
+func (s *Server) wrap(kind int, name string, fn serveFunc) network.StreamHandler {
+	return func(st network.Stream) {
+		s.mu.Lock()
+		if s.stopped {
+			s.mu.Unlock()
+			_ = st.Reset()
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		defer s.wg.Done()
+		remote := st.Conn().RemotePeer()
+		c := frameConn{s: st, t: s.cfg.Timeouts}
+		if err := st.Scope().SetService(ServiceName); err != nil {
+			s.log.Debug("resource manager refused stream", "proto", name, "peer", remote, "err", err)
+			s.refuse(c, StatusRateLimited, "resource limit: "+err.Error())
+			return
+		}
+		if !s.limiter.allow(remote, kind, time.Now()) {
+			s.log.Debug("rate limited", "proto", name, "peer", remote)
+			s.refuse(c, StatusRateLimited, "per-peer rate limit on "+name)
+			return
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeouts.Handler)
+		defer cancel()
+		stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+		defer stop()
+		err := fn(ctx, c)
+		switch {
+		case err == nil:
+			_ = st.Close()
+		case errors.As(err, new(errRequest)):
+			// The request broke the protocol: say so if the peer still
+			// listens, then cut the stream.
+			s.log.Debug("invalid request", "proto", name, "peer", remote, "err", err)
+			s.refuse(c, StatusInvalidRequest, err.Error())
+		default:
+			// Transport failure or deadline: the peer stalled or left.
+			s.log.Debug("stream failed", "proto", name, "peer", remote, "err", err)
+			_ = st.Reset()
+		}
+	}
+}
+
+// refuse answers with a status and resets the stream: the peer may still be
+// sending, and nothing more is read.
+func (s *Server) refuse(c frameConn, st Status, msg string) {
+	c.t.Idle = min(c.t.Idle, time.Second)
+	_ = c.write(appendStatus(nil, st, msg, maxStatusMessage))
+	_ = c.s.CloseWrite()
+	_ = c.s.Reset()
+}
+
+// readRequest reads the single request frame and then the end of the request.
+func (s *Server) readRequest(c frameConn, max int) ([]byte, error) {
+	b, err := c.readFrame(max)
+	if err != nil {
+		return nil, requestError(err)
+	}
+	if err := c.expectEOF(); err != nil {
+		return nil, requestError(err)
+	}
+	return b, nil
+}
+
+// requestError turns framing violations into invalid-request errors and
+// leaves transport failures (deadline, reset, EOF) as they are.
+func requestError(err error) error {
+	if errors.Is(err, errFrameTooLarge) || errors.Is(err, errTrailing) {
+		return errRequest{err}
+	}
+	return err
+}
+
+var errTrailing = errors.New("trailing bytes after the request")
+
+// reserve reserves n bytes of memory in the stream's scope. The error maps
+// to StatusRateLimited.
+func reserve(c frameConn, n int) (release func(), err error) {
+	if err := c.s.Scope().ReserveMemory(n, network.ReservationPriorityMedium); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRateLimited, err)
+	}
+	return func() { c.s.Scope().ReleaseMemory(n) }, nil
+}
+
+// answer writes the status for err, or OK followed by payload frames.
+func answer(c frameConn, err error, payloads ...[]byte) error {
+	if err != nil {
+		return c.write(appendError(nil, err, maxStatusMessage))
+	}
+	if len(payloads) == 1 && len(payloads[0]) <= 4096 {
+		return c.write(appendFrame([]byte{byte(StatusOK)}, payloads[0]))
+	}
+	if err := c.write([]byte{byte(StatusOK)}); err != nil {
+		return err
+	}
+	for _, p := range payloads {
+		if err := c.writeFrame(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tooLarge is the error for a handler answer over the limit.
+func tooLarge(what string, n, max int) error {
+	return fmt.Errorf("%w: %s of %d bytes exceeds the limit of %d", ErrInternal, what, n, max)
+}
+
+func (s *Server) readBlobID(c frameConn) (codec.BlobID, error) {
+	b, err := s.readRequest(c, 32)
+	if err != nil {
+		return codec.BlobID{}, err
+	}
+	id, err := decodeBlobID(b)
+	if err != nil {
+		return id, errRequest{err}
+	}
+	return id, nil
+}
+
+func (s *Server) getMetadata(ctx context.Context, c frameConn) error {
+	id, err := s.readBlobID(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.handler.GetMetadata(ctx, c.s.Conn().RemotePeer(), id)
+	if err == nil && len(m) > s.limits.MaxMetadata {
+		err = tooLarge("metadata", len(m), s.limits.MaxMetadata)
+	}
+	return answer(c, err, m)
+}
+
+func (s *Server) blobStatus(ctx context.Context, c frameConn) error {
+	id, err := s.readBlobID(c)
+	if err != nil {
+		return err
+	}
+	st, err := s.handler.BlobStatus(ctx, c.s.Conn().RemotePeer(), id)
+	if err == nil && len(st) > s.limits.MaxBlobStatus {
+		err = tooLarge("blob status", len(st), s.limits.MaxBlobStatus)
+	}
+	return answer(c, err, st)
+}
+
+func (s *Server) putMetadata(ctx context.Context, c frameConn) error {
+	b, err := c.readFrame(32)
+	if err != nil {
+		return requestError(err)
+	}
+	id, err := decodeBlobID(b)
+	if err != nil {
+		return errRequest{err}
+	}
+	release, err := reserve(c, s.limits.MaxMetadata)
+	if err != nil {
+		return answer(c, err)
+	}
+	defer release()
+	m, err := s.readRequest(c, s.limits.MaxMetadata)
+	if err != nil {
+		return err
+	}
+	return answer(c, s.handler.PutMetadata(ctx, c.s.Conn().RemotePeer(), id, m))
+}
+
+func (s *Server) getConfirmation(ctx context.Context, c frameConn) error {
+	b, err := s.readRequest(c, 65)
+	if err != nil {
+		return err
+	}
+	req, err := decodeConfirmationRequest(b)
+	if err != nil {
+		return errRequest{err}
+	}
+	sm, err := s.handler.GetConfirmation(ctx, c.s.Conn().RemotePeer(), req)
+	var out []byte
+	if err == nil {
+		if len(sm.Message) > maxSignedMessage {
+			err = tooLarge("confirmation message", len(sm.Message), maxSignedMessage)
+		} else {
+			out = sm.MarshalBCS()
+		}
+	}
+	return answer(c, err, out)
+}
+
+// writeResults writes OK and then one status (+ frame when OK) per result.
+// Small items are coalesced into one write.
+func writeResults(c frameConn, res []Result, max int) error {
+	small := []byte{byte(StatusOK)}
+	for _, r := range res {
+		err := r.Err
+		if err == nil && len(r.Data) > max {
+			err = tooLarge("item", len(r.Data), max)
+		}
+		if err != nil {
+			small = appendError(small, err, maxItemMessage)
+			continue
+		}
+		small = append(small, byte(StatusOK))
+		if len(r.Data) <= 4096 {
+			small = appendFrame(small, r.Data)
+			continue
+		}
+		if err := c.write(small); err != nil {
+			return err
+		}
+		small = small[:0]
+		if err := c.writeFrame(r.Data); err != nil {
+			return err
+		}
+	}
+	if len(small) > 0 {
+		return c.write(small)
+	}
+	return nil
+}
+
+func (s *Server) getSlivers(ctx context.Context, c frameConn) error {
+	b, err := s.readRequest(c, 36+3*s.limits.MaxItems)
+	if err != nil {
+		return err
+	}
+	req, err := decodeSliversRequest(b, s.limits)
+	if err != nil {
+		return errRequest{err}
+	}
+	res, err := s.handler.GetSlivers(ctx, c.s.Conn().RemotePeer(), req.ID, req.Items)
+	if err == nil && len(res) != len(req.Items) {
+		err = fmt.Errorf("%w: handler returned %d results for %d slivers", ErrInternal, len(res), len(req.Items))
+	}
+	if err != nil {
+		return answer(c, err)
+	}
+	for i := range res {
+		if lim := s.limits.MaxSliver[req.Items[i].Type]; res[i].Err == nil && len(res[i].Data) > lim {
+			res[i] = Result{Err: tooLarge("sliver", len(res[i].Data), lim)}
+		}
+	}
+	return writeResults(c, res, s.limits.maxSliver())
+}
+
+func (s *Server) getRecoverySymbols(ctx context.Context, c frameConn) error {
+	b, err := s.readRequest(c, 39+2*s.limits.Params.NShards)
+	if err != nil {
+		return err
+	}
+	req, err := decodeRecoveryRequest(b, s.limits)
+	if err != nil {
+		return errRequest{err}
+	}
+	res, err := s.handler.GetRecoverySymbols(ctx, c.s.Conn().RemotePeer(), req)
+	if err == nil && len(res) != len(req.Sources) {
+		err = fmt.Errorf("%w: handler returned %d results for %d symbols", ErrInternal, len(res), len(req.Sources))
+	}
+	if err != nil {
+		return answer(c, err)
+	}
+	return writeResults(c, res, s.limits.MaxRecoverySymbol)
+}
+
+func (s *Server) syncShard(ctx context.Context, c frameConn) error {
+	b, err := s.readRequest(c, syncRequestSize)
+	if err != nil {
+		return err
+	}
+	req, err := decodeSyncRequest(b, s.limits)
+	if err != nil {
+		return errRequest{err}
+	}
+	batch, err := s.handler.SyncShard(ctx, c.s.Conn().RemotePeer(), req)
+	if err == nil {
+		err = s.checkSyncBatch(req, batch)
+	}
+	if err != nil {
+		return answer(c, err)
+	}
+	if err := answer(c, nil, encodeSyncHeader(len(batch.Items), batch.Done)); err != nil {
+		return err
+	}
+	for _, it := range batch.Items {
+		hdr := make([]byte, frameHeaderSize, frameHeaderSize+32)
+		putFrameLen(hdr, 32+len(it.Data))
+		hdr = append(hdr, it.ID[:]...)
+		if err := c.write(hdr); err != nil {
+			return err
+		}
+		if err := c.write(it.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) checkSyncBatch(req SyncRequest, b SyncBatch) error {
+	if len(b.Items) > int(req.Limit) {
+		return fmt.Errorf("%w: handler returned %d slivers, limit %d", ErrInternal, len(b.Items), req.Limit)
+	}
+	total := 0
+	for i, it := range b.Items {
+		if len(it.Data) > s.limits.MaxSliver[req.Type] {
+			return tooLarge("sliver", len(it.Data), s.limits.MaxSliver[req.Type])
+		}
+		total += len(it.Data)
+		if i > 0 && string(it.ID[:]) <= string(b.Items[i-1].ID[:]) {
+			return fmt.Errorf("%w: sync batch not in blob-ID order", ErrInternal)
+		}
+		if i == 0 && req.HasAfter && string(it.ID[:]) <= string(req.After[:]) {
+			return fmt.Errorf("%w: sync batch starts at or before the cursor", ErrInternal)
+		}
+	}
+	if total > s.limits.MaxSyncBytes {
+		return tooLarge("sync batch", total, s.limits.MaxSyncBytes)
+	}
+	return nil
+}
+
+func putFrameLen(b []byte, n int) {
+	b[0], b[1], b[2], b[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+}
+
+// putSlivers reads the header, then items in batches of up to PutBatchBytes,
+// hands each batch to the handler, and answers OK with one result per item
+// once the client has half-closed. Nothing is written before the last item
+// is read, so a client that writes everything before reading never
+// deadlocks on flow control.
+func (s *Server) putSlivers(ctx context.Context, c frameConn) error {
+	b, err := c.readFrame(36)
+	if err != nil {
+		return requestError(err)
+	}
+	hdr, err := decodePutSliversHeader(b, s.limits)
+	if err != nil {
+		return errRequest{err}
+	}
+	from := c.s.Conn().RemotePeer()
+	results := make([]error, 0, hdr.Count)
+	var (
+		batch    []Sliver
+		reserved int
+	)
+	defer func() { c.s.Scope().ReleaseMemory(reserved) }()
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		errs, err := s.handler.PutSlivers(ctx, from, hdr.ID, batch)
+		if err == nil && len(errs) != len(batch) {
+			err = fmt.Errorf("%w: handler returned %d results for %d slivers", ErrInternal, len(errs), len(batch))
+		}
+		if err != nil {
+			return err
+		}
+		results = append(results, errs...)
+		batch = nil
+		c.s.Scope().ReleaseMemory(reserved)
+		reserved = 0
+		return nil
+	}
+	seen := make(map[SliverRef]bool, hdr.Count)
+	for range hdr.Count {
+		_ = c.s.SetReadDeadline(time.Now().Add(c.t.Idle))
+		n, err := readFrameHeader(c.s, s.limits.maxSliverItem())
+		if err != nil {
+			return requestError(err)
+		}
+		if reserved+n > s.cfg.PutBatchBytes && len(batch) > 0 {
+			if err := flush(); err != nil {
+				return answer(c, err)
+			}
+		}
+		if err := c.s.Scope().ReserveMemory(n, network.ReservationPriorityMedium); err != nil {
+			return answer(c, fmt.Errorf("%w: %v", ErrRateLimited, err))
+		}
+		reserved += n
+		_ = c.s.SetReadDeadline(time.Now().Add(c.t.allowance(n)))
+		body, err := readFrameBody(c.s, n)
+		if err != nil {
+			return err
+		}
+		it, err := decodeSliverItem(body, s.limits)
+		if err != nil {
+			return errRequest{err}
+		}
+		if seen[it.SliverRef] {
+			return badRequest("sliver %d/%s sent twice", it.Pair, it.Type)
+		}
+		seen[it.SliverRef] = true
+		batch = append(batch, it)
+	}
+	if err := c.expectEOF(); err != nil {
+		return requestError(err)
+	}
+	if err := flush(); err != nil {
+		return answer(c, err)
+	}
+	res := make([]Result, len(results))
+	for i, e := range results {
+		res[i].Err = e
+	}
+	return writeResults(c, res, 0)
+}

@@ -1,0 +1,369 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"floe/codec"
+)
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestRoundTrip(t *testing.T) {
+	p := newPair(t, nil)
+	ctx := ctxT(t, 20*time.Second)
+	srv := p.srvHost.ID()
+	id := blobID(7)
+
+	// Metadata.
+	if _, err := p.cli.GetMetadata(ctx, srv, id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing metadata: %v, want ErrNotFound", err)
+	}
+	meta := bytes.Repeat([]byte{0xab}, p.cli.Limits().MaxMetadata)
+	if err := p.cli.PutMetadata(ctx, srv, id, meta); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.cli.GetMetadata(ctx, srv, id)
+	if err != nil || !bytes.Equal(got, meta) {
+		t.Fatalf("metadata: %v, %d bytes", err, len(got))
+	}
+
+	// Slivers: many in one stream, both small and large.
+	lim := p.cli.Limits()
+	var put []Sliver
+	for pair := range 10 {
+		for _, ty := range []codec.SliverType{codec.Primary, codec.Secondary} {
+			n := 100 + pair*1000
+			if pair == 9 {
+				n = lim.MaxSliver[ty]
+			}
+			data := make([]byte, n)
+			for i := range data {
+				data[i] = byte(pair*7 + int(ty) + i)
+			}
+			put = append(put, Sliver{SliverRef{uint16(pair), ty}, data})
+		}
+	}
+	errs, err := p.cli.PutSlivers(ctx, srv, id, put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range errs {
+		if e != nil {
+			t.Fatalf("put %d: %v", i, e)
+		}
+	}
+	refs := make([]SliverRef, 0, len(put)+1)
+	for _, s := range put {
+		refs = append(refs, s.SliverRef)
+	}
+	res, err := p.cli.GetSlivers(ctx, srv, id, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil || !bytes.Equal(r.Data, put[i].Data) {
+			t.Fatalf("sliver %d: %v (%d bytes, want %d)", i, r.Err, len(r.Data), len(put[i].Data))
+		}
+	}
+	res, err = p.cli.GetSlivers(ctx, srv, blobID(8), refs[:2])
+	if err != nil || !errors.Is(res[0].Err, ErrNotFound) || !errors.Is(res[1].Err, ErrNotFound) {
+		t.Fatalf("unknown blob: %v %+v", err, res)
+	}
+
+	// Per-item rejection.
+	errs, err = p.cli.PutSlivers(ctx, srv, id, []Sliver{{SliverRef{1, codec.Primary}, nil}, {SliverRef{2, codec.Primary}, []byte{1}}})
+	if err != nil || !errors.Is(errs[0], ErrInvalidRequest) || errs[1] != nil {
+		t.Fatalf("per-item put: %v %v", err, errs)
+	}
+
+	// Confirmation.
+	if _, err := p.cli.GetConfirmation(ctx, srv, ConfirmationRequest{ID: id}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("confirmation: %v", err)
+	}
+	sm := codec.SignedMessage{Message: codec.StorageConfirmationMessage(3, id, codec.BlobPersistence{Deletable: true, ObjectID: codec.ObjectID{9}})}
+	sm.Signature[5] = 77
+	p.h.mu.Lock()
+	p.h.conf[id] = sm
+	p.h.status[id] = []byte("certified")
+	p.h.mu.Unlock()
+	gotSM, err := p.cli.GetConfirmation(ctx, srv, ConfirmationRequest{ID: id, Persistence: codec.BlobPersistence{Deletable: true}})
+	if err != nil || !bytes.Equal(gotSM.Message, sm.Message) || gotSM.Signature != sm.Signature {
+		t.Fatalf("confirmation: %v", err)
+	}
+
+	// Status.
+	st, err := p.cli.BlobStatus(ctx, srv, id)
+	if err != nil || string(st) != "certified" {
+		t.Fatalf("status: %v %q", err, st)
+	}
+
+	// Recovery symbols, with a per-item miss.
+	rs, err := p.cli.GetRecoverySymbols(ctx, srv, RecoveryRequest{ID: id, Target: SliverRef{3, codec.Secondary}, Sources: []uint16{0, 1, 2}})
+	if err != nil || string(rs[0].Data) != "symbol 0->3" || !errors.Is(rs[1].Err, ErrNotFound) || string(rs[2].Data) != "symbol 2->3" {
+		t.Fatalf("recovery: %v %+v", err, rs)
+	}
+
+	// Sync shard with a cursor, in batches of 2.
+	for b := byte(1); b <= 5; b++ {
+		if _, err := p.cli.PutSlivers(ctx, srv, blobID(b*10), []Sliver{{SliverRef{4, codec.Primary}, []byte{b}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []codec.BlobID
+	req := SyncRequest{Shard: 4, Type: codec.Primary, Epoch: 1, Limit: 2}
+	for {
+		batch, err := p.cli.SyncShard(ctx, srv, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range batch.Items {
+			seen = append(seen, it.ID)
+		}
+		if batch.Done {
+			break
+		}
+		req.After, req.HasAfter = batch.Items[len(batch.Items)-1].ID, true
+	}
+	// blobID(7) also holds pair 4 primary (from the first put).
+	if len(seen) != 6 || seen[0] != blobID(7) || seen[5] != blobID(50) {
+		t.Fatalf("sync saw %d slivers: %v", len(seen), seen)
+	}
+}
+
+func TestPutSliversBatches(t *testing.T) {
+	p := newPair(t, func(c *ServerConfig) { c.PutBatchBytes = 1000 })
+	ctx := ctxT(t, 20*time.Second)
+	var put []Sliver
+	for i := range 10 {
+		put = append(put, Sliver{SliverRef{uint16(i), codec.Primary}, bytes.Repeat([]byte{byte(i)}, 600)})
+	}
+	errs, err := p.cli.PutSlivers(ctx, p.srvHost.ID(), blobID(1), put)
+	if err != nil || len(errs) != 10 {
+		t.Fatal(err, errs)
+	}
+	if p.h.putCalls != 10 {
+		t.Fatalf("%d handler calls, want one per 600-byte sliver with a 1000-byte batch", p.h.putCalls)
+	}
+	// Duplicates are a malformed request.
+	_, err = p.cli.PutSlivers(ctx, p.srvHost.ID(), blobID(1), []Sliver{put[0], put[0]})
+	if !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("duplicate: %v", err)
+	}
+}
+
+func TestStatusMapping(t *testing.T) {
+	p := newPair(t, nil)
+	ctx := ctxT(t, 20*time.Second)
+	for _, tc := range []struct {
+		err  error
+		want error
+	}{
+		{fmt.Errorf("wrapped: %w", ErrNotFound), ErrNotFound},
+		{ErrInvalidRequest, ErrInvalidRequest},
+		{ErrRateLimited, ErrRateLimited},
+		{errors.New("disk on fire"), ErrInternal},
+	} {
+		p.h.hook = func(context.Context) error { return tc.err }
+		_, err := p.cli.GetMetadata(ctx, p.srvHost.ID(), blobID(1))
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%v: got %v", tc.err, err)
+		}
+		if Retryable(err) == errors.Is(tc.want, ErrInvalidRequest) {
+			t.Errorf("%v: Retryable = %v", err, Retryable(err))
+		}
+	}
+}
+
+func TestHandlerAnswerTooLarge(t *testing.T) {
+	p := newPair(t, nil)
+	ctx := ctxT(t, 20*time.Second)
+	p.h.meta[blobID(1)] = make([]byte, p.cli.Limits().MaxMetadata+1)
+	if _, err := p.cli.GetMetadata(ctx, p.srvHost.ID(), blobID(1)); !errors.Is(err, ErrInternal) {
+		t.Fatalf("oversized handler answer: %v", err)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	p := newPair(t, func(c *ServerConfig) { c.RateLimit = RateLimit{Rate: 0.001, Burst: 3} })
+	ctx := ctxT(t, 20*time.Second)
+	for i := range 3 {
+		if _, err := p.cli.BlobStatus(ctx, p.srvHost.ID(), blobID(1)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if _, err := p.cli.BlobStatus(ctx, p.srvHost.ID(), blobID(1)); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("over the limit: %v", err)
+	}
+	// Another request type has its own bucket.
+	if _, err := p.cli.GetMetadata(ctx, p.srvHost.ID(), blobID(1)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("other type: %v", err)
+	}
+	// A rate-limited put is refused early and the client still learns why.
+	p.cli.cfg.Timeouts.Idle = 2 * time.Second
+	for range 3 {
+		_, _ = p.cli.PutSlivers(ctx, p.srvHost.ID(), blobID(1), []Sliver{{SliverRef{0, codec.Primary}, []byte{1}}})
+	}
+	_, err := p.cli.PutSlivers(ctx, p.srvHost.ID(), blobID(1), []Sliver{{SliverRef{0, codec.Primary}, make([]byte, 1<<20)}})
+	if !errors.Is(err, ErrRateLimited) && err == nil {
+		t.Fatalf("rate-limited put: %v", err)
+	}
+}
+
+// TestClientContextResetsStream: the client gives up when its context ends;
+// the server's handler is released by the handler timeout at the latest.
+func TestClientContextResetsStream(t *testing.T) {
+	p := newPair(t, func(c *ServerConfig) { c.Timeouts.Handler = time.Second })
+	released := make(chan struct{})
+	p.h.hook = func(ctx context.Context) error {
+		<-ctx.Done() // the server's ctx ends when the stream is reset or times out
+		close(released)
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := p.cli.GetMetadata(ctx, p.srvHost.ID(), blobID(1))
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("got %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("client returned after %v", d)
+	}
+	select {
+	case <-released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("server handler never released")
+	}
+}
+
+// rawStream opens a stream of a request type and returns it for hand-made
+// bytes.
+func rawStream(t *testing.T, p *pair, name string) network.Stream {
+	t.Helper()
+	s, err := p.cliHost.NewStream(ctxT(t, 5*time.Second), p.srvHost.ID(), ProtocolID(testNetwork, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Reset() })
+	return s
+}
+
+// cutOff waits until the server ends the stream and returns how long it
+// took and the bytes it sent.
+func cutOff(t *testing.T, s network.Stream, limit time.Duration) (time.Duration, []byte) {
+	t.Helper()
+	start := time.Now()
+	_ = s.SetReadDeadline(start.Add(limit))
+	b, err := io.ReadAll(s)
+	d := time.Since(start)
+	if isTimeout(err) {
+		t.Fatalf("server kept the stream open for %v", d)
+	}
+	return d, b
+}
+
+func frameBytes(payload []byte) []byte { return appendFrame(nil, payload) }
+
+func TestMisbehavingPeers(t *testing.T) {
+	b1 := blobID(1)
+	p := newPair(t, nil)
+	idle := fastTimeouts().Idle
+	for _, tc := range []struct {
+		name   string
+		proto  string
+		send   []byte
+		close  bool
+		status Status // expected status, or 255 for a plain reset
+	}{
+		{"oversized length", NameGetMetadata, []byte{0xff, 0xff, 0xff, 0xff}, false, StatusInvalidRequest},
+		{"length above metadata limit", NamePutMetadata, append(frameBytes(b1[:]), 0, 0x10, 0, 0), false, StatusInvalidRequest},
+		{"short blob ID", NameGetMetadata, frameBytes([]byte{1, 2, 3}), true, StatusInvalidRequest},
+		{"trailing bytes", NameBlobStatus, append(frameBytes(b1[:]), 9), true, StatusInvalidRequest},
+		{"bad sliver type", NameGetSlivers, frameBytes(append(append(b1[:], 1, 0, 0, 0), 0, 0, 7)), true, StatusInvalidRequest},
+		{"pair out of range", NameGetSlivers, frameBytes(append(append(b1[:], 1, 0, 0, 0), 200, 0, 0)), true, StatusInvalidRequest},
+		{"zero items", NamePutSlivers, frameBytes(append(b1[:], 0, 0, 0, 0)), true, StatusInvalidRequest},
+		{"bad sync flag", NameSyncShard, frameBytes(make([]byte, syncRequestSize)), true, StatusInvalidRequest},
+		{"truncated frame then EOF", NameGetMetadata, []byte{0, 0, 0, 32, 1, 2}, true, 255},
+		{"stall before the request", NameGetSlivers, nil, false, 255},
+		{"stall inside the length", NameGetMetadata, []byte{0, 0}, false, 255},
+		{"stall mid-frame", NameGetSlivers, []byte{0, 0, 0, 39, 1, 2, 3}, false, 255},
+		{"stall mid put-slivers item", NamePutSlivers, append(frameBytes(append(b1[:], 2, 0, 0, 0)), 0, 0, 1, 0, 0, 0), false, 255},
+		{"stall without half-close", NameGetMetadata, frameBytes(b1[:]), false, 255},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := rawStream(t, p, tc.proto)
+			if len(tc.send) > 0 {
+				if _, err := s.Write(tc.send); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.close {
+				_ = s.CloseWrite()
+			}
+			d, b := cutOff(t, s, 10*idle)
+			if d > 3*idle+time.Second {
+				t.Errorf("cut off after %v, idle timeout %v", d, idle)
+			}
+			switch {
+			case tc.status == 255:
+				if len(b) != 0 {
+					t.Errorf("server sent %x to a stalled/broken stream", b)
+				}
+			case len(b) == 0 || Status(b[0]) != tc.status:
+				t.Errorf("server answered %x, want status %v", b, tc.status)
+			}
+		})
+	}
+	// The server keeps serving well-behaved peers throughout.
+	if err := p.cli.PutMetadata(ctxT(t, 5*time.Second), p.srvHost.ID(), blobID(2), []byte("m")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStallingPeerDoesNotBlockOthers holds several stalled streams open while
+// another client is served, and checks they are all cut off.
+func TestStallingPeerDoesNotBlockOthers(t *testing.T) {
+	b1 := blobID(1)
+	p := newPair(t, nil)
+	other := newTestHost(t)
+	connect(t, other, p.srvHost)
+	cfg := DefaultClientConfig(testNetwork, testParams(t))
+	cfg.Timeouts = fastTimeouts()
+	good, err := NewClient(other, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stalled []network.Stream
+	for range 8 {
+		s := rawStream(t, p, NamePutSlivers)
+		// A put-slivers header and half of a large item, then silence.
+		hdr := frameBytes(append(b1[:], 1, 0, 0, 0))
+		item := binary.BigEndian.AppendUint32(nil, 3+50000)
+		if _, err := s.Write(append(append(hdr, item...), make([]byte, 20000)...)); err != nil {
+			t.Fatal(err)
+		}
+		stalled = append(stalled, s)
+	}
+	ctx := ctxT(t, 10*time.Second)
+	for i := range 20 {
+		if _, err := good.BlobStatus(ctx, p.srvHost.ID(), blobID(byte(i))); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("good client request %d: %v", i, err)
+		}
+	}
+	for _, s := range stalled {
+		cutOff(t, s, 10*fastTimeouts().Idle)
+	}
+}
