@@ -38,12 +38,6 @@ func SumPrefixed(dst, src []byte, msgLen int, prefix byte) {
 
 // SumPrefixedStrided is SumPrefixed with message i starting at src[i*stride].
 func SumPrefixedStrided(dst, src []byte, msgLen, stride int, prefix byte) {
-	sumStrided(compressFunc(), dst, src, msgLen, stride, prefix)
-}
-
-type compressor func(h *lanesState, m *lanesBlocks, t uint64, final bool)
-
-func sumStrided(compress compressor, dst, src []byte, msgLen, stride int, prefix byte) {
 	count := len(dst) / Size
 	if count == 0 {
 		return
@@ -51,6 +45,59 @@ func sumStrided(compress compressor, dst, src []byte, msgLen, stride int, prefix
 	if msgLen < 0 || stride < msgLen || (count-1)*stride+msgLen > len(src) {
 		panic("blake2b: source too short for the messages")
 	}
+	sumBest(dst[:count*Size], src, msgLen, stride, prefix)
+}
+
+// params describes a batch to the assembly: the prefixed length, the
+// number of blocks and the byte masks of the first and last blocks (bit i
+// of lo/hi: byte i / 64+i of the block comes from the message). Field
+// offsets are fixed by compress_amd64.s.
+type params struct {
+	total, blocks    uint64
+	firstLo, firstHi uint64
+	lastLo, lastHi   uint64
+	prefix           uint64
+}
+
+func newParams(msgLen int, prefix byte) params {
+	total := 1 + msgLen
+	blocks := (total + blockSize - 1) / blockSize
+	// mask of the block's bytes [64h, 64h+64) that lie in [1, total).
+	mask := func(b, h int) uint64 {
+		var m uint64
+		for i := range 64 {
+			if at := b*blockSize + 64*h + i; at >= 1 && at < total {
+				m |= 1 << i
+			}
+		}
+		return m
+	}
+	return params{
+		total: uint64(total), blocks: uint64(blocks),
+		firstLo: mask(0, 0), firstHi: mask(0, 1),
+		lastLo: mask(blocks-1, 0), lastHi: mask(blocks-1, 1),
+		prefix: uint64(prefix),
+	}
+}
+
+// sumXCrypto hashes the messages one at a time with x/crypto.
+func sumXCrypto(dst, src []byte, msgLen, stride int, prefix byte) {
+	h, _ := xblake2b.New256(nil)
+	pre := []byte{prefix}
+	for i := range len(dst) / Size {
+		h.Reset()
+		h.Write(pre)
+		h.Write(src[i*stride : i*stride+msgLen])
+		h.Sum(dst[i*Size : i*Size : i*Size+Size])
+	}
+}
+
+type compressor func(h *lanesState, m *lanesBlocks, t uint64, final bool)
+
+// sumLanes packs eight messages at a time into lanesBlocks and runs
+// compress on them block by block.
+func sumLanes(compress compressor, dst, src []byte, msgLen, stride int, prefix byte) {
+	count := len(dst) / Size
 	total := 1 + msgLen
 	blocks := (total + blockSize - 1) / blockSize
 	var h lanesState

@@ -8,12 +8,17 @@ import (
 	xblake2b "golang.org/x/crypto/blake2b"
 )
 
-// paths are the compressions this machine can run.
-func paths() map[string]compressor {
-	p := map[string]compressor{"generic": compressGeneric}
-	if haveAVX512() {
-		p["avx512"] = compressFunc()
+type sumFunc func(dst, src []byte, msgLen, stride int, prefix byte)
+
+// paths are the implementations this machine can run, each forced.
+func paths() map[string]sumFunc {
+	p := map[string]sumFunc{
+		"xcrypto": sumXCrypto,
+		"golanes": func(dst, src []byte, msgLen, stride int, prefix byte) {
+			sumLanes(compressGeneric, dst, src, msgLen, stride, prefix)
+		},
 	}
+	archPaths(p)
 	return p
 }
 
@@ -27,7 +32,7 @@ func reference(src []byte, count, msgLen, stride int, prefix byte) []byte {
 	return out
 }
 
-func check(t *testing.T, name string, c compressor, rng *rand.Rand, count, msgLen, stride int) {
+func check(t *testing.T, name string, c sumFunc, rng *rand.Rand, count, msgLen, stride int) {
 	t.Helper()
 	src := make([]byte, max(0, (count-1)*stride+msgLen)+rng.IntN(3))
 	for i := range src {
@@ -37,7 +42,7 @@ func check(t *testing.T, name string, c compressor, rng *rand.Rand, count, msgLe
 	// An odd offset makes the slices unaligned.
 	dstBuf := make([]byte, count*Size+1)
 	dst := dstBuf[1:]
-	sumStrided(c, dst, src, msgLen, stride, prefix)
+	c(dst, src, msgLen, stride, prefix)
 	if want := reference(src, count, msgLen, stride, prefix); !bytes.Equal(dst, want) {
 		t.Fatalf("%s: count %d msgLen %d stride %d differs from x/crypto", name, count, msgLen, stride)
 	}
@@ -97,13 +102,13 @@ func FuzzSumPrefixed(f *testing.F) {
 	})
 }
 
-func benchPath(b *testing.B, c compressor, msgLen int) {
+func benchPath(b *testing.B, c sumFunc, msgLen int) {
 	const count = 1024
 	src := make([]byte, count*msgLen)
 	dst := make([]byte, count*Size)
 	b.SetBytes(int64(count * (msgLen + 1)))
 	for b.Loop() {
-		sumStrided(c, dst, src, msgLen, msgLen, 0)
+		c(dst, src, msgLen, msgLen, 0)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*count), "ns/hash")
 }

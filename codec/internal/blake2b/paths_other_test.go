@@ -1,0 +1,5 @@
+//go:build !amd64 || purego
+
+package blake2b
+
+func archPaths(map[string]sumFunc) {}
