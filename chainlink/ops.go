@@ -333,6 +333,7 @@ func (l *Ledger) payout(t *tx, e uint32) {
 		}
 		a := l.credit(t, s.addr, amt)
 		a.Rewards += amt
+		t.put(keyID(prefAccount, a.Address), a) // again, with the rewards
 		paid += amt
 	}
 	if rest := fees - paid; rest > 0 {
