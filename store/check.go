@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
 )
 
 // CheckReport is the result of Check.
@@ -33,7 +32,9 @@ func (s *Store) Check(ctx context.Context) (CheckReport, error) {
 	}
 	defer s.exit()
 	bad := func(k string, err error) { r.Corrupt = append(r.Corrupt, fmt.Sprintf("%s: %v", k, err)) }
-	incons := func(format string, args ...any) { r.Inconsistent = append(r.Inconsistent, fmt.Sprintf(format, args...)) }
+	incons := func(format string, args ...any) {
+		r.Inconsistent = append(r.Inconsistent, fmt.Sprintf(format, args...))
+	}
 	checkIndex := func(dataKey, idxKey string, n int) error {
 		v, err := s.get(ctx, idxKey)
 		if errors.Is(err, ErrNotFound) {
@@ -128,4 +129,3 @@ func (s *Store) Check(ctx context.Context) (CheckReport, error) {
 	})
 	return r, err
 }
-

@@ -123,7 +123,7 @@ func pendingSliverKey(id codec.BlobID, pair int, t codec.SliverType) string {
 	return pfxPending + blobHex(id) + "/" + hex4(pair) + "/" + typeChar(t)
 }
 
-func pendingMetaKey(id codec.BlobID) string  { return pfxPending + blobHex(id) + "/" + metaLeaf }
+func pendingMetaKey(id codec.BlobID) string { return pfxPending + blobHex(id) + "/" + metaLeaf }
 func pendingTimeKey(id codec.BlobID) string { return pfxPendTime + blobHex(id) }
 
 // sliverKeyParts is a parsed /s/ key.

@@ -117,7 +117,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pds, err := pebbleds.NewDatastore(opts.Path,
 			pebbleds.WithPebbleWriteOptions(wo),
 			pebbleds.WithCacheSize(opts.CacheSize),
-			pebbleds.WithPebbleOpts(&pebble.Options{Logger: quietLogger{s.log}}))
+			pebbleds.WithPebbleOpts(s.pebbleOptions()))
 		if err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 		}
@@ -128,6 +128,25 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// pebbleOptions: pebble's default reaction to on-disk corruption is to
+// call Logger.Fatalf (exit the process). A storage node should instead fail
+// the read with an error, log it, and re-fetch the data, so corruption only
+// logs here; the read that hit it returns pebble's corruption error.
+func (s *Store) pebbleOptions() *pebble.Options {
+	log := s.log
+	return &pebble.Options{
+		Logger: quietLogger{log},
+		EventListener: &pebble.EventListener{
+			DataCorruption: func(info pebble.DataCorruptionInfo) {
+				log.Error("store: pebble found on-disk corruption", "file", info.Path, "err", info.Details)
+			},
+			BackgroundError: func(err error) {
+				log.Error("store: pebble background error", "err", err)
+			},
+		},
+	}
 }
 
 // quietLogger sends pebble's informational logs to slog at debug level.
@@ -225,12 +244,12 @@ func (s *Store) lockBlob(id codec.BlobID) func() {
 // Usage is a snapshot of the space counters (payload bytes, excluding keys,
 // checksums and the backend's own overhead).
 type Usage struct {
-	Total           int64
-	PerShard        map[int]int64
-	Metadata        int64
-	PendingBytes    int64
-	PendingEntries  int
-	Limit           int64 // 0: none
+	Total          int64
+	PerShard       map[int]int64
+	Metadata       int64
+	PendingBytes   int64
+	PendingEntries int
+	Limit          int64 // 0: none
 }
 
 // Usage returns the current space counters.

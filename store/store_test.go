@@ -308,9 +308,13 @@ func TestStateEvents(t *testing.T) {
 		}, BlobState{Registered: true, Deletable: true, NShards: testN, EndEpoch: 10, ObjectID: [32]byte{7}}},
 		{"certify", func() error { return s.Certify(ctx, id, 3) },
 			BlobState{Registered: true, Certified: true, Deletable: true, NShards: testN, EndEpoch: 10, CertifiedEpoch: 3, ObjectID: [32]byte{7}}},
-		{"extend", func() error { return s.Register(ctx, id, Registration{NShards: testN, EndEpoch: 20, Deletable: true, ObjectID: [32]byte{7}}) },
+		{"extend", func() error {
+			return s.Register(ctx, id, Registration{NShards: testN, EndEpoch: 20, Deletable: true, ObjectID: [32]byte{7}})
+		},
 			BlobState{Registered: true, Certified: true, Deletable: true, NShards: testN, EndEpoch: 20, CertifiedEpoch: 3, ObjectID: [32]byte{7}}},
-		{"no shortening", func() error { return s.Register(ctx, id, Registration{NShards: testN, EndEpoch: 15, Deletable: true, ObjectID: [32]byte{7}}) },
+		{"no shortening", func() error {
+			return s.Register(ctx, id, Registration{NShards: testN, EndEpoch: 15, Deletable: true, ObjectID: [32]byte{7}})
+		},
 			BlobState{Registered: true, Certified: true, Deletable: true, NShards: testN, EndEpoch: 20, CertifiedEpoch: 3, ObjectID: [32]byte{7}}},
 		{"delete", func() error { return s.MarkDeleted(ctx, id) },
 			BlobState{Registered: true, Certified: true, Deletable: true, Deleted: true, NShards: testN, EndEpoch: 20, CertifiedEpoch: 3, ObjectID: [32]byte{7}}},
