@@ -19,6 +19,11 @@ import (
 const maxResponseBody = 64 << 20
 
 // Client is a Chain backed by a `floe ledger serve` service.
+//
+// A request that fails in transport returns an error wrapping
+// ErrUnavailable. Reads are safe to retry; for a mutation the client cannot
+// tell whether the ledger applied it, so callers re-read state (Blob,
+// BlobStatus, Account) before retrying.
 type Client struct {
 	base string
 	hc   *http.Client
@@ -36,6 +41,10 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, EventWait: 20 * time.Second}
 }
+
+// CloseIdleConnections drops kept-alive connections, for example after the
+// service restarted.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader

@@ -26,6 +26,10 @@ func overHTTP(t *testing.T, opts ...Option) *harness {
 	h.restart = func(t *testing.T) Chain {
 		srv.stop(t)
 		srv = startHTTP(t, ds, srv.addr, opts...)
+		// A mutation sent on a connection the old server was closing
+		// fails with ErrUnavailable (its fate unknown to the client); a
+		// process that restarts the ledger drops those connections.
+		client.CloseIdleConnections()
 		return client
 	}
 	h.digest = func(t *testing.T) string {
