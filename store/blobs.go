@@ -241,6 +241,9 @@ func (s *Store) purgeBlob(ctx context.Context, id codec.BlobID, dropState bool, 
 	}
 }
 
+// errKept ends a purge whose blob was extended meanwhile.
+var errKept = errors.New("store: blob kept")
+
 func (s *Store) purgeBatch(ctx context.Context, id codec.BlobID, dropState bool, extraKey string, keep func(BlobState, bool) bool, stats *PurgeStats) (bool, error) {
 	if err := s.enter(); err != nil {
 		return true, err
@@ -252,7 +255,7 @@ func (s *Store) purgeBatch(ctx context.Context, id codec.BlobID, dropState bool,
 		return true, err
 	}
 	if keep != nil && keep(st, found) {
-		return true, nil
+		return true, errKept
 	}
 	limit := s.opts.BatchSize
 	var dels []string
@@ -366,6 +369,9 @@ func (s *Store) Expire(ctx context.Context, epoch uint64) (PurgeStats, error) {
 			})
 			stats.Slivers += st.Slivers
 			stats.Bytes += st.Bytes
+			if errors.Is(err, errKept) {
+				continue
+			}
 			if err != nil {
 				return stats, err
 			}

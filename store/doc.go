@@ -1,2 +1,96 @@
-// Package store is a storage node's durable state on go-datastore.
+// Package store is a storage node's durable state on go-datastore: blob
+// metadata, slivers by shard, per-blob state fed from chain events, a
+// bounded buffer for data that arrives before a blob's registration, space
+// accounting, integrity checking and expiry.
+//
+// # Backend
+//
+// Open uses go-ds-pebble at Options.Path (synchronous commits: a write that
+// returned survives a process or machine crash). Any ds.Batching can be
+// passed instead in Options.Datastore; tests use
+// dssync.MutexWrap(ds.NewMapDatastore()). With pebble, range scans use a
+// native pebble iterator (a seek to the cursor) instead of a go-datastore
+// prefix query, which cannot start at a cursor and hides iterator errors;
+// other backends go through ds.Query. Pebble's default reaction to on-disk
+// corruption (log.Fatalf, i.e. exit) is replaced by logging: the read that
+// met it fails with an error instead.
+//
+// # Key layout
+//
+// Keys are go-datastore keys (strings). <blob> is the blob ID as 64
+// lowercase hex digits, so string order is blob-ID order; <shard> and <pair>
+// are 4 lowercase hex digits (0000-fffe); <t> is "p" (primary) or "s"
+// (secondary); <epoch> is 16 hex digits.
+//
+//	/m/<blob>                   metadata (opaque bytes, BCS)           sealed
+//	/s/<shard>/<blob>/<t>       sliver of type t of the pair that      sealed
+//	                            blob maps to <shard>
+//	/x/<blob>/<shard>/<t>       index entry of that sliver: its size   8-byte LE size
+//	/x/<blob>/meta              index entry of the metadata            8-byte LE size
+//	/b/<blob>                   blob state (below)                     sealed
+//	/e/<epoch>/<blob>           expiry index: blob ends at <epoch>     empty
+//	/q/<blob>/meta              pending metadata (blob not registered) sealed
+//	/q/<blob>/<pair>/<t>        pending sliver, by pair index          sealed
+//	/qt/<blob>                  first arrival time of pending data     sealed u64 unix ns
+//	/c/shards                   the shards this node holds             sealed u16 count, u16 each
+//
+// "sealed" values are multihash(sha2-256, payload) ‖ payload (34-byte
+// header: 0x12 0x20 digest). Every read recomputes the digest; a mismatch,
+// a short value or an unexpected hash code is an error wrapping ErrCorrupt
+// (a *CorruptError naming the key), never data. The node reacts by
+// re-fetching and storing the value again, which overwrites it.
+//
+// The blob state payload (52 bytes): version (1) | flags (1: registered,
+// certified, deletable, invalid, deleted) | n (u16 LE) | end epoch (u64 LE) |
+// certified epoch (u64 LE) | object ID (32).
+//
+// Slivers are keyed by shard first, so "the slivers of shard s in blob-ID
+// order from a cursor" (ScanShard: migration, recovery) is one range scan.
+// The /x/<blob>/ entries make "everything of blob B" (expiry, deletion,
+// MissingSlivers) a range scan too. A sliver and its index entry are always
+// written and deleted in the same atomic batch, so after a crash either
+// both exist or neither. n is recorded per blob at registration
+// (Registration.NShards) and maps pair p to shard (p + rot(B)) mod n.
+//
+// # Chain events and the pending buffer
+//
+// Register, Certify, MarkInvalid and MarkDeleted record chain events.
+// Metadata and slivers of a blob whose registration has not been seen go to
+// the pending buffer (/q/), capped by Options.PendingMaxBytes and
+// PendingMaxEntries (ErrPendingFull past them); they are invisible to reads
+// and move into place in the same atomic batch that records the
+// registration. PrunePending drops buffers whose registration never came.
+// Invalid and deleted blobs have their data deleted and keep a tombstone
+// state, so later data for them is refused (ErrBlobGone).
+//
+// # Expiry
+//
+// Expire(epoch) deletes everything of blobs whose end epoch is at or below
+// epoch, walking /e/ in epoch order. Each committed batch deletes at most
+// Options.BatchSize keys and holds only the one blob's lock (a stripe of
+// 256), so reads, which take no lock, and writes of other blobs proceed.
+// The expiry entry and state go in the blob's last batch, so an interrupted
+// run is resumed by the next one. A registration that extends the end epoch
+// moves the expiry entry atomically.
+//
+// # Space accounting
+//
+// Usage reports payload bytes (without keys, checksums or pebble overhead)
+// per shard, for metadata, for the pending buffer and in total. The
+// counters live in memory and are recomputed on Open from the index
+// entries (/x/, which carry sizes) and the pending values; they are never
+// persisted, so they cannot disagree with the data after a crash. Writes
+// reserve their growth before committing: past Options.SpaceLimit they fail
+// with ErrNoSpace, as they do when the disk would have less than
+// Options.MinFreeDisk free.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Writes to one blob are serialised by
+// a striped lock; reads take no lock. Close waits for operations in
+// flight, syncs and closes the datastore; later calls fail with ErrClosed.
+//
+// # Benchmarks
+//
+// See the figures below (filled in from bench_test.go).
 package store

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	ds "github.com/ipfs/go-datastore"
@@ -33,6 +34,12 @@ type Options struct {
 	// pending buffer). Writes that would pass it fail with ErrNoSpace.
 	// 0 means no limit.
 	SpaceLimit int64
+	// MinFreeDisk makes growing writes fail with ErrNoSpace when the file
+	// system holding Path would have fewer free bytes than this (checked
+	// with statfs at most every second or 64 MiB written, so pebble keeps
+	// room for compactions and its WAL). Default 256 MiB; negative
+	// disables. Only for the pebble backend at Path.
+	MinFreeDisk int64
 	// PendingMaxBytes and PendingMaxEntries cap the buffer for metadata and
 	// slivers of blobs whose registration has not been seen. Defaults:
 	// 256 MiB and 65536 entries.
@@ -63,6 +70,9 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MinFreeDisk == 0 {
+		o.MinFreeDisk = 256 << 20
+	}
 }
 
 // Store is a storage node's durable state. It is safe for concurrent use.
@@ -89,6 +99,11 @@ type Store struct {
 	metaBytes   int64
 	pendBytes   int64
 	pendEntries int
+	// Disk-free estimate (guarded by acctMu): free bytes at the last statfs
+	// and bytes reserved since.
+	diskChecked time.Time
+	diskFree    int64
+	diskSince   int64
 
 	epoch atomic.Uint64 // highest epoch passed to Expire or SetEpoch
 
@@ -295,6 +310,17 @@ func (s *Store) reserve(d *delta) error {
 	}
 	if d.pendEntries > 0 && s.pendEntries+d.pendEntries > s.opts.PendingMaxEntries {
 		return fmt.Errorf("%w: %d entries", ErrPendingFull, s.pendEntries)
+	}
+	if d.total > 0 && s.opts.MinFreeDisk > 0 && s.opts.Datastore == nil {
+		if now := time.Now(); now.Sub(s.diskChecked) > time.Second || s.diskSince > 64<<20 {
+			if free, ok := diskFree(s.opts.Path); ok {
+				s.diskFree, s.diskSince, s.diskChecked = free, 0, now
+			}
+		}
+		if !s.diskChecked.IsZero() && s.diskFree-s.diskSince-d.total < s.opts.MinFreeDisk {
+			return fmt.Errorf("%w: about %d bytes free on disk, keeping %d", ErrNoSpace, s.diskFree-s.diskSince, s.opts.MinFreeDisk)
+		}
+		s.diskSince += d.total
 	}
 	if d.total > 0 {
 		s.total += d.total
