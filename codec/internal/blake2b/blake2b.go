@@ -57,7 +57,12 @@ type params struct {
 	firstLo, firstHi uint64
 	lastLo, lastHi   uint64
 	prefix           uint64
+	lastWords        uint64 // words of the last block that may be nonzero, a variant of gen.go
 }
+
+// variants are gen.go's variants: the last block's message words at and
+// past the variant are zero and left out of the compression.
+var variants = [...]uint64{1, 2, 4, 8, 9, 16}
 
 func newParams(msgLen int, prefix byte) params {
 	total := 1 + msgLen
@@ -76,8 +81,20 @@ func newParams(msgLen int, prefix byte) params {
 		total: uint64(total), blocks: uint64(blocks),
 		firstLo: mask(0, 0), firstHi: mask(0, 1),
 		lastLo: mask(blocks-1, 0), lastHi: mask(blocks-1, 1),
-		prefix: uint64(prefix),
+		prefix:    uint64(prefix),
+		lastWords: lastWords(total - (blocks-1)*blockSize),
 	}
+}
+
+// lastWords is the smallest variant covering a last block of n bytes.
+func lastWords(n int) uint64 {
+	words := uint64(n+7) / 8
+	for _, v := range variants {
+		if v >= words {
+			return v
+		}
+	}
+	return 16
 }
 
 // sumXCrypto hashes the messages one at a time with x/crypto.

@@ -91,7 +91,6 @@ func main() {
 	}
 	rot("rotr24", 3)
 	rot("rotr16", 2)
-	_ = rot
 	genAVX512()
 	genAVX2()
 	if err := os.WriteFile("compress_amd64.s", []byte(b.String()), 0o644); err != nil {
@@ -101,26 +100,53 @@ func main() {
 }
 
 // transpose8 transposes the 8x8 qword matrix in rows (row = lane) into
-// out (out[j] = word j of every lane), using tmp as scratch; rows is
-// clobbered.
-func transpose8(rows, tmp, out [8]int) {
+// out (out[j] = word j of every lane) for the words j < n only, using tmp
+// as scratch; rows is clobbered.
+func transpose8(rows, tmp, out [8]int, n int) {
+	words := [4][2]int{{0, 4}, {2, 6}, {1, 5}, {3, 7}}
+	needU := map[int]bool{}
+	for k, ws := range words {
+		if ws[0] < n || ws[1] < n {
+			needU[k], needU[4+k] = true, true
+		}
+	}
+	needT := map[int]bool{}
+	for h := 0; h < 2; h++ {
+		if needU[4*h] || needU[4*h+1] {
+			needT[4*h], needT[4*h+2] = true, true
+		}
+		if needU[4*h+2] || needU[4*h+3] {
+			needT[4*h+1], needT[4*h+3] = true, true
+		}
+	}
 	for k := 0; k < 4; k++ {
-		p("\tVPUNPCKLQDQ Z%d, Z%d, Z%d", rows[2*k+1], rows[2*k], tmp[2*k])
-		p("\tVPUNPCKHQDQ Z%d, Z%d, Z%d", rows[2*k+1], rows[2*k], tmp[2*k+1])
+		if needT[2*k] {
+			p("\tVPUNPCKLQDQ Z%d, Z%d, Z%d", rows[2*k+1], rows[2*k], tmp[2*k])
+		}
+		if needT[2*k+1] {
+			p("\tVPUNPCKHQDQ Z%d, Z%d, Z%d", rows[2*k+1], rows[2*k], tmp[2*k+1])
+		}
 	}
 	// u0: words 0,4 of rows 0-3; u1: 2,6; u2: 1,5; u3: 3,7; u4..u7 rows 4-7.
 	u := rows
 	for h := 0; h < 2; h++ {
 		t := tmp[4*h:]
-		p("\tVSHUFI64X2 $0x88, Z%d, Z%d, Z%d", t[2], t[0], u[4*h+0])
-		p("\tVSHUFI64X2 $0xdd, Z%d, Z%d, Z%d", t[2], t[0], u[4*h+1])
-		p("\tVSHUFI64X2 $0x88, Z%d, Z%d, Z%d", t[3], t[1], u[4*h+2])
-		p("\tVSHUFI64X2 $0xdd, Z%d, Z%d, Z%d", t[3], t[1], u[4*h+3])
+		if needU[4*h] {
+			p("\tVSHUFI64X2 $0x88, Z%d, Z%d, Z%d", t[2], t[0], u[4*h+0])
+			p("\tVSHUFI64X2 $0xdd, Z%d, Z%d, Z%d", t[2], t[0], u[4*h+1])
+		}
+		if needU[4*h+2] {
+			p("\tVSHUFI64X2 $0x88, Z%d, Z%d, Z%d", t[3], t[1], u[4*h+2])
+			p("\tVSHUFI64X2 $0xdd, Z%d, Z%d, Z%d", t[3], t[1], u[4*h+3])
+		}
 	}
-	words := [4][2]int{{0, 4}, {2, 6}, {1, 5}, {3, 7}}
 	for k := 0; k < 4; k++ {
-		p("\tVSHUFI64X2 $0x88, Z%d, Z%d, Z%d", u[4+k], u[k], out[words[k][0]])
-		p("\tVSHUFI64X2 $0xdd, Z%d, Z%d, Z%d", u[4+k], u[k], out[words[k][1]])
+		if words[k][0] < n {
+			p("\tVSHUFI64X2 $0x88, Z%d, Z%d, Z%d", u[4+k], u[k], out[words[k][0]])
+		}
+		if words[k][1] < n {
+			p("\tVSHUFI64X2 $0xdd, Z%d, Z%d, Z%d", u[4+k], u[k], out[words[k][1]])
+		}
 	}
 }
 
@@ -178,74 +204,21 @@ func genAVX512() {
 	p("\tKXNORQ K1, K1, K1")
 	p("\tKXNORQ K2, K2, K2")
 	p("load:")
-	for i := 0; i < 8; i++ {
-		p("\tMOVQ %d(SP), AX", 512+8*i)
-		p("\tVMOVDQU8.Z (AX)(R8*1), K1, Z%d", i)
-	}
-	transpose8([8]int{0, 1, 2, 3, 4, 5, 6, 7}, [8]int{16, 17, 18, 19, 20, 21, 22, 23}, [8]int{16, 17, 18, 19, 20, 21, 22, 23})
-	p("\tKORTESTQ K2, K2")
-	p("\tJEQ zerohi")
-	for i := 0; i < 8; i++ {
-		p("\tMOVQ %d(SP), AX", 512+8*i)
-		p("\tVMOVDQU8.Z 64(AX)(R8*1), K2, Z%d", 8+i)
-	}
-	transpose8([8]int{8, 9, 10, 11, 12, 13, 14, 15}, [8]int{24, 25, 26, 27, 28, 29, 30, 31}, [8]int{24, 25, 26, 27, 28, 29, 30, 31})
-	p("\tJMP loaded")
-	p("zerohi:")
-	for j := 24; j < 32; j++ {
-		p("\tVPXORQ Z%d, Z%d, Z%d", j, j, j)
-	}
-	p("loaded:")
-	p("\tTESTQ DX, DX")
-	p("\tJNE noprefix")
-	p("\tVPBROADCASTQ 48(CX), Z0")
-	p("\tVPORQ Z0, Z16, Z16")
-	p("noprefix:")
-	// v12 = iv4 ^ min(total, 128(b+1)); v14 = iv6, inverted on the last block.
-	p("\tLEAQ 129(R8), R9")
-	p("\tMOVQ 0(CX), R10")
-	p("\tCMPQ R9, R10")
-	p("\tCMOVQGT R10, R9")
-	p("\tMOVQ $0x%016x, R10", iv[4])
-	p("\tXORQ R10, R9")
-	p("\tVPBROADCASTQ R9, Z12")
-	p("\tMOVQ $0x%016x, R10", iv[6])
+	// The last block runs the variant that skips its zero message words.
 	p("\tMOVQ 8(CX), R9")
 	p("\tDECQ R9")
 	p("\tCMPQ DX, R9")
-	p("\tJNE notlast")
-	p("\tNOTQ R10")
-	p("notlast:")
-	p("\tVPBROADCASTQ R10, Z14")
-	for w := 0; w < 8; w++ {
-		p("\tVMOVDQU64 %d(SP), Z%d", 64*w, w)
-		if w+8 != 12 && w+8 != 14 {
-			p("\tVPBROADCASTQ iv<>+%d(SB), Z%d", 8*w, w+8)
-		}
+	p("\tJNE v16")
+	p("\tMOVQ 56(CX), R9")
+	for _, k := range variants[:len(variants)-1] {
+		p("\tCMPQ R9, $%d", k)
+		p("\tJEQ v%d", k)
 	}
-	g := func(a, bb, c, d, x, y int) {
-		p("\tVPADDQ Z%d, Z%d, Z%d", bb, a, a)
-		p("\tVPADDQ Z%d, Z%d, Z%d", 16+x, a, a)
-		p("\tVPXORQ Z%d, Z%d, Z%d", a, d, d)
-		p("\tVPRORQ $32, Z%d, Z%d", d, d)
-		p("\tVPADDQ Z%d, Z%d, Z%d", d, c, c)
-		p("\tVPXORQ Z%d, Z%d, Z%d", c, bb, bb)
-		p("\tVPRORQ $24, Z%d, Z%d", bb, bb)
-		p("\tVPADDQ Z%d, Z%d, Z%d", bb, a, a)
-		p("\tVPADDQ Z%d, Z%d, Z%d", 16+y, a, a)
-		p("\tVPXORQ Z%d, Z%d, Z%d", a, d, d)
-		p("\tVPRORQ $16, Z%d, Z%d", d, d)
-		p("\tVPADDQ Z%d, Z%d, Z%d", d, c, c)
-		p("\tVPXORQ Z%d, Z%d, Z%d", c, bb, bb)
-		p("\tVPRORQ $63, Z%d, Z%d", bb, bb)
+	p("\tJMP v16")
+	for _, k := range variants {
+		genVariant(k)
 	}
-	for r := 0; r < 12; r++ {
-		s := sigma[r]
-		p("\t// round %d", r)
-		for _, q := range gs {
-			g(q[0], q[1], q[2], q[3], s[q[4]], s[q[5]])
-		}
-	}
+	p("feedforward:")
 	for w := 0; w < 8; w++ {
 		p("\tVPTERNLOGQ $0x96, %d(SP), Z%d, Z%d", 64*w, w+8, w)
 		p("\tVMOVDQU64 Z%d, %d(SP)", w, 64*w)
@@ -284,6 +257,84 @@ func genAVX512() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
+}
+
+// variants are the numbers of leading message words a block may have
+// nonzero; the last block of a batch runs the smallest variant that covers
+// it, and a variant leaves out the additions of the zero words.
+var variants = []int{1, 2, 4, 8, 9, 16}
+
+func genVariant(k int) {
+	p("v%d:", k)
+	for i := 0; i < 8; i++ {
+		p("\tMOVQ %d(SP), AX", 512+8*i)
+		p("\tVMOVDQU8.Z (AX)(R8*1), K1, Z%d", i)
+	}
+	transpose8([8]int{0, 1, 2, 3, 4, 5, 6, 7}, [8]int{16, 17, 18, 19, 20, 21, 22, 23}, [8]int{16, 17, 18, 19, 20, 21, 22, 23}, min(k, 8))
+	if k > 8 {
+		for i := 0; i < 8; i++ {
+			p("\tMOVQ %d(SP), AX", 512+8*i)
+			p("\tVMOVDQU8.Z 64(AX)(R8*1), K2, Z%d", 8+i)
+		}
+		transpose8([8]int{8, 9, 10, 11, 12, 13, 14, 15}, [8]int{24, 25, 26, 27, 28, 29, 30, 31}, [8]int{24, 25, 26, 27, 28, 29, 30, 31}, k-8)
+	}
+	p("\tTESTQ DX, DX")
+	p("\tJNE noprefix%d", k)
+	p("\tVPBROADCASTQ 48(CX), Z0")
+	p("\tVPORQ Z0, Z16, Z16")
+	p("noprefix%d:", k)
+	// v12 = iv4 ^ min(total, 128(b+1)); v14 = iv6, inverted on the last block.
+	p("\tLEAQ 129(R8), R9")
+	p("\tMOVQ 0(CX), R10")
+	p("\tCMPQ R9, R10")
+	p("\tCMOVQGT R10, R9")
+	p("\tMOVQ $0x%016x, R10", iv[4])
+	p("\tXORQ R10, R9")
+	p("\tVPBROADCASTQ R9, Z12")
+	p("\tMOVQ $0x%016x, R10", iv[6])
+	p("\tMOVQ 8(CX), R9")
+	p("\tDECQ R9")
+	p("\tCMPQ DX, R9")
+	p("\tJNE notlast%d", k)
+	p("\tNOTQ R10")
+	p("notlast%d:", k)
+	p("\tVPBROADCASTQ R10, Z14")
+	for w := 0; w < 8; w++ {
+		p("\tVMOVDQU64 %d(SP), Z%d", 64*w, w)
+		if w+8 != 12 && w+8 != 14 {
+			p("\tVPBROADCASTQ iv<>+%d(SB), Z%d", 8*w, w+8)
+		}
+	}
+	g := func(a, bb, c, d, x, y int) {
+		p("\tVPADDQ Z%d, Z%d, Z%d", bb, a, a)
+		if x < k {
+			p("\tVPADDQ Z%d, Z%d, Z%d", 16+x, a, a)
+		}
+		p("\tVPXORQ Z%d, Z%d, Z%d", a, d, d)
+		p("\tVPRORQ $32, Z%d, Z%d", d, d)
+		p("\tVPADDQ Z%d, Z%d, Z%d", d, c, c)
+		p("\tVPXORQ Z%d, Z%d, Z%d", c, bb, bb)
+		p("\tVPRORQ $24, Z%d, Z%d", bb, bb)
+		p("\tVPADDQ Z%d, Z%d, Z%d", bb, a, a)
+		if y < k {
+			p("\tVPADDQ Z%d, Z%d, Z%d", 16+y, a, a)
+		}
+		p("\tVPXORQ Z%d, Z%d, Z%d", a, d, d)
+		p("\tVPRORQ $16, Z%d, Z%d", d, d)
+		p("\tVPADDQ Z%d, Z%d, Z%d", d, c, c)
+		p("\tVPXORQ Z%d, Z%d, Z%d", c, bb, bb)
+		p("\tVPRORQ $63, Z%d, Z%d", bb, bb)
+	}
+	for r := 0; r < 12; r++ {
+		s := sigma[r]
+		p("\t// round %d", r)
+		for _, q := range gs {
+			g(q[0], q[1], q[2], q[3], s[q[4]], s[q[5]])
+		}
+	}
+	if k != variants[len(variants)-1] {
+		p("\tJMP feedforward")
+	}
 }
 
 func genAVX2() {
