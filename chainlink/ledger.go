@@ -507,7 +507,16 @@ func (l *Ledger) Committee(ctx context.Context, epoch uint32) (*Committee, error
 	if c == nil {
 		return nil, fmt.Errorf("%w: no committee for epoch %d", ErrNotFound, epoch)
 	}
-	return cloneCommittee(c), nil
+	out := cloneCommittee(c)
+	// Network information is the node's current one (UpdateNode); keys,
+	// shards and weights are those fixed at selection.
+	for i := range out.Members {
+		if n := l.nodes[out.Members[i].NodeID]; n != nil {
+			out.Members[i].PeerID = n.PeerID
+			out.Members[i].Addresses = slices.Clone(n.Addresses)
+		}
+	}
+	return out, nil
 }
 
 func cloneCommittee(c *Committee) *Committee {

@@ -336,6 +336,9 @@ func testNodesAndCommittee(t *testing.T, nh newHarness) {
 	if err != nil || up.PeerID != "newpeer" {
 		t.Fatalf("update: %+v %v", up, err)
 	}
+	if m := f.committee().Members; m[f.committee().Index(f.nodes[0].ID)].PeerID != "newpeer" {
+		t.Fatalf("committee does not show the updated peer ID: %+v", m)
+	}
 	_, err = f.c.UpdateNode(ctx, UpdateNodeRequest{Owner: acct(1), NodeID: f.nodes[0].ID, PeerID: "x"})
 	wantErr(t, "update by non-owner", err, ErrNotOwner)
 }
