@@ -1,0 +1,223 @@
+package p2p
+
+import (
+	"bytes"
+
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"floe/codec"
+)
+
+// fuzzLimits are the limits of a 10-shard committee with a small sliver
+// bound, so the fuzzer can reach the edges.
+func fuzzLimits(t testing.TB) Limits {
+	l := LimitsFor(testParams(t))
+	l.MaxSliver = [2]int{300, 200}
+	l.MaxRecoverySymbol = 100
+	l.MaxSyncItems = 8
+	return l
+}
+
+func FuzzReadFrame(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 3, 1, 2, 3}, 10)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, 1<<30)
+	f.Add([]byte{0, 0, 0}, 10)
+	f.Add([]byte{0, 0x50, 0, 0, 1}, 1<<30)
+	f.Fuzz(func(t *testing.T, in []byte, max int) {
+		if max < 0 {
+			max = -max
+		}
+		b, err := readFrame(bytes.NewReader(in), max)
+		if err != nil {
+			return
+		}
+		if len(b) > max || !bytes.Equal(appendFrame(nil, b), in[:4+len(b)]) {
+			t.Fatalf("frame of %d bytes from %x", len(b), in)
+		}
+	})
+}
+
+func FuzzDecodeBlobID(f *testing.F) {
+	f.Add(make([]byte, 32))
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		id, err := decodeBlobID(in)
+		if err == nil && !bytes.Equal(encodeBlobID(id), in) {
+			t.Fatal("not canonical")
+		}
+	})
+}
+
+func FuzzDecodeConfirmationRequest(f *testing.F) {
+	f.Add(ConfirmationRequest{ID: blobID(1)}.encode())
+	f.Add(ConfirmationRequest{ID: blobID(1), Persistence: codec.BlobPersistence{Deletable: true, ObjectID: codec.ObjectID{3}}}.encode())
+	f.Add(append(make([]byte, 32), 2))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := decodeConfirmationRequest(in)
+		if err == nil && !bytes.Equal(r.encode(), in) {
+			t.Fatalf("not canonical: %x", in)
+		}
+	})
+}
+
+func FuzzDecodeSliversRequest(f *testing.F) {
+	f.Add(SliversRequest{ID: blobID(1), Items: []SliverRef{{1, codec.Primary}, {9, codec.Secondary}}}.encode())
+	f.Add(append(make([]byte, 32), 0xff, 0xff, 0xff, 0xff))
+	f.Add(append(make([]byte, 32), 1, 0, 0, 0, 10, 0, 0))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		l := fuzzLimits(t)
+		r, err := decodeSliversRequest(in, l)
+		if err != nil {
+			return
+		}
+		if len(r.Items) > l.MaxItems || !bytes.Equal(r.encode(), in) {
+			t.Fatalf("bad decode of %x", in)
+		}
+	})
+}
+
+func FuzzDecodePutSliversHeader(f *testing.F) {
+	f.Add(putSliversHeader{ID: blobID(1), Count: 3}.encode())
+	f.Add(append(make([]byte, 32), 0xff, 0xff, 0xff, 0x7f))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		l := fuzzLimits(t)
+		h, err := decodePutSliversHeader(in, l)
+		if err != nil {
+			return
+		}
+		if h.Count < 1 || h.Count > l.MaxItems || !bytes.Equal(h.encode(), in) {
+			t.Fatalf("bad decode of %x", in)
+		}
+	})
+}
+
+func FuzzDecodeSliverItem(f *testing.F) {
+	f.Add([]byte{3, 0, 0, 1, 2, 3})
+	f.Add([]byte{3, 0, 1})
+	f.Add(append([]byte{0, 0, 0}, make([]byte, 301)...))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		l := fuzzLimits(t)
+		s, err := decodeSliverItem(in, l)
+		if err != nil {
+			return
+		}
+		h := encodeSliverItemHeader(s.SliverRef)
+		if len(s.Data) > l.MaxSliver[s.Type] || int(s.Pair) >= l.Params.NShards || !bytes.Equal(append(h[:], s.Data...), in) {
+			t.Fatalf("bad decode of %x", in)
+		}
+	})
+}
+
+func FuzzDecodeRecoveryRequest(f *testing.F) {
+	f.Add(RecoveryRequest{ID: blobID(2), Target: SliverRef{4, codec.Secondary}, Sources: []uint16{0, 1, 9}}.encode())
+	f.Add(append(make([]byte, 35), 0xff, 0xff, 0xff, 0xff))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		l := fuzzLimits(t)
+		r, err := decodeRecoveryRequest(in, l)
+		if err != nil {
+			return
+		}
+		if len(r.Sources) > l.Params.NShards || !bytes.Equal(r.encode(), in) {
+			t.Fatalf("bad decode of %x", in)
+		}
+	})
+}
+
+func FuzzDecodeSyncRequest(f *testing.F) {
+	f.Add(SyncRequest{Shard: 3, Type: codec.Secondary, Epoch: 9, Limit: 4}.encode())
+	f.Add(SyncRequest{Shard: 3, After: blobID(5), HasAfter: true, Limit: 8}.encode())
+	f.Add(make([]byte, syncRequestSize))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		l := fuzzLimits(t)
+		r, err := decodeSyncRequest(in, l)
+		if err != nil {
+			return
+		}
+		if int(r.Limit) > l.MaxSyncItems || !bytes.Equal(r.encode(), in) {
+			t.Fatalf("bad decode of %x", in)
+		}
+	})
+}
+
+func FuzzDecodeSyncHeader(f *testing.F) {
+	f.Add(encodeSyncHeader(3, true), 4)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0}, 8)
+	f.Fuzz(func(t *testing.T, in []byte, limit int) {
+		n, done, err := decodeSyncHeader(in, limit)
+		if err != nil {
+			return
+		}
+		if n > limit || !bytes.Equal(encodeSyncHeader(n, done), in) {
+			t.Fatalf("bad decode of %x", in)
+		}
+	})
+}
+
+func FuzzDecodeSyncItem(f *testing.F) {
+	f.Add(append(make([]byte, 32), 1, 2, 3))
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		it, err := decodeSyncItem(in, 100)
+		if err != nil {
+			return
+		}
+		if len(it.Data) > 100 || !bytes.Equal(append(it.ID[:], it.Data...), in) {
+			t.Fatalf("bad decode of %x", in)
+		}
+	})
+}
+
+// fakeStream is a network.Stream reading from a byte slice, for fuzzing the
+// client's response decoders without a host.
+type fakeStream struct {
+	network.Stream
+	r io.Reader
+}
+
+func (s *fakeStream) Read(b []byte) (int, error)       { return s.r.Read(b) }
+func (s *fakeStream) Write(b []byte) (int, error)      { return len(b), nil }
+func (s *fakeStream) SetReadDeadline(time.Time) error  { return nil }
+func (s *fakeStream) SetWriteDeadline(time.Time) error { return nil }
+func (s *fakeStream) SetDeadline(time.Time) error      { return nil }
+func fakeConn(in []byte) frameConn {
+	return frameConn{s: &fakeStream{r: bytes.NewReader(in)}, t: DefaultTimeouts()}
+}
+
+// FuzzReadResults fuzzes the decoder of every response: a status, then
+// per-item statuses and frames.
+func FuzzReadResults(f *testing.F) {
+	ok := appendFrame([]byte{0, 0}, []byte("abc"))
+	f.Add(append(ok, appendStatus(nil, StatusNotFound, "gone", maxItemMessage)...), 2)
+	f.Add([]byte{9}, 1)
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff}, 1)
+	f.Add([]byte{0, 0, 0, 0, 0, 0x10}, 1)
+	f.Fuzz(func(t *testing.T, in []byte, n int) {
+		n = min(max(n, 0), 64)
+		c := fakeConn(in)
+		peerErr, err := c.readStatus(maxStatusMessage)
+		if err != nil || peerErr != nil {
+			if err != nil && !errors.Is(err, ErrProtocol) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		res, err := readResults(c, n, func(int) int { return 50 })
+		if err != nil {
+			return
+		}
+		for _, r := range res {
+			if len(r.Data) > 50 {
+				t.Fatal("item over its limit")
+			}
+			if r.Err != nil && !errors.Is(r.Err, ErrNotFound) && !errors.Is(r.Err, ErrInvalidRequest) &&
+				!errors.Is(r.Err, ErrRateLimited) && !errors.Is(r.Err, ErrInternal) {
+				t.Fatalf("unmapped item error %v", r.Err)
+			}
+		}
+	})
+}
