@@ -10,7 +10,7 @@
 //
 //	cfg := host.DefaultConfig()
 //	cfg.IdentityPath = filepath.Join(dataDir, "p2p.key")
-//	cfg.BulkProtocols = p2p.ProtocolsFor(network).Bulk()
+//	cfg.AdjustLimits = func(l *rcmgr.ScalingLimitConfig) { p2p.AddProtocolLimits(l, network, params) }
 //	h, err := host.New(cfg)
 //	defer h.Close()
 //	h.SetCommittee(committeePeerIDs) // on every epoch change

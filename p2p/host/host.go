@@ -14,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -22,8 +21,8 @@ import (
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	"github.com/pbnjay/memory"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/pbnjay/memory"
 )
 
 // Config describes a host. The zero value is not usable; start from
@@ -62,10 +61,10 @@ type Config struct {
 	// MaxFDs is the number of file descriptors libp2p may use. 0 means half
 	// of the process's soft limit. More than the limit is refused.
 	MaxFDs int
-	// BulkProtocols are the stream protocols that move slivers (from
-	// p2p.Protocols.Bulk); each gets BulkProtocolLimits instead of the
-	// default protocol limits.
-	BulkProtocols []protocol.ID
+	// AdjustLimits, when set, edits the scaling limits before they are
+	// scaled, e.g. to add the stream protocols' service and protocol limits:
+	// func(l *rcmgr.ScalingLimitConfig) { p2p.AddProtocolLimits(l, network, params) }.
+	AdjustLimits func(*rcmgr.ScalingLimitConfig)
 	// StreamMemory is the memory one stream may reserve: at least the
 	// largest frame it reads (a maximum sliver, ~44 MB at 1000 shards).
 	StreamMemory int64
@@ -244,9 +243,9 @@ func (h *Host) IsProtected(p peer.ID) bool { return h.cm.IsProtected(p, committe
 func (h *Host) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()} }
 
 // Limits returns the resource-manager limits New would use for cfg: the
-// go-libp2p defaults (with its service limits) scaled to MaxMemory and
-// MaxFDs, each bulk protocol given room for several maximum slivers in
-// flight, and every stream allowed StreamMemory. Print it to show an
+// go-libp2p defaults (with its service limits) plus AdjustLimits, scaled to
+// MaxMemory and MaxFDs, with every stream allowed StreamMemory and every
+// peer four times that. Print it to show an
 // operator the effective limits.
 func Limits(cfg Config) rcmgr.ConcreteLimitConfig {
 	mem, fds := scaledResources(cfg)
@@ -256,17 +255,8 @@ func Limits(cfg Config) rcmgr.ConcreteLimitConfig {
 	l.StreamBaseLimit.Memory = max(l.StreamBaseLimit.Memory, cfg.StreamMemory)
 	// A peer (the writer of a blob) may push several slivers at once.
 	l.PeerBaseLimit.Memory = max(l.PeerBaseLimit.Memory, 4*cfg.StreamMemory)
-	for _, p := range cfg.BulkProtocols {
-		// Per bulk protocol: 64 streams and 4 full streams' memory at the
-		// base, plus 64 streams and 256 MiB per GiB of libp2p memory.
-		l.AddProtocolLimit(p,
-			rcmgr.BaseLimit{Streams: 128, StreamsInbound: 64, StreamsOutbound: 64, Memory: 4 * cfg.StreamMemory},
-			rcmgr.BaseLimitIncrease{Streams: 128, StreamsInbound: 64, StreamsOutbound: 64, Memory: 256 << 20})
-		// Per peer on a bulk protocol: 16 streams, 2 full streams' memory,
-		// so one peer cannot take a protocol's whole budget.
-		l.AddProtocolPeerLimit(p,
-			rcmgr.BaseLimit{Streams: 16, StreamsInbound: 16, StreamsOutbound: 16, Memory: 2 * cfg.StreamMemory},
-			rcmgr.BaseLimitIncrease{Streams: 0, Memory: 32 << 20})
+	if cfg.AdjustLimits != nil {
+		cfg.AdjustLimits(&l)
 	}
 	return l.Scale(mem, fds)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -113,14 +114,15 @@ func TestConfigRefusesImpossible(t *testing.T) {
 
 func TestLimitsScaleAndBulk(t *testing.T) {
 	cfg := LoopbackConfig()
-	cfg.BulkProtocols = nil
 	small := Limits(cfg)
 	cfg.MaxMemory = 4 << 30
 	big := Limits(cfg)
 	if small.ToPartialLimitConfig().System.Memory >= big.ToPartialLimitConfig().System.Memory {
 		t.Fatal("system memory does not scale with MaxMemory")
 	}
-	cfg.BulkProtocols = append(cfg.BulkProtocols, "/floe/test/get-slivers/1")
+	cfg.AdjustLimits = func(l *rcmgr.ScalingLimitConfig) {
+		l.AddProtocolLimit("/floe/test/get-slivers/1", rcmgr.BaseLimit{Streams: 8, Memory: 1 << 20}, rcmgr.BaseLimitIncrease{})
+	}
 	l := Limits(cfg).ToPartialLimitConfig()
 	if _, ok := l.Protocol["/floe/test/get-slivers/1"]; !ok {
 		t.Fatal("no bulk protocol limit")
