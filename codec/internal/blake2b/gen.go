@@ -305,31 +305,54 @@ func genVariant(k int) {
 			p("\tVPBROADCASTQ iv<>+%d(SB), Z%d", 8*w, w+8)
 		}
 	}
-	g := func(a, bb, c, d, x, y int) {
-		p("\tVPADDQ Z%d, Z%d, Z%d", bb, a, a)
+	// g returns the instructions of one G; the four independent G of a
+	// half round are interleaved instruction by instruction.
+	g := func(a, bb, c, d, x, y int) []string {
+		var out []string
+		e := func(f string, args ...any) { out = append(out, fmt.Sprintf(f, args...)) }
+		e("\tVPADDQ Z%d, Z%d, Z%d", bb, a, a)
 		if x < k {
-			p("\tVPADDQ Z%d, Z%d, Z%d", 16+x, a, a)
+			e("\tVPADDQ Z%d, Z%d, Z%d", 16+x, a, a)
 		}
-		p("\tVPXORQ Z%d, Z%d, Z%d", a, d, d)
-		p("\tVPRORQ $32, Z%d, Z%d", d, d)
-		p("\tVPADDQ Z%d, Z%d, Z%d", d, c, c)
-		p("\tVPXORQ Z%d, Z%d, Z%d", c, bb, bb)
-		p("\tVPRORQ $24, Z%d, Z%d", bb, bb)
-		p("\tVPADDQ Z%d, Z%d, Z%d", bb, a, a)
+		e("\tVPXORQ Z%d, Z%d, Z%d", a, d, d)
+		e("\tVPRORQ $32, Z%d, Z%d", d, d)
+		e("\tVPADDQ Z%d, Z%d, Z%d", d, c, c)
+		e("\tVPXORQ Z%d, Z%d, Z%d", c, bb, bb)
+		e("\tVPRORQ $24, Z%d, Z%d", bb, bb)
+		e("\tVPADDQ Z%d, Z%d, Z%d", bb, a, a)
 		if y < k {
-			p("\tVPADDQ Z%d, Z%d, Z%d", 16+y, a, a)
+			e("\tVPADDQ Z%d, Z%d, Z%d", 16+y, a, a)
 		}
-		p("\tVPXORQ Z%d, Z%d, Z%d", a, d, d)
-		p("\tVPRORQ $16, Z%d, Z%d", d, d)
-		p("\tVPADDQ Z%d, Z%d, Z%d", d, c, c)
-		p("\tVPXORQ Z%d, Z%d, Z%d", c, bb, bb)
-		p("\tVPRORQ $63, Z%d, Z%d", bb, bb)
+		e("\tVPXORQ Z%d, Z%d, Z%d", a, d, d)
+		e("\tVPRORQ $16, Z%d, Z%d", d, d)
+		e("\tVPADDQ Z%d, Z%d, Z%d", d, c, c)
+		e("\tVPXORQ Z%d, Z%d, Z%d", c, bb, bb)
+		e("\tVPRORQ $63, Z%d, Z%d", bb, bb)
+		return out
 	}
 	for r := 0; r < 12; r++ {
 		s := sigma[r]
 		p("\t// round %d", r)
-		for _, q := range gs {
-			g(q[0], q[1], q[2], q[3], s[q[4]], s[q[5]])
+		for h := 0; h < 2; h++ {
+			var seqs [][]string
+			for _, q := range gs[4*h : 4*h+4] {
+				seqs = append(seqs, g(q[0], q[1], q[2], q[3], s[q[4]], s[q[5]]))
+			}
+			if os.Getenv("SEQUENTIAL") != "" {
+				for _, seq := range seqs {
+					for _, in := range seq {
+						p("%s", in)
+					}
+				}
+				continue
+			}
+			for i := 0; i < 14; i++ {
+				for _, seq := range seqs {
+					if i < len(seq) {
+						p("%s", seq[i])
+					}
+				}
+			}
 		}
 	}
 	if k != variants[len(variants)-1] {
