@@ -209,7 +209,7 @@ func New(cfg Config) (*Host, error) {
 		_ = rm.Close()
 		return nil, fmt.Errorf("p2p/host: %w", err)
 	}
-	log.Info("p2p host started", "peer", h.ID(), "addrs", h.Addrs())
+	log.Debug("p2p host started", "peer", h.ID(), "addrs", h.Addrs())
 	return &Host{Host: h, cm: cm, log: log, committee: make(map[peer.ID]struct{})}, nil
 }
 
