@@ -948,3 +948,83 @@ func TestMinFreeDisk(t *testing.T) {
 		t.Fatalf("check disabled: %v", err)
 	}
 }
+
+// TestReadsDuringPurge: a purge batch holds only its blob's write lock;
+// reads of that very blob (and everything else) do not wait for it.
+func TestReadsDuringPurge(t *testing.T) {
+	ctx := context.Background()
+	s := memBackend().open(t, "", Options{})
+	id := blob(1)
+	register(t, s, id, 10)
+	if err := s.PutSliver(ctx, id, 1, codec.Primary, []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	unlock := s.lockBlob(id) // as a purge batch (or a write) in progress would
+	defer unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.GetSliver(ctx, id, 1, codec.Primary)
+		if err == nil {
+			_, err = s.ScanShard(ctx, codec.Params{NShards: testN}.ShardOfPair(id, 1), codec.BlobID{}, 10)
+		}
+		if err == nil {
+			_, err = s.MissingSlivers(ctx, id)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read waited for the blob's write lock")
+	}
+}
+
+// TestExpireResumes: a blob whose purge stopped after one batch (crash,
+// cancellation) is consistent on reopen and finished by the next Expire.
+func TestExpireResumes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	be := diskBackend()
+	s := be.open(t, dir, Options{BatchSize: 4})
+	id, keep := blob(1), blob(2)
+	register(t, s, id, 3)
+	register(t, s, keep, 30)
+	for p := range testN {
+		for _, b := range []codec.BlobID{id, keep} {
+			if err := s.PutSliver(ctx, b, p, codec.Secondary, []byte("abc")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var st PurgeStats
+	if done, err := s.purgeBatch(ctx, id, true, "", nil, &st); err != nil || done || st.Slivers != 2 {
+		t.Fatalf("one batch: done=%v %+v %v", done, st, err)
+	}
+	_ = s.Close()
+	s = be.open(t, dir, Options{BatchSize: 4})
+	if r, err := s.Check(ctx); err != nil || !r.OK() || r.Slivers != 2*testN-2 {
+		t.Fatalf("after partial purge: %+v %v", r, err)
+	}
+	if u := s.Usage(); u.Total != int64(3*(2*testN-2)) {
+		t.Fatalf("usage after partial purge %+v", u)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Expire(cctx, 3); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Expire: %v", err)
+	}
+	got, err := s.Expire(ctx, 3)
+	if err != nil || got.Blobs != 1 || got.Slivers != testN-2 {
+		t.Fatalf("Expire = %+v, %v", got, err)
+	}
+	if u := s.Usage(); u.Total != 3*testN {
+		t.Fatalf("usage %+v", u)
+	}
+	if _, err := s.State(ctx, id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("state after expiry: %v", err)
+	}
+	checkCounters(t, s)
+}
