@@ -45,6 +45,11 @@ func SumPrefixedStrided(dst, src []byte, msgLen, stride int, prefix byte) {
 	if msgLen < 0 || stride < msgLen || (count-1)*stride+msgLen > len(src) {
 		panic("blake2b: source too short for the messages")
 	}
+	if count == 1 && msgLen < smallMsg {
+		// A lone short message: x/crypto beats filling eight lanes.
+		sumXCrypto(dst[:Size], src, msgLen, stride, prefix)
+		return
+	}
 	sumBest(dst[:count*Size], src, msgLen, stride, prefix)
 }
 
@@ -69,13 +74,12 @@ func newParams(msgLen int, prefix byte) params {
 	blocks := (total + blockSize - 1) / blockSize
 	// mask of the block's bytes [64h, 64h+64) that lie in [1, total).
 	mask := func(b, h int) uint64 {
-		var m uint64
-		for i := range 64 {
-			if at := b*blockSize + 64*h + i; at >= 1 && at < total {
-				m |= 1 << i
-			}
+		base := b*blockSize + 64*h
+		lo, hi := max(1, base)-base, min(total, base+64)-base
+		if hi <= lo {
+			return 0
 		}
-		return m
+		return (^uint64(0) >> (64 - (hi - lo))) << lo
 	}
 	return params{
 		total: uint64(total), blocks: uint64(blocks),
@@ -97,8 +101,21 @@ func lastWords(n int) uint64 {
 	return 16
 }
 
+// smallMsg bounds the messages sumXCrypto copies into a stack buffer.
+const smallMsg = 256
+
 // sumXCrypto hashes the messages one at a time with x/crypto.
 func sumXCrypto(dst, src []byte, msgLen, stride int, prefix byte) {
+	if msgLen < smallMsg {
+		var buf [smallMsg]byte
+		buf[0] = prefix
+		for i := range len(dst) / Size {
+			copy(buf[1:], src[i*stride:i*stride+msgLen])
+			d := xblake2b.Sum256(buf[:1+msgLen])
+			copy(dst[i*Size:], d[:])
+		}
+		return
+	}
 	h, _ := xblake2b.New256(nil)
 	pre := []byte{prefix}
 	for i := range len(dst) / Size {

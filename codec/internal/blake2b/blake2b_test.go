@@ -214,3 +214,49 @@ func itoa(i int) string {
 	}
 	return string(s)
 }
+
+func TestParamsMasks(t *testing.T) {
+	for msgLen := range 700 {
+		p := newParams(msgLen, 0)
+		total := 1 + msgLen
+		slow := func(b, h int) uint64 {
+			var m uint64
+			for i := range 64 {
+				if at := b*blockSize + 64*h + i; at >= 1 && at < total {
+					m |= 1 << i
+				}
+			}
+			return m
+		}
+		last := int(p.blocks) - 1
+		if p.firstLo != slow(0, 0) || p.firstHi != slow(0, 1) || p.lastLo != slow(last, 0) || p.lastHi != slow(last, 1) {
+			t.Fatalf("msgLen %d: masks %x %x %x %x", msgLen, p.firstLo, p.firstHi, p.lastLo, p.lastHi)
+		}
+	}
+}
+
+func TestNoAllocs(t *testing.T) {
+	src := make([]byte, 1000*65)
+	dst := make([]byte, 1000*Size)
+	for _, n := range []int{1, 2, 1000} {
+		if a := testing.AllocsPerRun(10, func() { SumPrefixed(dst[:n*Size], src, 64, 1) }); a != 0 {
+			t.Errorf("count %d: %v allocations", n, a)
+		}
+	}
+}
+
+// BenchmarkSmallBatches is the public API on batches of 1, 2 and 8 inner
+// nodes, per hash.
+func BenchmarkSmallBatches(b *testing.B) {
+	src := make([]byte, 8*64)
+	dst := make([]byte, 8*Size)
+	for _, n := range []int{1, 2, 8} {
+		b.Run(itoa(n), func(b *testing.B) {
+			cpu0 := cpuNanos()
+			for b.Loop() {
+				SumPrefixed(dst[:n*Size], src, 64, 1)
+			}
+			reportPerHash(b, cpu0, n)
+		})
+	}
+}
