@@ -143,3 +143,83 @@ func TestHTTPConformance(t *testing.T) {
 	t.Parallel()
 	Run(t, newHTTPEnv)
 }
+
+// serveEnv runs the exact function behind `floe ledger serve`:
+// chainlink.Serve on a loopback address with its state in a pebble
+// directory. Restart stops the service and serves the same directory on the
+// same address again.
+type serveEnv struct {
+	addr, dir string
+	opts      []chainlink.Option
+	hc        *http.Client
+	client    *chainlink.Client
+	cancel    context.CancelFunc
+	done      chan error
+}
+
+func newServeEnv(t *testing.T, opts ...chainlink.Option) Env {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &serveEnv{addr: ln.Addr().String(), dir: t.TempDir(), opts: append(opts, quiet())}
+	ln.Close()
+	e.hc = &http.Client{Transport: &http.Transport{}}
+	e.client = chainlink.NewClient("http://"+e.addr, e.hc)
+	e.client.EventWait = 2 * time.Second
+	e.start(t)
+	t.Cleanup(func() { e.stop(t) })
+	return e
+}
+
+func (e *serveEnv) start(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel, e.done = cancel, make(chan error, 1)
+	go func() { e.done <- chainlink.Serve(ctx, e.addr, e.dir, e.opts...) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := e.client.EpochState(context.Background())
+		if err == nil {
+			return
+		}
+		select {
+		case err := <-e.done:
+			t.Fatalf("serve: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service on %s not ready: %v", e.addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *serveEnv) stop(t testing.TB) {
+	t.Helper()
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	if err := <-e.done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	e.cancel = nil
+	e.client.CloseIdleConnections()
+}
+
+func (e *serveEnv) Chain() chainlink.Chain { return e.client }
+
+func (e *serveEnv) Restart(t testing.TB) {
+	t.Helper()
+	e.stop(t)
+	e.start(t)
+}
+
+func TestServeConformance(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("pebble on disk per subtest")
+	}
+	Run(t, newServeEnv)
+}
