@@ -82,6 +82,10 @@ func seedLedger(tb testing.TB, ds datastore.Batching) (*chainlink.Ledger, chainl
 	return l, blobs[1]
 }
 
+// slowInput fails a fuzz input that takes this long, so the fuzzer saves
+// it: a request or a corrupt record must not buy seconds of CPU.
+const slowInput = 2 * time.Second
+
 var fuzzRoutes = []struct{ method, path string }{
 	{"GET", "/v1/epoch"},
 	{"POST", "/v1/epoch/advance"},
@@ -134,7 +138,13 @@ func FuzzHTTPService(f *testing.F) {
 		} else {
 			p = strings.Replace(p, "{}", url.PathEscape(param), 1)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		// Long-polls end after 50 ms; other requests get ample time, and a
+		// 503 is fine only once the request's own deadline has passed.
+		timeout := slowInput
+		if strings.Contains(p, "?") {
+			timeout = 50 * time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, rt.method, "http://ledger"+p, bytes.NewReader(body))
 		if err != nil {
@@ -145,7 +155,14 @@ func FuzzHTTPService(f *testing.F) {
 			t.Fatal(err)
 		}
 		w := httptest.NewRecorder()
+		start := time.Now()
 		h.ServeHTTP(w, req)
+		if d := time.Since(start); d > slowInput {
+			t.Fatalf("%s %s %q took %v", rt.method, p, body, d)
+		}
+		if w.Code == http.StatusServiceUnavailable && ctx.Err() != nil {
+			return
+		}
 		if w.Code >= 500 {
 			t.Fatalf("%s %s %q: %d %s", rt.method, p, body, w.Code, w.Body)
 		}
@@ -194,6 +211,12 @@ func FuzzOpenCorrupt(f *testing.F) {
 		if len(value) > 4<<10 {
 			return
 		}
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > slowInput {
+				t.Fatalf("record %d replaced by %q: %v", which, value, d)
+			}
+		}()
 		mem := chainlink.NewMemDatastore()
 		for _, e := range all {
 			if err := mem.Put(ctx, datastore.NewKey(e.Key), e.Value); err != nil {
