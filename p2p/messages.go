@@ -397,7 +397,7 @@ func decodeSyncHeader(b []byte, limit int) (count int, done bool, err error) {
 		return 0, false, fmt.Errorf("sync header of %d bytes", len(b))
 	}
 	c := binary.LittleEndian.Uint32(b)
-	if uint64(c) > uint64(limit) {
+	if limit < 0 || uint64(c) > uint64(limit) {
 		return 0, false, fmt.Errorf("%d items, asked for at most %d", c, limit)
 	}
 	switch b[4] {

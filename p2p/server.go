@@ -217,13 +217,17 @@ func (s *Server) wrap(kind int, name string, fn serveFunc) network.StreamHandler
 	}
 }
 
-// refuse answers with a status and resets the stream: the peer may still be
-// sending, and nothing more is read.
+// refuse answers with a status and closes the stream without reading
+// further: the write side ends with a FIN so the status arrives intact
+// (a reset could discard it), and the read side is closed so whatever the
+// peer still sends is dropped.
 func (s *Server) refuse(c frameConn, st Status, msg string) {
 	c.t.Idle = min(c.t.Idle, time.Second)
-	_ = c.write(appendStatus(nil, st, msg, maxStatusMessage))
-	_ = c.s.CloseWrite()
-	_ = c.s.Reset()
+	if err := c.write(appendStatus(nil, st, msg, maxStatusMessage)); err != nil {
+		_ = c.s.Reset()
+		return
+	}
+	_ = c.s.Close()
 }
 
 // readRequest reads the single request frame and then the end of the request.

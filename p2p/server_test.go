@@ -217,7 +217,7 @@ func TestRateLimit(t *testing.T) {
 		_, _ = p.cli.PutSlivers(ctx, p.srvHost.ID(), blobID(1), []Sliver{{SliverRef{0, codec.Primary}, []byte{1}}})
 	}
 	_, err := p.cli.PutSlivers(ctx, p.srvHost.ID(), blobID(1), []Sliver{{SliverRef{0, codec.Primary}, make([]byte, 1<<20)}})
-	if !errors.Is(err, ErrRateLimited) && err == nil {
+	if !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("rate-limited put: %v", err)
 	}
 }

@@ -153,7 +153,8 @@ func wireError(err error) error {
 		return nil
 	case errors.Is(err, ErrProtocol), errors.Is(err, ErrTimeout):
 		return err
-	case errors.Is(err, errFrameTooLarge), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, errFrameTooLarge), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		// A peer that ends its answer early truncated it.
 		return fmt.Errorf("%w: %v", ErrProtocol, err)
 	case isTimeout(err):
 		return fmt.Errorf("%w: %v", ErrTimeout, err)
