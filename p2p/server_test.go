@@ -216,7 +216,7 @@ func TestRateLimit(t *testing.T) {
 	for range 3 {
 		_, _ = p.cli.PutSlivers(ctx, p.srvHost.ID(), blobID(1), []Sliver{{SliverRef{0, codec.Primary}, []byte{1}}})
 	}
-	_, err := p.cli.PutSlivers(ctx, p.srvHost.ID(), blobID(1), []Sliver{{SliverRef{0, codec.Primary}, make([]byte, 1<<20)}})
+	_, err := p.cli.PutSlivers(ctx, p.srvHost.ID(), blobID(1), []Sliver{{SliverRef{0, codec.Primary}, make([]byte, 400_000)}})
 	if !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("rate-limited put: %v", err)
 	}
