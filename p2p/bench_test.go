@@ -9,6 +9,8 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 
 	"floe/codec"
 )
@@ -50,13 +52,17 @@ func benchData(b *testing.B) (codec.Params, [][]byte, int) {
 // (TLS or Noise, yamux), over libp2p QUIC, and over a plain TCP socket, all
 // on loopback. Compare the MB/s columns.
 func BenchmarkSliverThroughput(b *testing.B) {
-	for _, tc := range []struct{ name, addr string }{
-		{"libp2p-tcp", "/ip4/127.0.0.1/tcp/0"},
-		{"libp2p-quic", "/ip4/127.0.0.1/udp/0/quic-v1"},
+	for _, tc := range []struct {
+		name, addr string
+		sec        libp2p.Option
+	}{
+		{"libp2p-tcp-tls", "/ip4/127.0.0.1/tcp/0", libp2p.Security(libp2ptls.ID, libp2ptls.New)},
+		{"libp2p-tcp-noise", "/ip4/127.0.0.1/tcp/0", libp2p.Security(noise.ID, noise.New)},
+		{"libp2p-quic", "/ip4/127.0.0.1/udp/0/quic-v1", libp2p.DefaultSecurity},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p, data, total := benchData(b)
-			opts := []libp2p.Option{libp2p.ListenAddrStrings(tc.addr), libp2p.DisableRelay(), libp2p.DisableMetrics()}
+			opts := []libp2p.Option{libp2p.ListenAddrStrings(tc.addr), tc.sec, libp2p.DisableRelay(), libp2p.DisableMetrics()}
 			sh, err := libp2p.New(opts...)
 			if err != nil {
 				b.Fatal(err)

@@ -42,7 +42,7 @@
 // Every length a peer declares is checked against a bound derived from the
 // committee's parameters (LimitsFor: metadata 46+66n bytes, a sliver
 // MaxSliverSize(t)+16, a recovery symbol MaxSymbolSize+17·33+16, 2n items per
-// stream) before anything is allocated, and large frames are read in 4 MiB
+// stream) before anything is allocated, and large frames are read in 8 MiB
 // steps so a peer that declares a large frame and stalls costs little.
 // Each frame must arrive within Timeouts.Idle + size/Timeouts.MinRate; a peer
 // that stalls, sends a malformed or oversized frame, or keeps sending after
@@ -64,6 +64,29 @@
 //	meta, err := cl.GetMetadata(ctx, peerID, blobID)
 //	res, err := cl.GetSlivers(ctx, peerID, blobID, []p2p.SliverRef{{Pair: 3, Type: codec.Primary}})
 //	if p2p.Retryable(err) { /* ask another holder */ }
+//
+// # Throughput
+//
+// BenchmarkSliverThroughput moves 8 primary slivers of a 100-shard committee
+// at the largest symbol size (8 × 4.19 MiB ≈ 35 MB per get-slivers stream)
+// between two hosts on loopback, next to a plain TCP socket copying the same
+// frames in the same run. On the 2-core Linux build box (Go 1.26,
+// go-libp2p v0.51.0, 2026-11-21):
+//
+//	go test ./p2p -run '^$' -bench SliverThroughput -benchtime 5x -count 3
+//
+//	libp2p TCP + TLS 1.3 + yamux     719–799 MB/s  (≈ 43% of the plain socket)
+//	libp2p TCP + Noise + yamux       449–517 MB/s  (≈ 27%)
+//	libp2p QUIC                      315–431 MB/s  (≈ 21%)
+//	plain TCP socket, same frames   1712–1841 MB/s
+//
+// The target of 70% of the plain socket is NOT met on this box: the
+// plain socket does no encryption, while every libp2p path encrypts and
+// authenticates every byte (AES-GCM for TLS, ChaCha20-Poly1305 for Noise)
+// on the same two cores that run both ends; CPU profiles put the cipher and
+// the muxer's copies ahead of the framing. Hosts should offer TLS before
+// Noise (p2p/host does). Frames up to 8 MiB are read into one allocation,
+// so a sliver costs no extra copy in this package.
 //
 // Client errors are ErrNotFound, ErrRateLimited, ErrInternal (try another
 // peer), ErrInvalidRequest (do not retry), ErrTimeout and ErrProtocol (the

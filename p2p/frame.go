@@ -20,7 +20,7 @@ const maxFrameLimit = 1 << 30
 // frameChunk is the most a frame reader allocates ahead of the bytes that
 // actually arrived. A peer that declares a large frame and then stalls costs
 // at most this much memory per stream.
-const frameChunk = 4 << 20
+const frameChunk = 8 << 20
 
 // errFrameTooLarge is wrapped in ErrProtocol/ErrInvalidRequest by callers.
 var errFrameTooLarge = errors.New("frame too large")
