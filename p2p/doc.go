@@ -83,8 +83,10 @@
 // The target of 70% of the plain socket is NOT met on this box: the
 // plain socket does no encryption, while every libp2p path encrypts and
 // authenticates every byte (AES-GCM for TLS, ChaCha20-Poly1305 for Noise)
-// on the same two cores that run both ends; CPU profiles put the cipher and
-// the muxer's copies ahead of the framing. Hosts should offer TLS before
+// on the same two cores that run both ends. A CPU profile of the TLS run
+// (-cpuprofile) shows memmove at 33% (TLS record reads, yamux's receive
+// buffer and yamux's send path: none of it in this package), syscalls at 25%
+// and AES-GCM at 20%. Hosts should offer TLS before
 // Noise (p2p/host does). Frames up to 8 MiB are read into one allocation,
 // so a sliver costs no extra copy in this package.
 //
