@@ -367,3 +367,18 @@ func TestStallingPeerDoesNotBlockOthers(t *testing.T) {
 		cutOff(t, s, 10*fastTimeouts().Idle)
 	}
 }
+
+func TestServerStop(t *testing.T) {
+	p := newPair(t, nil)
+	ctx := ctxT(t, 10*time.Second)
+	if _, err := p.cli.BlobStatus(ctx, p.srvHost.ID(), blobID(1)); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	if err := p.srv.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.cli.BlobStatus(ctx, p.srvHost.ID(), blobID(1))
+	if err == nil || !Retryable(err) {
+		t.Fatalf("after Stop: %v", err)
+	}
+}
