@@ -51,7 +51,7 @@ type Options struct {
 	// NoSync disables fsync on commit (pebble only). Faster, but a machine
 	// crash may lose recent writes; a process crash loses nothing.
 	NoSync bool
-	// CacheSize is pebble's block cache in bytes (default: pebble's, 8 MiB).
+	// CacheSize is pebble's block cache in bytes (default 64 MiB).
 	CacheSize int64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -69,6 +69,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 64 << 20
 	}
 	if o.MinFreeDisk == 0 {
 		o.MinFreeDisk = 256 << 20
