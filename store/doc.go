@@ -90,7 +90,48 @@
 // a striped lock; reads take no lock. Close waits for operations in
 // flight, syncs and closes the datastore; later calls fail with ErrClosed.
 //
+// # Crash safety and corruption
+//
+// TestCrash re-executes the test binary as a child that writes slivers and
+// prints each one after PutSliver returns; the parent SIGKILLs it at random
+// moments 24 times, reopens, and checks every reported sliver is intact,
+// nothing partial exists and data and index agree (Check). The corruption
+// tests flip bytes in pebble's files after Close and in stored values:
+// reads return ErrCorrupt, a pebble corruption error or ErrNotFound, never
+// wrong bytes. Known limit: pebble treats a corrupt WAL record as a torn
+// tail and drops it and later records, so writes since the last memtable
+// flush can vanish (never turn into wrong data); Close flushes.
+//
 // # Benchmarks
 //
-// See the figures below (filled in from bench_test.go).
+// Pebble in a temporary directory, synced commits, 2 shared cores under
+// heavy load from other jobs (load average ~15), so noisy; medians of 3 runs:
+//
+//	go test ./store/ -run '^$' -bench 'PutSliver$|GetSliver' -benchtime 200x -count 3
+//	PutSliver (synced, one writer)   4 KiB: 152 µs/op   25.6 MB/s
+//	                                64 KiB: 465 µs/op    141 MB/s
+//	                                 1 MiB: 5.2 ms/op    201 MB/s
+//	GetSliver (64 MiB working set)   4 KiB:  28 µs/op    147 MB/s
+//	                                64 KiB: 206 µs/op    318 MB/s
+//	                                 1 MiB: 1.60 ms/op   655 MB/s
+//	rerun of GetSliver at 02:15 UTC (64 MiB cache default), medians:
+//	4 KiB 36 µs/op (115 MB/s), 64 KiB 181 µs/op (362 MB/s), 1 MiB 1.62 ms/op (649 MB/s)
+//
+//	go test ./store/ -run '^$' -bench PutSliverParallel -benchtime 400x -count 3
+//	PutSliver, 8 writers (pebble group commit)
+//	                4 KiB: 32.9 MB/s; 64 KiB: 187 MB/s; 1 MiB: 261 MB/s
+//
+//	go test ./store/ -run '^$' -bench Expire100k -benchtime 1x -count 3
+//	Expire of 100 000 slivers (50 blobs, n=1000, 256 B): 0.32 s (~310k slivers/s)
+//
+//	go test ./store/ -run '^$' -bench GetDuringExpire -benchtime 20000x -count 3
+//	GetSliver of a live blob while that expiry runs: 21 µs/op (median)
+//
+// Reads spend a noticeable share in the sha2-256 check (1.2 GB/s here:
+// 3.4 µs per 4 KiB, 0.84 ms per 1 MiB). murmur3-x64-64 through go-multihash
+// measured 3.3-4.7 GB/s and blake3 2 GB/s at 1 MiB but 150 MB/s at 4 KiB;
+// sha2-256 was kept for its strength and ubiquity, the value header is a
+// multihash so the code can change without a format break. The default
+// 64 MiB block cache took 4 KiB gets from ~127 µs to ~22 µs against
+// pebble's 8 MiB default.
 package store

@@ -1028,3 +1028,24 @@ func TestExpireResumes(t *testing.T) {
 	}
 	checkCounters(t, s)
 }
+
+func TestDecodeShards(t *testing.T) {
+	cases := []struct {
+		name string
+		in   []int
+		ok   bool
+	}{
+		{"empty", nil, true},
+		{"ascending", []int{0, 1, 999}, true},
+		{"max", []int{maxShard}, true},
+		{"past max", []int{maxShard + 1}, false},
+		{"duplicate", []int{3, 3}, false},
+		{"descending", []int{4, 3}, false},
+	}
+	for _, c := range cases {
+		got, err := decodeShards("k", encodeShards(c.in))
+		if (err == nil) != c.ok || (c.ok && len(c.in) > 0 && !slices.Equal(got, c.in)) {
+			t.Errorf("%s: %v, %v", c.name, got, err)
+		}
+	}
+}

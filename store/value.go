@@ -180,8 +180,8 @@ func decodeShards(key string, v []byte) ([]int, error) {
 	out := make([]int, n)
 	for i := range out {
 		out[i] = int(binary.LittleEndian.Uint16(p[2+2*i:]))
-		if i > 0 && out[i] <= out[i-1] {
-			return nil, corrupt(key, "shard list not strictly ascending")
+		if out[i] > maxShard || (i > 0 && out[i] <= out[i-1]) {
+			return nil, corrupt(key, "shard list not strictly ascending or out of range")
 		}
 	}
 	return out, nil
