@@ -217,6 +217,9 @@ func (l *Ledger) load(ctx context.Context) error {
 	if l.m.Version != stateVersion {
 		return fmt.Errorf("chainlink: state version %d, want %d", l.m.Version, stateVersion)
 	}
+	if err := checkParams(l.m.Epoch.NShards, l.m.Epoch.MaxEpochsAhead); err != nil {
+		return fmt.Errorf("chainlink: corrupt state meta: %w", err)
+	}
 	if l.m.Buckets == nil {
 		l.m.Buckets = map[uint32]uint64{}
 	}
@@ -241,6 +244,11 @@ func (l *Ledger) load(ctx context.Context) error {
 	}
 	if err := loadAll(ctx, l.ds, prefInvalid, func(i *inv) { l.invalid[i.BlobID] = i.Epoch }); err != nil {
 		return err
+	}
+	for e, c := range l.committees {
+		if err := checkCommittee(c, e, l.m.Epoch.NShards); err != nil {
+			return fmt.Errorf("chainlink: corrupt committee of epoch %d: %w", e, err)
+		}
 	}
 	if err := l.refreshVerifier(); err != nil {
 		return err
@@ -271,11 +279,8 @@ func loadAll[T any](ctx context.Context, ds datastore.Datastore, prefix string, 
 
 func (l *Ledger) genesis(ctx context.Context) error {
 	c := l.cfg
-	if _, err := codec.NewParams(c.NShards); err != nil {
+	if err := checkParams(c.NShards, c.MaxEpochsAhead); err != nil {
 		return fmt.Errorf("chainlink: %w", err)
-	}
-	if c.MaxEpochsAhead > 1000 {
-		return fmt.Errorf("chainlink: max epochs ahead %d > 1000", c.MaxEpochsAhead)
 	}
 	l.m = meta{
 		Version: stateVersion,
@@ -635,4 +640,51 @@ func (l *Ledger) BlobStatus(ctx context.Context, id codec.BlobID) (BlobStatus, e
 	}
 	slices.SortFunc(st.Objects, ID.Compare)
 	return st, nil
+}
+
+// maxMaxEpochsAhead is the contract's hard cap (MAX_MAX_EPOCHS_AHEAD, F9.6).
+const maxMaxEpochsAhead = 1000
+
+// checkParams validates the genesis parameters, also when read back.
+func checkParams(nShards int, maxAhead uint32) error {
+	if _, err := codec.NewParams(nShards); err != nil {
+		return err
+	}
+	if maxAhead == 0 || maxAhead > maxMaxEpochsAhead {
+		return fmt.Errorf("max epochs ahead %d not in [1, %d]", maxAhead, maxMaxEpochsAhead)
+	}
+	return nil
+}
+
+// checkCommittee validates a committee read back from disk: its epoch,
+// shard count, and a partition of the shards among members in node-ID
+// order.
+func checkCommittee(c *Committee, epoch uint32, nShards int) error {
+	if c.Epoch != epoch || c.NShards != nShards {
+		return fmt.Errorf("epoch %d / %d shards", c.Epoch, c.NShards)
+	}
+	if len(c.Members) == 0 {
+		return nil
+	}
+	seen := make([]bool, nShards)
+	total := 0
+	for i, m := range c.Members {
+		if i > 0 && c.Members[i-1].NodeID.Compare(m.NodeID) >= 0 {
+			return fmt.Errorf("members not sorted by node ID")
+		}
+		if m.Weight != len(m.Shards) {
+			return fmt.Errorf("member %d: weight %d for %d shards", i, m.Weight, len(m.Shards))
+		}
+		for _, s := range m.Shards {
+			if int(s) >= nShards || seen[s] {
+				return fmt.Errorf("member %d: shard %d out of range or repeated", i, s)
+			}
+			seen[s] = true
+		}
+		total += m.Weight
+	}
+	if total != nShards {
+		return fmt.Errorf("%d of %d shards assigned", total, nShards)
+	}
+	return nil
 }

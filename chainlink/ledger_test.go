@@ -1,7 +1,11 @@
 package chainlink
 
 import (
+	"bytes"
 	"context"
+	"strings"
+
+	"floe/chainlink/bls"
 	"io"
 	"log/slog"
 	"testing"
@@ -82,3 +86,47 @@ func onDisk(t *testing.T, opts ...Option) *harness {
 func TestLedger(t *testing.T) { suite(t, inProcess) }
 
 func TestLedgerPebble(t *testing.T) { suite(t, onDisk) }
+
+// A stored state with impossible parameters is refused at Open (finding F1
+// of chaintest/FINDINGS.md).
+func TestOpenRefusesCorruptParams(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ from, to string }{
+		{`"n_shards":10`, `"n_shards":200000000`},
+		{`"max_epochs_ahead":53`, `"max_epochs_ahead":5000`},
+		{`"max_epochs_ahead":53`, `"max_epochs_ahead":0`},
+	} {
+		ds := NewMemDatastore()
+		l, err := Open(ctx, ds, WithShards(testShards), WithLogger(quietLogger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		b, _ := ds.Get(ctx, keyMeta)
+		if !bytes.Contains(b, []byte(tc.from)) {
+			t.Fatalf("meta %s lacks %s", b, tc.from)
+		}
+		ds.Put(ctx, keyMeta, bytes.Replace(b, []byte(tc.from), []byte(tc.to), 1))
+		if _, err := Open(ctx, ds, WithLogger(quietLogger())); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Fatalf("%s: Open: %v", tc.to, err)
+		}
+	}
+	// A committee whose shards do not partition n_shards.
+	ds := NewMemDatastore()
+	h := &fixture{t: t, ctx: ctx, keys: map[ID]*bls.SecretKey{}, user: acct(999)}
+	l, err := Open(ctx, ds, WithShards(testShards), WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = l
+	for i := range 4 {
+		h.addNode(i, 100)
+	}
+	h.advance()
+	l.Close()
+	b, _ := ds.Get(ctx, keyCommittee(1))
+	ds.Put(ctx, keyCommittee(1), bytes.Replace(b, []byte(`"shards":[0,`), []byte(`"shards":[1,`), 1))
+	if _, err := Open(ctx, ds, WithLogger(quietLogger())); err == nil || !strings.Contains(err.Error(), "corrupt committee") {
+		t.Fatalf("corrupt committee: %v", err)
+	}
+}
