@@ -114,7 +114,7 @@
 //	GetSliver (64 MiB working set)   4 KiB:  28 µs/op    147 MB/s
 //	                                64 KiB: 206 µs/op    318 MB/s
 //	                                 1 MiB: 1.60 ms/op   655 MB/s
-//	rerun of GetSliver at 02:15 UTC (64 MiB cache default), medians:
+//	rerun of GetSliver at 02:11 UTC (64 MiB cache default), medians:
 //	4 KiB 36 µs/op (115 MB/s), 64 KiB 181 µs/op (362 MB/s), 1 MiB 1.62 ms/op (649 MB/s)
 //
 //	go test ./store/ -run '^$' -bench PutSliverParallel -benchtime 400x -count 3
