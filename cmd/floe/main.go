@@ -29,6 +29,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBlobIDCommand(), newBenchCommand())
+	root.AddCommand(newBlobIDCommand(), newBenchCommand(), newLedgerCommand())
 	return root
 }

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"floe/chainlink"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -68,5 +73,46 @@ func TestBenchEncode(t *testing.T) {
 	out, err := run(t, "bench", "encode", "--n-shards", "10", "--size", "10000", "--runs", "1")
 	if err != nil || !strings.Contains(out, "MB/s") || !strings.Contains(out, "peak RSS") {
 		t.Fatalf("bench encode: %q %v", out, err)
+	}
+}
+
+// TestLedgerServe runs `floe ledger serve` in process, talks to it through
+// the chainlink client, and stops it by cancelling its context.
+func TestLedgerServe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := newRootCommand()
+	cmd.SetArgs([]string{"ledger", "serve", "--listen", addr, "--dir", t.TempDir(), "--shards", "10"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	c := chainlink.NewClient("http://"+addr, nil)
+	var st chainlink.EpochState
+	for i := 0; ; i++ {
+		st, err = c.EpochState(ctx)
+		if err == nil || i == 100 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("ledger not reachable: %v", err)
+	}
+	if st.NShards != 10 {
+		t.Fatalf("epoch state %+v", st)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ledger serve did not stop")
+	}
+	if _, err := run(t, "ledger", "serve", "--listen", "10.1.2.3:7070", "--dir", t.TempDir()); err == nil {
+		t.Fatal("serving on a non-loopback address was allowed")
 	}
 }
