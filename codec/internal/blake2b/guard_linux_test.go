@@ -14,14 +14,14 @@ func TestGuardPages(t *testing.T) {
 	page := syscall.Getpagesize()
 	mem, err := syscall.Mmap(-1, 0, 4*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
-		t.Skip("mmap:", err)
+		t.Fatal("mmap:", err)
 	}
 	defer syscall.Munmap(mem)
 	if err := syscall.Mprotect(mem[:page], syscall.PROT_NONE); err != nil {
-		t.Skip("mprotect:", err)
+		t.Fatal("mprotect:", err)
 	}
 	if err := syscall.Mprotect(mem[3*page:], syscall.PROT_NONE); err != nil {
-		t.Skip("mprotect:", err)
+		t.Fatal("mprotect:", err)
 	}
 	body := mem[page : 3*page]
 	rng := rand.New(rand.NewPCG(3, 4))
