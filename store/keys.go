@@ -165,10 +165,18 @@ type indexKeyParts struct {
 	Type  codec.SliverType
 }
 
-// parseIndexKey parses /x/<blob>/meta and /x/<blob>/<shard>/<t>.
-func parseIndexKey(k string) (indexKeyParts, bool) {
-	var p indexKeyParts
-	rest, ok := strings.CutPrefix(k, pfxIndex)
+// blobEntryKey is the shape shared by /x/ and /q/ keys:
+// <prefix><blob>/meta or <prefix><blob>/<hex4>/<t>.
+type blobEntryKey struct {
+	Blob codec.BlobID
+	Meta bool
+	Num  int // shard (/x/) or pair index (/q/)
+	Type codec.SliverType
+}
+
+func parseBlobEntryKey(k, prefix string) (blobEntryKey, bool) {
+	var p blobEntryKey
+	rest, ok := strings.CutPrefix(k, prefix)
 	if !ok {
 		return p, false
 	}
@@ -183,13 +191,19 @@ func parseIndexKey(k string) (indexKeyParts, bool) {
 		p.Meta = parts[1] == metaLeaf
 		return p, p.Meta
 	}
-	if p.Shard, ok = parseHex4(parts[1]); !ok {
+	if p.Num, ok = parseHex4(parts[1]); !ok {
 		return p, false
 	}
 	if p.Type, ok = parseTypeChar(parts[2]); !ok {
 		return p, false
 	}
 	return p, true
+}
+
+// parseIndexKey parses /x/<blob>/meta and /x/<blob>/<shard>/<t>.
+func parseIndexKey(k string) (indexKeyParts, bool) {
+	e, ok := parseBlobEntryKey(k, pfxIndex)
+	return indexKeyParts{Blob: e.Blob, Meta: e.Meta, Shard: e.Num, Type: e.Type}, ok
 }
 
 // pendingKeyParts is a parsed /q/ key: metadata or a sliver by pair index.
@@ -200,30 +214,10 @@ type pendingKeyParts struct {
 	Type codec.SliverType
 }
 
+// parsePendingKey parses /q/<blob>/meta and /q/<blob>/<pair>/<t>.
 func parsePendingKey(k string) (pendingKeyParts, bool) {
-	var p pendingKeyParts
-	rest, ok := strings.CutPrefix(k, pfxPending)
-	if !ok {
-		return p, false
-	}
-	parts := strings.Split(rest, "/")
-	if len(parts) < 2 || len(parts) > 3 {
-		return p, false
-	}
-	if p.Blob, ok = parseBlobHex(parts[0]); !ok {
-		return p, false
-	}
-	if len(parts) == 2 {
-		p.Meta = parts[1] == metaLeaf
-		return p, p.Meta
-	}
-	if p.Pair, ok = parseHex4(parts[1]); !ok {
-		return p, false
-	}
-	if p.Type, ok = parseTypeChar(parts[2]); !ok {
-		return p, false
-	}
-	return p, true
+	e, ok := parseBlobEntryKey(k, pfxPending)
+	return pendingKeyParts{Blob: e.Blob, Meta: e.Meta, Pair: e.Num, Type: e.Type}, ok
 }
 
 // parseExpiryKey parses /e/<epoch>/<blob>.
