@@ -1,0 +1,103 @@
+package node
+
+import (
+	"errors"
+	"time"
+
+	"floe/chainlink"
+	"floe/codec"
+)
+
+// Errors of the client roles. Callers (the CLI, the gateway) decide with
+// errors.Is: whether to answer 404, 503, 403 or retry.
+var (
+	// ErrBlobNotFound: the chain knows no live, certified object of the
+	// blob ID (or a quorum of nodes answered not-found).
+	ErrBlobNotFound = errors.New("node: blob not found")
+	// ErrBlobInvalid: the blob ID was proven inconsistently encoded.
+	ErrBlobInvalid = errors.New("node: blob marked invalid")
+	// ErrUnavailable: not enough nodes answered with valid data to
+	// decode the blob, or to gather a quorum of confirmations.
+	ErrUnavailable = errors.New("node: not enough nodes answered")
+	// ErrTooLarge: the blob exceeds the protocol's (or the caller's)
+	// maximum size.
+	ErrTooLarge = errors.New("node: blob too large")
+	// ErrChain: the chain (ledger) could not be reached or refused.
+	ErrChain = errors.New("node: chain unavailable")
+	// ErrNoCommittee: the current epoch has no committee (no nodes).
+	ErrNoCommittee = errors.New("node: empty committee")
+	// ErrInconsistent: the decoded blob failed the consistency check.
+	ErrInconsistent = errors.New("node: blob inconsistently encoded")
+)
+
+// StoreOptions tune one store.
+type StoreOptions struct {
+	// Epochs is the storage period in epochs from the current one
+	// (default 1).
+	Epochs uint32
+	// Deletable registers a deletable blob object.
+	Deletable bool
+	// Force stores a new object even if the blob is already certified.
+	Force bool
+	// SendObjectTo, if set, is recorded as the owner of the new blob
+	// object instead of the client's account.
+	SendObjectTo chainlink.ID
+	// Progress, if set, is called as the store advances (from one
+	// goroutine at a time).
+	Progress func(Progress)
+}
+
+// Progress reports how far a store or read has come.
+type Progress struct {
+	Phase string // "encode", "register", "distribute", "certify", "fetch", "decode"
+	Done  int64
+	Total int64
+}
+
+// StoreResult describes a finished store.
+type StoreResult struct {
+	BlobID codec.BlobID `json:"blob_id"`
+	// AlreadyCertified is true when nothing was stored because the blob
+	// was already certified long enough; then Blob is zero and EndEpoch
+	// is the certified end epoch.
+	AlreadyCertified bool `json:"already_certified"`
+	EndEpoch         uint32 `json:"end_epoch"`
+	// Blob is the new blob object (newly created).
+	Blob          chainlink.Blob         `json:"blob"`
+	Certificate   *chainlink.Certificate `json:"certificate,omitempty"`
+	Cost          uint64                 `json:"cost"`
+	EncodedLength uint64                 `json:"encoded_length"`
+	EpochsAhead   uint32                 `json:"epochs_ahead"`
+	// ConfirmedShards is the weight of the confirmations aggregated.
+	ConfirmedShards int `json:"confirmed_shards"`
+	// Failed lists nodes that did not confirm and why.
+	Failed []NodeFailure `json:"failed,omitempty"`
+	// Phases are the durations of encode, register, distribute (until
+	// quorum), certify.
+	Phases map[string]time.Duration `json:"phases"`
+}
+
+// ReadOptions tune one read.
+type ReadOptions struct {
+	// Check is the consistency check after decoding (default: the
+	// Walrus default check).
+	Check codec.ConsistencyCheck
+	// Progress, if set, is called as slivers arrive.
+	Progress func(Progress)
+}
+
+// ReadResult is a read blob and what was seen on the way.
+type ReadResult struct {
+	Data []byte
+	// Liars are nodes that served data failing verification.
+	Liars []NodeFailure
+	// Phases are the durations of status, metadata, slivers, decode.
+	Phases map[string]time.Duration
+}
+
+// NodeFailure names a node and what went wrong with it.
+type NodeFailure struct {
+	NodeID chainlink.ID `json:"node_id"`
+	PeerID string       `json:"peer_id"`
+	Reason string       `json:"reason"`
+}
