@@ -1,0 +1,144 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+
+	"floe/chainlink"
+	"floe/chainlink/bls"
+	"floe/codec"
+	"floe/p2p"
+	"floe/p2p/gossip"
+	"floe/p2p/host"
+)
+
+// Client is a light client of a swarm: it stores blobs (the publisher role)
+// and reads them (the reader role) over libp2p, with the chain as its
+// source of truth. It runs no storage. It is safe for concurrent use.
+type Client struct {
+	cfg    ClientConfig
+	log    *slog.Logger
+	chain  chainlink.Chain
+	host   *host.Host
+	p2p    *p2p.Client
+	gossip *gossip.Gossip
+	params codec.Params
+	comms  *committees
+}
+
+// ClientOption adjusts a client.
+type ClientOption func(*clientOptions)
+
+type clientOptions struct {
+	chain chainlink.Chain
+	log   *slog.Logger
+}
+
+// WithClientChain makes the client use chain instead of a client of the
+// configured ledger URL (in-process devnets and tests).
+func WithClientChain(c chainlink.Chain) ClientOption { return func(o *clientOptions) { o.chain = c } }
+
+// WithClientLogger sets the client's logger.
+func WithClientLogger(l *slog.Logger) ClientOption { return func(o *clientOptions) { o.log = l } }
+
+// NewClient connects a light client to the swarm of cfg.
+func NewClient(ctx context.Context, cfg ClientConfig, opts ...ClientOption) (*Client, error) {
+	var o clientOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.chain == nil {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		o.chain = chainlink.NewClient(cfg.Ledger, nil)
+	}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = Duration(5 * time.Minute)
+	}
+	c := &Client{cfg: cfg, log: o.log, chain: o.chain, comms: newCommittees(o.chain)}
+	// A bounded wait: an unreachable ledger is one clear error, not a hang.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	st, err := o.chain.EpochState(sctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrChain, cfg.Ledger, err)
+	}
+	if c.params, err = codec.NewParams(st.NShards); err != nil {
+		return nil, err
+	}
+	hc := host.LoopbackConfig()
+	hc.ListenAddrs = nil // a light client only dials
+	hc.Logger = o.log
+	hc.AdjustLimits = func(l *rcmgr.ScalingLimitConfig) { p2p.AddProtocolLimits(l, cfg.Network, c.params) }
+	if c.host, err = host.New(hc); err != nil {
+		return nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	if c.p2p, err = p2p.NewClient(c.host, p2p.DefaultClientConfig(cfg.Network, c.params)); err != nil {
+		c.host.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close stops the client's libp2p host.
+func (c *Client) Close() error {
+	var errs []error
+	if c.gossip != nil {
+		errs = append(errs, c.gossip.Close())
+	}
+	errs = append(errs, c.host.Close())
+	return errors.Join(errs...)
+}
+
+// Chain is the chain the client reads and writes.
+func (c *Client) Chain() chainlink.Chain { return c.chain }
+
+// Params are the encoding parameters of the swarm.
+func (c *Client) Params() codec.Params { return c.params }
+
+// Status returns the chain's view of a blob.
+func (c *Client) Status(ctx context.Context, id codec.BlobID) (chainlink.BlobStatus, error) {
+	st, err := c.chain.BlobStatus(ctx, id)
+	if err != nil {
+		return st, fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	return st, nil
+}
+
+// connect makes sure the host can dial member i.
+func (c *Client) connect(v *committeeView, i int) (peer.ID, error) {
+	pi := v.peers[i]
+	if pi.ID == "" {
+		return "", fmt.Errorf("member %s has no valid peer ID", v.Members[i].NodeID)
+	}
+	c.host.Peerstore().AddAddrs(pi.ID, pi.Addrs, time.Hour)
+	return pi.ID, nil
+}
+
+func failure(v *committeeView, i int, format string, args ...any) NodeFailure {
+	return NodeFailure{NodeID: v.Members[i].NodeID, PeerID: v.Members[i].PeerID, Reason: fmt.Sprintf(format, args...)}
+}
+
+func blsBitmap(members int, signers []uint16) ([]byte, error) {
+	return bls.SignersToBitmap(members, signers)
+}
+
+func certificate(sig bls.Signature, bitmap, msg []byte) chainlink.Certificate {
+	return chainlink.Certificate{Signature: sig, Signers: bitmap, Message: msg}
+}
+
+func report(f func(Progress), phase string, done, total int64) {
+	if f != nil {
+		f(Progress{Phase: phase, Done: done, Total: total})
+	}
+}

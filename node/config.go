@@ -1,0 +1,212 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"floe/chainlink"
+	"floe/p2p"
+)
+
+// ErrConfig marks a configuration the node or client refuses to start with.
+var ErrConfig = errors.New("node: bad configuration")
+
+// Config is a storage node's configuration (the JSON file of
+// `floe node run --config`).
+type Config struct {
+	// Name is the node's human-readable name on the chain.
+	Name string `json:"name"`
+	// Network names the swarm; it is part of every protocol ID and DHT key.
+	Network string `json:"network"`
+	// DataDir holds the node's keys, store and chain cursor.
+	DataDir string `json:"data_dir"`
+	// Listen are libp2p multiaddrs to listen on.
+	Listen []string `json:"listen"`
+	// Announce, when set, replace the listen addresses in what the node
+	// registers on the chain and advertises.
+	Announce []string `json:"announce,omitempty"`
+	// Bootstrap are multiaddrs (with /p2p/<id>) of peers to join the DHT
+	// through. Empty: the committee's registered addresses are used.
+	Bootstrap []string `json:"bootstrap,omitempty"`
+	// Ledger is the base URL of a `floe ledger serve` service. (A devnet
+	// hands its nodes the ledger directly.)
+	Ledger string `json:"ledger"`
+	// Owner is the account that owns the node and pays its stake.
+	Owner chainlink.ID `json:"owner"`
+	// Stake is moved from Owner's balance to the node at registration.
+	Stake uint64 `json:"stake"`
+	// Faucet asks the ledger's faucet for the stake first (devnets only).
+	Faucet bool `json:"faucet,omitempty"`
+	// SpaceLimit caps the bytes the store holds (0: none).
+	SpaceLimit int64 `json:"space_limit,omitempty"`
+	// NoSync skips fsync on store commits: a process crash loses nothing,
+	// a machine crash may lose recent writes.
+	NoSync bool `json:"no_sync,omitempty"`
+	// RecoveryWorkers bounds the blobs recovered at once (default 2).
+	RecoveryWorkers int `json:"recovery_workers,omitempty"`
+	// Byzantine makes the node misbehave on purpose, for experiments and
+	// fault tests: "corrupt" serves slivers, metadata and recovery symbols
+	// with flipped bytes. Empty in any real deployment.
+	Byzantine string `json:"byzantine,omitempty"`
+}
+
+// Byzantine behaviours.
+const ByzantineCorrupt = "corrupt"
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if err := p2p.ValidateNetwork(c.Network); err != nil {
+		return fmt.Errorf("%w: network: %v", ErrConfig, err)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("%w: data_dir is required", ErrConfig)
+	}
+	if len(c.Listen) == 0 {
+		return fmt.Errorf("%w: listen needs at least one address", ErrConfig)
+	}
+	if c.Owner.IsZero() {
+		return fmt.Errorf("%w: owner is required", ErrConfig)
+	}
+	if c.Byzantine != "" && c.Byzantine != ByzantineCorrupt {
+		return fmt.Errorf("%w: unknown byzantine behaviour %q", ErrConfig, c.Byzantine)
+	}
+	if c.RecoveryWorkers < 0 || c.RecoveryWorkers > 64 {
+		return fmt.Errorf("%w: recovery_workers %d out of [0, 64]", ErrConfig, c.RecoveryWorkers)
+	}
+	if c.Ledger != "" {
+		if err := checkLedgerURL(c.Ledger); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkLedgerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: ledger %q is not an http(s) URL", ErrConfig, s)
+	}
+	return nil
+}
+
+// ClientConfig is what a client (publisher, reader, gateway) needs to reach
+// a swarm: the JSON file `floe devnet` writes and `--config` reads.
+type ClientConfig struct {
+	Network string `json:"network"`
+	// Ledger is the base URL of the ledger service.
+	Ledger string `json:"ledger"`
+	// Bootstrap are multiaddrs (with /p2p/<id>) of storage nodes, used to
+	// join the DHT; committee addresses come from the chain.
+	Bootstrap []string `json:"bootstrap,omitempty"`
+	// Account pays for storage and owns new blob objects.
+	Account chainlink.ID `json:"account"`
+	// Faucet tops up Account from the ledger's faucet when it runs low
+	// (devnets only).
+	Faucet bool `json:"faucet,omitempty"`
+	// Timeout bounds each store or read as a whole (default 5 minutes).
+	Timeout Duration `json:"timeout,omitzero"`
+}
+
+// Validate checks the configuration.
+func (c *ClientConfig) Validate() error {
+	if err := p2p.ValidateNetwork(c.Network); err != nil {
+		return fmt.Errorf("%w: network: %v", ErrConfig, err)
+	}
+	if c.Ledger == "" {
+		return fmt.Errorf("%w: ledger URL is required", ErrConfig)
+	}
+	if err := checkLedgerURL(c.Ledger); err != nil {
+		return err
+	}
+	if c.Account.IsZero() {
+		return fmt.Errorf("%w: account is required", ErrConfig)
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as text ("30s") in JSON.
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// LoadConfig reads a node configuration file.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	if err := loadJSON(path, &c); err != nil {
+		return c, err
+	}
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		// Relative to the config file, so a swarm directory can move.
+		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
+	}
+	return c, c.Validate()
+}
+
+// LoadClientConfig reads a client configuration file.
+func LoadClientConfig(path string) (ClientConfig, error) {
+	var c ClientConfig
+	if err := loadJSON(path, &c); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+func loadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	}
+	return nil
+}
+
+// WriteJSON writes v to path atomically (temporary file, fsync, rename).
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'), 0o644)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,90 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"floe/codec"
+)
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("FLOE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func startDevnet(t testing.TB, nodes, shards int) *Devnet {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := StartDevnet(ctx, DevnetConfig{Nodes: nodes, Shards: shards, Dir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Errorf("closing devnet: %v", err)
+		}
+	})
+	return d
+}
+
+func newTestClient(t testing.TB, d *Devnet) *Client {
+	t.Helper()
+	c, err := NewClient(context.Background(), d.ClientConfig(), WithClientLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func randomBlob(seed uint64, size int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func TestDevnetStoreRead(t *testing.T) {
+	d := startDevnet(t, 4, 20)
+	c := newTestClient(t, d)
+	ctx := context.Background()
+	for i, size := range []int{0, 1, 1000, 1 << 20} {
+		data := randomBlob(uint64(i), size)
+		res, err := c.Store(ctx, data, StoreOptions{Epochs: 2})
+		if err != nil {
+			t.Fatalf("store %d bytes: %v", size, err)
+		}
+		if res.AlreadyCertified || res.Certificate == nil || res.Blob.CertifiedEpoch == nil {
+			t.Fatalf("store %d bytes: not newly certified: %+v", size, res)
+		}
+		p, _ := codec.NewParams(20)
+		if _, want, err := codec.ComputeMetadata(p, data); err != nil || want != res.BlobID {
+			t.Fatalf("store %d bytes: blob ID %s, the codec computes %s (%v)", size, res.BlobID, want, err)
+		}
+		got, err := c.Read(ctx, res.BlobID, ReadOptions{})
+		if err != nil {
+			t.Fatalf("read %d bytes: %v", size, err)
+		}
+		if !bytes.Equal(got.Data, data) {
+			t.Fatalf("read %d bytes: got %d different bytes", size, len(got.Data))
+		}
+		if len(got.Liars) != 0 {
+			t.Fatalf("honest swarm reported liars: %+v", got.Liars)
+		}
+		again, err := c.Store(ctx, data, StoreOptions{Epochs: 1})
+		if err != nil || !again.AlreadyCertified || again.BlobID != res.BlobID {
+			t.Fatalf("storing again: %+v, %v", again, err)
+		}
+	}
+}

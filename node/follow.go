@@ -1,0 +1,313 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"floe/chainlink"
+	"floe/codec"
+	"floe/p2p/gossip"
+	"floe/store"
+)
+
+// follow applies chain events from the persisted cursor on, reconnecting
+// with backoff while the chain is unreachable, until ctx ends.
+func (n *Node) follow(ctx context.Context) {
+	defer n.wg.Done()
+	backoff := 100 * time.Millisecond
+	save := time.NewTicker(time.Second)
+	defer save.Stop()
+	for ctx.Err() == nil {
+		n.mu.Lock()
+		after := n.applied
+		n.mu.Unlock()
+		stream, err := n.chain.Events(ctx, after)
+		if err != nil {
+			n.log.Warn("chain events unavailable", "err", err, "retry_in", backoff)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		for {
+			ev, err := stream.Next(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					n.log.Warn("chain event stream broke", "err", err)
+					sleep(ctx, backoff)
+					backoff = min(2*backoff, 5*time.Second)
+				}
+				break
+			}
+			backoff = 100 * time.Millisecond
+			if err := n.apply(ctx, ev); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				// Retry the same event: applying is idempotent.
+				n.log.Warn("applying chain event failed", "type", ev.Type, "cursor", ev.Cursor, "err", err)
+				sleep(ctx, backoff)
+				backoff = min(2*backoff, 5*time.Second)
+				break
+			}
+			n.mu.Lock()
+			n.applied = ev.Cursor
+			n.mu.Unlock()
+			select {
+			case <-save.C:
+				n.saveCursor()
+			default:
+			}
+		}
+		stream.Close()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// saveCursor persists the position up to which every event's work is done:
+// the last applied event, held back before the oldest pending recovery.
+func (n *Node) saveCursor() {
+	n.mu.Lock()
+	c := n.applied
+	for _, rc := range n.recovering {
+		if rc-1 < c {
+			c = rc - 1
+		}
+	}
+	n.mu.Unlock()
+	if err := n.cursor.save(c); err != nil {
+		n.log.Error("saving chain cursor", "err", err)
+	}
+}
+
+// apply makes the store follow one chain event.
+func (n *Node) apply(ctx context.Context, ev chainlink.Event) error {
+	switch ev.Type {
+	case chainlink.EventBlobRegistered:
+		err := n.store.Register(ctx, ev.BlobID, store.Registration{
+			NShards: n.params.NShards, EndEpoch: uint64(ev.EndEpoch), Deletable: ev.Deletable, ObjectID: ev.ObjectID,
+		})
+		if errors.Is(err, store.ErrBlobGone) {
+			return nil // registered again after it was invalidated
+		}
+		if err != nil {
+			return err
+		}
+		n.maybeAttest(ctx, ev.BlobID)
+	case chainlink.EventBlobCertified:
+		// A certification may arrive for a blob whose registration the
+		// store has already expired or never saw (restored from an old
+		// cursor): register it from the event first.
+		if _, err := n.store.State(ctx, ev.BlobID); errors.Is(err, store.ErrNotFound) {
+			if err := n.store.Register(ctx, ev.BlobID, store.Registration{
+				NShards: n.params.NShards, EndEpoch: uint64(ev.EndEpoch), Deletable: ev.Deletable, ObjectID: ev.ObjectID,
+			}); err != nil && !errors.Is(err, store.ErrBlobGone) {
+				return err
+			}
+		}
+		if err := n.store.Certify(ctx, ev.BlobID, uint64(ev.Epoch)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		n.queueRecovery(ev.BlobID, ev.Cursor)
+	case chainlink.EventBlobDeleted:
+		st, err := n.chain.BlobStatus(ctx, ev.BlobID)
+		if err != nil {
+			return err
+		}
+		if !st.Exists {
+			if err := n.store.MarkDeleted(ctx, ev.BlobID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			n.forget(ev.BlobID)
+		}
+	case chainlink.EventInvalidBlobID:
+		if err := n.store.MarkInvalid(ctx, ev.BlobID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		n.forget(ev.BlobID)
+	case chainlink.EventEpochChangeStart, chainlink.EventEpochChangeDone:
+		return n.applyEpoch(ctx, ev.Epoch)
+	}
+	return nil
+}
+
+// applyEpoch moves the node into a new epoch: expires blobs whose storage
+// ended and takes up the new committee's shard assignment.
+func (n *Node) applyEpoch(ctx context.Context, epoch uint32) error {
+	ps, err := n.store.Expire(ctx, uint64(epoch))
+	if err != nil {
+		return err
+	}
+	if ps.Blobs > 0 {
+		n.stats.expired.Add(int64(ps.Blobs))
+		n.log.Info("expired blobs", "epoch", epoch, "blobs", ps.Blobs, "slivers", ps.Slivers, "bytes", ps.Bytes)
+		n.meta.dropIf(func(codec.BlobID) bool { return true })
+		n.symbols.dropIf(func(symbolKey) bool { return true })
+	}
+	old := n.Shards()
+	if err := n.refreshEpoch(ctx); err != nil {
+		if errors.Is(err, ErrNoCommittee) {
+			return nil
+		}
+		return err
+	}
+	now := n.Shards()
+	if n.currentView() != nil && n.Epoch() == epoch && len(now) > 0 {
+		if gained := len(now) - overlap(old, now); gained > 0 {
+			n.log.Warn("shards gained at epoch change are not migrated; they fill through recovery of newly certified blobs only", "gained", gained)
+		}
+		// Replayed epoch events after a restart are refused by the chain
+		// (not the current epoch, or already reported): nothing to do.
+		if err := n.chain.EpochSyncDone(ctx, n.id, epoch); err != nil {
+			n.log.Debug("epoch sync done", "epoch", epoch, "err", err)
+		}
+	}
+	return nil
+}
+
+func overlap(a, b []int) int {
+	set := make(map[int]bool, len(a))
+	for _, x := range a {
+		set[x] = true
+	}
+	c := 0
+	for _, x := range b {
+		if set[x] {
+			c++
+		}
+	}
+	return c
+}
+
+func (n *Node) forget(id codec.BlobID) {
+	n.meta.dropIf(func(k codec.BlobID) bool { return k == id })
+	n.symbols.dropIf(func(k symbolKey) bool { return k.id == id })
+	n.mu.Lock()
+	delete(n.attested, id)
+	n.mu.Unlock()
+}
+
+// maybeAttest signs and gossips a storage confirmation once the node holds
+// every sliver of its shards for a registered blob (once per blob per run).
+func (n *Node) maybeAttest(ctx context.Context, id codec.BlobID) {
+	n.mu.Lock()
+	done := n.attested[id]
+	n.mu.Unlock()
+	if done || n.gossip == nil {
+		return
+	}
+	st, err := n.store.State(ctx, id)
+	if err != nil || !st.Registered {
+		return
+	}
+	pers := codec.BlobPersistence{}
+	if st.Deletable {
+		pers = codec.BlobPersistence{Deletable: true, ObjectID: codec.ObjectID(st.ObjectID)}
+	}
+	signed, err := n.confirmation(ctx, id, pers)
+	if err != nil {
+		return
+	}
+	conf, err := codec.ParseStorageConfirmation(signed.Message)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	if n.attested[id] {
+		n.mu.Unlock()
+		return
+	}
+	n.attested[id] = true
+	n.mu.Unlock()
+	a := gossip.Attestation{Signer: n.pk, Signed: signed, Confirmation: conf}
+	pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.gossip.PublishAttestation(pctx, a); err != nil {
+		n.log.Debug("gossiping attestation", "blob", id, "err", err)
+	}
+}
+
+// validateAttestation checks a gossiped confirmation against the committee
+// of its epoch.
+func (n *Node) validateAttestation(ctx context.Context, _ peer.ID, a gossip.Attestation) gossip.Verdict {
+	return checkAttestation(ctx, n.comms, n.Epoch(), a)
+}
+
+func checkAttestation(ctx context.Context, comms *committees, current uint32, a gossip.Attestation) gossip.Verdict {
+	e := a.Confirmation.Epoch
+	if e+1 < current || e > current+1 {
+		return gossip.Ignore // stale, or from a future we cannot check yet
+	}
+	v, err := comms.get(ctx, e)
+	if err != nil {
+		return gossip.Ignore
+	}
+	i, ok := v.byKey[a.Signer]
+	if !ok {
+		return gossip.Reject
+	}
+	if v.verifySigned(i, a.Signed.Message, a.Signed.Signature) != nil {
+		return gossip.Reject
+	}
+	return gossip.Accept
+}
+
+// validateNotice accepts a blob notice the chain backs.
+func (n *Node) validateNotice(ctx context.Context, _ peer.ID, nt gossip.Notice) gossip.Verdict {
+	st, err := n.chain.BlobStatus(ctx, nt.BlobID)
+	if err != nil {
+		return gossip.Ignore
+	}
+	switch nt.Kind {
+	case gossip.NoticeCertified:
+		if st.Certified() {
+			return gossip.Accept
+		}
+	case gossip.NoticeInvalid:
+		if st.Invalid {
+			return gossip.Accept
+		}
+		// Evidence is a committee member's signed InvalidBlobID message.
+		if verifyInvalidEvidence(ctx, n.comms, nt) == nil {
+			return gossip.Accept
+		}
+		return gossip.Reject
+	}
+	return gossip.Ignore
+}
+
+// invalidEvidence is signer public key ‖ signature over the InvalidBlobID
+// message of the notice's epoch and blob.
+func invalidEvidence(pk [codec.BLSPublicKeySize]byte, sig [codec.BLSSignatureSize]byte) []byte {
+	return append(append([]byte{}, pk[:]...), sig[:]...)
+}
+
+func verifyInvalidEvidence(ctx context.Context, comms *committees, nt gossip.Notice) error {
+	if len(nt.Evidence) != codec.BLSPublicKeySize+codec.BLSSignatureSize {
+		return fmt.Errorf("evidence of %d bytes", len(nt.Evidence))
+	}
+	v, err := comms.get(ctx, nt.Epoch)
+	if err != nil {
+		return err
+	}
+	var pk [codec.BLSPublicKeySize]byte
+	var sig [codec.BLSSignatureSize]byte
+	copy(pk[:], nt.Evidence)
+	copy(sig[:], nt.Evidence[codec.BLSPublicKeySize:])
+	i, ok := v.byKey[pk]
+	if !ok {
+		return fmt.Errorf("signer not in committee %d", nt.Epoch)
+	}
+	return v.verifySigned(i, codec.InvalidBlobIDMessage(nt.Epoch, nt.BlobID), sig)
+}

@@ -1,0 +1,358 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"floe/chainlink"
+	"floe/codec"
+	"floe/p2p"
+	"floe/store"
+)
+
+// handler serves the stream protocols from the node's store.
+type handler struct{ n *Node }
+
+var _ p2p.Handler = (*handler)(nil)
+
+// storeErr maps store errors onto the statuses a peer acts on.
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %v", p2p.ErrNotFound, err)
+	case errors.Is(err, store.ErrBlobGone), errors.Is(err, store.ErrInvalidArgument):
+		return fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)
+	case errors.Is(err, store.ErrNoSpace), errors.Is(err, store.ErrPendingFull):
+		return fmt.Errorf("%w: %v", p2p.ErrRateLimited, err)
+	default:
+		return err
+	}
+}
+
+// metadata returns a blob's verified metadata: from the cache, else from
+// the store.
+func (n *Node) metadata(ctx context.Context, id codec.BlobID) (verifiedMeta, error) {
+	if vm, ok := n.meta.get(id); ok {
+		return vm, nil
+	}
+	raw, err := n.store.GetMetadata(ctx, id)
+	if err != nil {
+		return verifiedMeta{}, err
+	}
+	gotID, m, err := codec.UnmarshalMetadataWithID(raw)
+	if err != nil || gotID != id {
+		return verifiedMeta{}, fmt.Errorf("%w: stored metadata of %s does not decode", store.ErrCorrupt, id)
+	}
+	vm := verifiedMeta{m: &m, raw: raw}
+	n.meta.put(id, vm, 1)
+	return vm, nil
+}
+
+// corrupt flips a byte of a copy of b: the Byzantine "corrupt" behaviour.
+func (n *Node) corrupt(b []byte) []byte {
+	if n.cfg.Byzantine != ByzantineCorrupt || len(b) == 0 {
+		return b
+	}
+	c := append([]byte(nil), b...)
+	c[len(c)-len(c)/3-1] ^= 0x5a
+	return c
+}
+
+func (h *handler) GetMetadata(ctx context.Context, _ peer.ID, id codec.BlobID) ([]byte, error) {
+	raw, err := h.n.store.GetMetadata(ctx, id)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return h.n.corrupt(raw), nil
+}
+
+func (h *handler) PutMetadata(ctx context.Context, _ peer.ID, id codec.BlobID, raw []byte) error {
+	n := h.n
+	gotID, m, err := codec.UnmarshalMetadataWithID(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)
+	}
+	if gotID != id {
+		return fmt.Errorf("%w: metadata is for blob %s", p2p.ErrInvalidRequest, gotID)
+	}
+	if len(m.Hashes) != n.params.NShards {
+		return fmt.Errorf("%w: metadata for %d shards, the committee has %d", p2p.ErrInvalidRequest, len(m.Hashes), n.params.NShards)
+	}
+	if err := codec.VerifyMetadata(n.params, id, &m); err != nil {
+		return fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)
+	}
+	if st, err := n.store.State(ctx, id); err == nil && (st.Invalid || st.Gone(uint64(n.Epoch()))) {
+		return fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrInvalidRequest, id)
+	}
+	n.meta.put(id, verifiedMeta{m: &m, raw: raw}, 1)
+	if _, err := n.store.GetMetadata(ctx, id); err == nil {
+		return nil // already stored
+	}
+	return storeErr(n.store.PutMetadata(ctx, id, raw))
+}
+
+func (h *handler) PutSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, in []p2p.Sliver) ([]error, error) {
+	n := h.n
+	vm, err := n.metadata(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: no metadata for %s: send it first", p2p.ErrNotFound, id)
+		}
+		return nil, err
+	}
+	errs := make([]error, len(in))
+	parsed := make([]codec.Sliver, 0, len(in))
+	idx := make([]int, 0, len(in))
+	for i, s := range in {
+		pair := int(s.Pair)
+		if pair >= n.params.NShards {
+			errs[i] = fmt.Errorf("%w: pair %d out of range", p2p.ErrInvalidRequest, pair)
+			continue
+		}
+		if shard := n.params.ShardOfPair(id, pair); !n.holds(shard) {
+			errs[i] = fmt.Errorf("%w: pair %d is on shard %d, not held here", p2p.ErrInvalidRequest, pair, shard)
+			continue
+		}
+		sl, err := codec.UnmarshalSliver(s.Data, s.Type)
+		if err != nil {
+			errs[i] = fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)
+			continue
+		}
+		if want := n.params.SliverIndex(s.Type, pair); sl.Index != want {
+			errs[i] = fmt.Errorf("%w: %s sliver of pair %d has index %d, want %d", p2p.ErrInvalidRequest, s.Type, pair, sl.Index, want)
+			continue
+		}
+		parsed = append(parsed, sl)
+		idx = append(idx, i)
+	}
+	good := make([]store.Sliver, 0, len(parsed))
+	for j, verr := range codec.VerifySlivers(n.params, vm.m, parsed) {
+		i := idx[j]
+		if verr != nil {
+			errs[i] = fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, verr)
+			continue
+		}
+		good = append(good, store.Sliver{Pair: int(in[i].Pair), Type: in[i].Type, Data: in[i].Data})
+	}
+	for _, e := range errs {
+		if e != nil {
+			n.stats.rejected.Add(1)
+		}
+	}
+	if len(good) > 0 {
+		if err := n.store.PutSlivers(ctx, id, good); err != nil {
+			return nil, storeErr(err)
+		}
+		n.stats.stored.Add(int64(len(good)))
+		n.maybeAttest(ctx, id)
+	}
+	return errs, nil
+}
+
+func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, items []p2p.SliverRef) ([]p2p.Result, error) {
+	n := h.n
+	st, err := n.store.State(ctx, id)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if st.Invalid || st.Gone(uint64(n.Epoch())) {
+		return nil, fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, id)
+	}
+	out := make([]p2p.Result, len(items))
+	for i, it := range items {
+		if int(it.Pair) >= n.params.NShards {
+			out[i].Err = fmt.Errorf("%w: pair %d out of range", p2p.ErrInvalidRequest, it.Pair)
+			continue
+		}
+		data, err := n.store.GetSliver(ctx, id, int(it.Pair), it.Type)
+		if err != nil {
+			out[i].Err = storeErr(err)
+			continue
+		}
+		out[i].Data = n.corrupt(data)
+	}
+	return out, nil
+}
+
+// confirmationWait bounds how long a confirmation request waits for the
+// blob's registration and slivers (a client asks right after pushing, while
+// the chain event may still be on its way).
+const confirmationWait = 10 * time.Second
+
+func (h *handler) GetConfirmation(ctx context.Context, _ peer.ID, req p2p.ConfirmationRequest) (codec.SignedMessage, error) {
+	n := h.n
+	ctx, cancel := context.WithTimeout(ctx, confirmationWait)
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		msg, err := n.confirmation(ctx, req.ID, req.Persistence)
+		if err == nil || !errors.Is(err, errNotYet) {
+			return msg, err
+		}
+		select {
+		case <-ctx.Done():
+			return codec.SignedMessage{}, fmt.Errorf("%w: %v", p2p.ErrNotFound, err)
+		case <-tick.C:
+		}
+	}
+}
+
+var errNotYet = errors.New("not yet")
+
+// confirmation signs a storage confirmation if the blob is registered and
+// every sliver of the node's shards is stored.
+func (n *Node) confirmation(ctx context.Context, id codec.BlobID, pers codec.BlobPersistence) (codec.SignedMessage, error) {
+	st, err := n.store.State(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !st.Registered) {
+		return codec.SignedMessage{}, fmt.Errorf("%w: blob %s not registered yet", errNotYet, id)
+	}
+	if err != nil {
+		return codec.SignedMessage{}, err
+	}
+	if st.Invalid || st.Deleted || st.Gone(uint64(n.Epoch())) {
+		return codec.SignedMessage{}, fmt.Errorf("%w: blob %s is invalid, deleted or expired", p2p.ErrInvalidRequest, id)
+	}
+	missing, err := n.store.MissingSlivers(ctx, id)
+	if err != nil {
+		return codec.SignedMessage{}, storeErr(err)
+	}
+	if len(missing) > 0 {
+		return codec.SignedMessage{}, fmt.Errorf("%w: %d slivers of blob %s missing", errNotYet, len(missing), id)
+	}
+	if pers.Deletable {
+		b, err := n.chain.Blob(ctx, chainlink.ID(pers.ObjectID))
+		if err != nil || b.BlobID != id || !b.Deletable {
+			return codec.SignedMessage{}, fmt.Errorf("%w: object %x is not a live deletable object of %s", p2p.ErrInvalidRequest, pers.ObjectID, id)
+		}
+	} else if st.Deletable {
+		bs, err := n.chain.BlobStatus(ctx, id)
+		if err != nil {
+			return codec.SignedMessage{}, err
+		}
+		if bs.PermanentEndEpoch == 0 {
+			return codec.SignedMessage{}, fmt.Errorf("%w: blob %s has no permanent object", p2p.ErrInvalidRequest, id)
+		}
+	}
+	msg := codec.StorageConfirmationMessage(n.Epoch(), id, pers)
+	sig := n.key.Sign(msg)
+	n.stats.confirmations.Add(1)
+	return codec.SignedMessage{Message: msg, Signature: sig}, nil
+}
+
+func (h *handler) GetRecoverySymbols(ctx context.Context, _ peer.ID, req p2p.RecoveryRequest) ([]p2p.Result, error) {
+	n := h.n
+	if int(req.Target.Pair) >= n.params.NShards {
+		return nil, fmt.Errorf("%w: target pair %d out of range", p2p.ErrInvalidRequest, req.Target.Pair)
+	}
+	st, err := n.store.State(ctx, req.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if st.Invalid || st.Gone(uint64(n.Epoch())) {
+		return nil, fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, req.ID)
+	}
+	srcType := req.Target.Type.Orthogonal()
+	target := n.params.SliverIndex(req.Target.Type, int(req.Target.Pair))
+	out := make([]p2p.Result, len(req.Sources))
+	for i, sp := range req.Sources {
+		if int(sp) >= n.params.NShards {
+			out[i].Err = fmt.Errorf("%w: source pair %d out of range", p2p.ErrInvalidRequest, sp)
+			continue
+		}
+		src, err := n.symbolSource(ctx, req.ID, srcType, int(sp))
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		sym, err := src.Symbol(target)
+		if err != nil {
+			out[i].Err = fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)
+			continue
+		}
+		out[i].Data = n.corrupt(sym.MarshalBCS())
+	}
+	return out, nil
+}
+
+// symbolSource returns the expanded source sliver, from the cache or built
+// from the stored sliver.
+func (n *Node) symbolSource(ctx context.Context, id codec.BlobID, t codec.SliverType, pair int) (*codec.SymbolSource, error) {
+	k := symbolKey{id, t, pair}
+	if src, ok := n.symbols.get(k); ok {
+		return src, nil
+	}
+	raw, err := n.store.GetSliver(ctx, id, pair, t)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	sl, err := codec.UnmarshalSliver(raw, t)
+	if err != nil {
+		return nil, fmt.Errorf("stored sliver: %w", err)
+	}
+	src, err := codec.NewSymbolSource(n.params, sl)
+	if err != nil {
+		return nil, err
+	}
+	// The expanded sliver is n symbols plus a tree of 2n digests.
+	n.symbols.put(k, src, int64(n.params.NShards)*int64(sl.SymbolSize+2*codec.DigestSize))
+	return src, nil
+}
+
+func (h *handler) SyncShard(ctx context.Context, from peer.ID, req p2p.SyncRequest) (p2p.SyncBatch, error) {
+	n := h.n
+	if v := n.currentView(); v == nil || v.memberOfPeer(from) < 0 {
+		return p2p.SyncBatch{}, fmt.Errorf("%w: sync-shard is for committee members", p2p.ErrInvalidRequest)
+	}
+	limit := int(req.Limit)
+	if limit == 0 {
+		limit = 100
+	}
+	b, err := n.store.ScanShard(ctx, int(req.Shard), req.After, limit+1)
+	if err != nil {
+		return p2p.SyncBatch{}, storeErr(err)
+	}
+	var out p2p.SyncBatch
+	for _, s := range b.Slivers {
+		if s.Type != req.Type || s.Err != nil || (req.HasAfter && s.Blob == req.After) {
+			continue
+		}
+		if len(out.Items) == limit {
+			return out, nil
+		}
+		out.Items = append(out.Items, p2p.SyncItem{ID: s.Blob, Data: s.Data})
+	}
+	out.Done = b.Done
+	return out, nil
+}
+
+// nodeBlobStatus is the node's view of a blob, in the JSON a blob-status
+// answer carries.
+type nodeBlobStatus struct {
+	Registered     bool   `json:"registered"`
+	Certified      bool   `json:"certified"`
+	Invalid        bool   `json:"invalid"`
+	Deleted        bool   `json:"deleted"`
+	EndEpoch       uint64 `json:"end_epoch"`
+	CertifiedEpoch uint64 `json:"certified_epoch,omitzero"`
+	Missing        int    `json:"missing_slivers"`
+}
+
+func (h *handler) BlobStatus(ctx context.Context, _ peer.ID, id codec.BlobID) ([]byte, error) {
+	st, err := h.n.store.State(ctx, id)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	missing, _ := h.n.store.MissingSlivers(ctx, id)
+	return json.Marshal(nodeBlobStatus{
+		Registered: st.Registered, Certified: st.Certified, Invalid: st.Invalid, Deleted: st.Deleted,
+		EndEpoch: st.EndEpoch, CertifiedEpoch: st.CertifiedEpoch, Missing: len(missing),
+	})
+}

@@ -1,0 +1,420 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+
+	"floe/chainlink"
+	"floe/chainlink/bls"
+	"floe/codec"
+	"floe/p2p"
+	"floe/p2p/discovery"
+	"floe/p2p/gossip"
+	"floe/p2p/host"
+	"floe/store"
+)
+
+// Options are what a caller can hand a node beyond its configuration.
+type Options struct {
+	// Chain, when set, is used instead of a client of Config.Ledger (a
+	// devnet hands its nodes the embedded ledger).
+	Chain chainlink.Chain
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// HostConfig, when set, replaces the libp2p host defaults (listen and
+	// announce addresses and the identity path still come from Config).
+	HostConfig *host.Config
+}
+
+// Stats are counters of what a node has done since it started.
+type Stats struct {
+	SliversStored    int64 // slivers accepted from clients
+	SliversRejected  int64 // slivers that failed verification or were not ours
+	Confirmations    int64 // storage confirmations signed
+	SliversRecovered int64 // slivers rebuilt from recovery symbols
+	RecoveryBytes    int64 // recovery-symbol bytes fetched to rebuild them
+	PairsRecovered   int64 // distinct sliver pairs touched by recovery
+	BlobsExpired     int64
+}
+
+// Node is a storage node: it holds the slivers of its shards, verifies what
+// it is sent, signs confirmations, recovers what it missed and serves reads.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	chain  chainlink.Chain
+	store  *store.Store
+	host   *host.Host
+	disc   *discovery.Discovery
+	gossip *gossip.Gossip
+	server *p2p.Server
+	client *p2p.Client
+	key    *bls.SecretKey
+	pk     bls.PublicKey
+	id     chainlink.ID
+	params codec.Params
+	comms  *committees
+	cursor cursorFile
+
+	meta    *metaCache
+	symbols *symbolCache
+
+	mu       sync.Mutex
+	epoch    uint32
+	view     *committeeView // committee of epoch (nil: not a member / none)
+	shards   map[int]bool
+	attested map[codec.BlobID]bool
+	// recovering maps blobs awaiting or under recovery to the cursor of
+	// the event that asked for it; the persisted cursor never passes the
+	// oldest, so a crash cannot forget a recovery.
+	recovering map[codec.BlobID]uint64
+	applied    uint64 // last event applied
+	recoverQ   chan codec.BlobID
+
+	stats struct {
+		stored, rejected, confirmations, recovered, recoveryBytes, pairs, expired atomic.Int64
+	}
+
+	runCtx context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+// New starts a storage node: it opens its store, creates its keys on first
+// start, starts its libp2p host, registers on the chain (or updates its
+// addresses), and begins following chain events and serving peers.
+func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.RecoveryWorkers == 0 {
+		cfg.RecoveryWorkers = 2
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("node", cfg.Name)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	chain := opts.Chain
+	if chain == nil {
+		if cfg.Ledger == "" {
+			return nil, fmt.Errorf("%w: ledger URL is required", ErrConfig)
+		}
+		chain = chainlink.NewClient(cfg.Ledger, nil)
+	}
+	key, err := loadOrCreateBLSKey(filepath.Join(cfg.DataDir, "bls.key"))
+	if err != nil {
+		return nil, err
+	}
+	st, err := chain.EpochState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	params, err := codec.NewParams(st.NShards)
+	if err != nil {
+		return nil, err
+	}
+	n = &Node{
+		cfg: cfg, log: log, chain: chain, key: key, pk: key.PublicKey(), params: params,
+		comms: newCommittees(chain), cursor: cursorFile{filepath.Join(cfg.DataDir, "chain.cursor")},
+		meta: newMetaCache(256), symbols: newSymbolCache(128 << 20),
+		shards: map[int]bool{}, attested: map[codec.BlobID]bool{}, recovering: map[codec.BlobID]uint64{},
+		recoverQ: make(chan codec.BlobID, 4096),
+	}
+	// Undo whatever was started if a later step fails.
+	defer func() {
+		if err != nil {
+			n.shutdown()
+		}
+	}()
+	n.store, err = store.Open(ctx, store.Options{
+		Path: filepath.Join(cfg.DataDir, "store"), SpaceLimit: cfg.SpaceLimit, NoSync: cfg.NoSync, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	hc := host.DefaultConfig()
+	if opts.HostConfig != nil {
+		hc = *opts.HostConfig
+	}
+	hc.IdentityPath = filepath.Join(cfg.DataDir, "identity.key")
+	hc.ListenAddrs = cfg.Listen
+	hc.AnnounceAddrs = cfg.Announce
+	hc.Logger = log
+	hc.AdjustLimits = func(l *rcmgr.ScalingLimitConfig) { p2p.AddProtocolLimits(l, cfg.Network, params) }
+	if n.host, err = host.New(hc); err != nil {
+		return nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	if err := n.register(ctx); err != nil {
+		return nil, err
+	}
+	scfg := p2p.DefaultServerConfig(cfg.Network, params)
+	// A recovering committee peer asks for one target sliver per request;
+	// allow it to rebuild a whole shard's worth without being throttled.
+	scfg.RateLimit = p2p.RateLimit{Rate: 2000, Burst: 4000}
+	scfg.Logger = log
+	if n.server, err = p2p.NewServer(n.host, &handler{n: n}, scfg); err != nil {
+		return nil, err
+	}
+	if n.client, err = p2p.NewClient(n.host, p2p.DefaultClientConfig(cfg.Network, params)); err != nil {
+		return nil, err
+	}
+	if err := n.server.Start(ctx); err != nil {
+		return nil, err
+	}
+	dcfg := discovery.DefaultConfig(cfg.Network, discovery.ModeServer)
+	dcfg.Logger = log
+	if dcfg.BootstrapPeers, err = parsePeers(cfg.Bootstrap); err != nil {
+		return nil, err
+	}
+	if n.disc, err = discovery.New(n.host, dcfg); err != nil {
+		return nil, err
+	}
+	gcfg := gossip.DefaultConfig(cfg.Network, n.validateAttestation, n.validateNotice)
+	gcfg.Logger = log
+	if n.gossip, err = gossip.New(n.host, gcfg); err != nil {
+		return nil, err
+	}
+	applied, err := n.cursor.load()
+	if err != nil {
+		return nil, err
+	}
+	n.applied = applied
+	if err := n.refreshEpoch(ctx); err != nil && !errors.Is(err, ErrNoCommittee) {
+		return nil, err
+	}
+	if len(dcfg.BootstrapPeers) == 0 {
+		// No bootstrap list: join the DHT through the committee.
+		if v := n.currentView(); v != nil {
+			for _, ai := range v.peers {
+				if ai.ID != "" && ai.ID != n.host.ID() && len(ai.Addrs) > 0 {
+					n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+					_ = n.host.Connect(ctx, ai) // best effort: peers may be down
+				}
+			}
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.runCtx, n.cancel = runCtx, cancel
+	if err := n.disc.Start(runCtx); err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	n.wg.Add(1)
+	go n.follow(runCtx)
+	for range cfg.RecoveryWorkers {
+		n.wg.Add(1)
+		go n.recoveryWorker(runCtx)
+	}
+	log.Info("storage node started", "node_id", n.id, "peer", n.host.ID(), "addrs", n.host.Addrs(), "shards", len(n.Shards()))
+	return n, nil
+}
+
+// register registers the node on the chain, or updates its peer ID and
+// addresses if it is registered already (found by its BLS key).
+func (n *Node) register(ctx context.Context) error {
+	addrs := n.announced()
+	nodes, err := n.chain.Nodes(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: listing nodes: %w", ErrChain, err)
+	}
+	for _, nd := range nodes {
+		if nd.PublicKey != n.pk {
+			continue
+		}
+		n.id = nd.ID
+		if nd.PeerID != n.host.ID().String() || !slices.Equal(nd.Addresses, addrs) {
+			if _, err := n.chain.UpdateNode(ctx, chainlink.UpdateNodeRequest{
+				Owner: n.cfg.Owner, NodeID: nd.ID, PeerID: n.host.ID().String(), Addresses: addrs,
+			}); err != nil {
+				return fmt.Errorf("%w: updating node info: %w", ErrChain, err)
+			}
+		}
+		return nil
+	}
+	if n.cfg.Faucet && n.cfg.Stake > 0 {
+		if _, err := n.chain.Faucet(ctx, n.cfg.Owner, n.cfg.Stake); err != nil {
+			return fmt.Errorf("%w: faucet: %w", ErrChain, err)
+		}
+	}
+	// The proof of possession names the epoch; retry once if it changes
+	// under us.
+	for attempt := 0; ; attempt++ {
+		st, err := n.chain.EpochState(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrChain, err)
+		}
+		nd, err := n.chain.RegisterNode(ctx, chainlink.RegisterNodeRequest{
+			Owner: n.cfg.Owner, Name: n.cfg.Name, PeerID: n.host.ID().String(), Addresses: addrs,
+			PublicKey: n.pk, ProofOfPossession: n.key.ProofOfPossession(st.Epoch, n.cfg.Owner), Stake: n.cfg.Stake,
+		})
+		if err == nil {
+			n.id = nd.ID
+			n.log.Info("registered on chain", "node_id", nd.ID, "stake", nd.Stake)
+			return nil
+		}
+		if attempt > 0 || errors.Is(err, chainlink.ErrAlreadyRegistered) || errors.Is(err, chainlink.ErrInsufficientFunds) {
+			return fmt.Errorf("%w: registering node: %w", ErrChain, err)
+		}
+	}
+}
+
+func (n *Node) announced() []string {
+	out := make([]string, 0, 4)
+	for _, a := range n.host.Addrs() {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// refreshEpoch loads the current epoch's committee and the node's shards.
+func (n *Node) refreshEpoch(ctx context.Context) error {
+	st, v, err := n.comms.current(ctx)
+	if err != nil {
+		n.mu.Lock()
+		n.epoch = st.Epoch
+		n.view = nil
+		n.mu.Unlock()
+		return err
+	}
+	var shards []int
+	peers := make([]peer.ID, 0, len(v.peers))
+	for i, m := range v.Members {
+		if m.NodeID == n.id {
+			for _, s := range m.Shards {
+				shards = append(shards, int(s))
+			}
+		}
+		if v.peers[i].ID != "" {
+			peers = append(peers, v.peers[i].ID)
+		}
+	}
+	slices.Sort(shards)
+	if err := n.store.SetShards(ctx, shards); err != nil {
+		return err
+	}
+	n.store.SetEpoch(uint64(st.Epoch))
+	n.host.SetCommittee(peers)
+	if n.disc != nil {
+		ds := make([]uint16, len(shards))
+		for i, s := range shards {
+			ds[i] = uint16(s)
+		}
+		n.disc.SetShards(ds)
+	}
+	n.mu.Lock()
+	n.epoch = st.Epoch
+	n.view = v
+	n.shards = make(map[int]bool, len(shards))
+	for _, s := range shards {
+		n.shards[s] = true
+	}
+	n.mu.Unlock()
+	return nil
+}
+
+func (n *Node) currentView() *committeeView {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.view
+}
+
+func (n *Node) holds(shard int) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.shards[shard]
+}
+
+// ID is the node's ID on the chain.
+func (n *Node) ID() chainlink.ID { return n.id }
+
+// PeerID is the node's libp2p identity.
+func (n *Node) PeerID() peer.ID { return n.host.ID() }
+
+// AddrInfo is the node's peer ID and addresses.
+func (n *Node) AddrInfo() peer.AddrInfo { return n.host.AddrInfo() }
+
+// Shards returns the shards the node holds in the current epoch.
+func (n *Node) Shards() []int { return n.store.Shards() }
+
+// Epoch returns the epoch the node has applied.
+func (n *Node) Epoch() uint32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.epoch
+}
+
+// Store exposes the node's store (for tests and tooling).
+func (n *Node) Store() *store.Store { return n.store }
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	return Stats{
+		SliversStored: n.stats.stored.Load(), SliversRejected: n.stats.rejected.Load(),
+		Confirmations: n.stats.confirmations.Load(), SliversRecovered: n.stats.recovered.Load(),
+		RecoveryBytes: n.stats.recoveryBytes.Load(), PairsRecovered: n.stats.pairs.Load(),
+		BlobsExpired: n.stats.expired.Load(),
+	}
+}
+
+// Close stops the node: it stops serving, waits for its workers, saves the
+// chain cursor and closes the store.
+func (n *Node) Close() error {
+	if n.closed.Swap(true) {
+		return nil
+	}
+	return n.shutdown()
+}
+
+func (n *Node) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	if n.server != nil {
+		errs = append(errs, n.server.Stop(ctx))
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	if n.gossip != nil {
+		errs = append(errs, n.gossip.Close())
+	}
+	if n.disc != nil {
+		errs = append(errs, n.disc.Stop(ctx))
+	}
+	if n.host != nil {
+		errs = append(errs, n.host.Close())
+	}
+	if n.store != nil {
+		n.saveCursor()
+		errs = append(errs, n.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func parsePeers(addrs []string) ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	for _, a := range addrs {
+		ai, err := peer.AddrInfoFromString(a)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bootstrap %q: %v", ErrConfig, a, err)
+		}
+		out = append(out, *ai)
+	}
+	return out, nil
+}

@@ -1,0 +1,262 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"floe/chainlink"
+	"floe/chainlink/bls"
+	"floe/codec"
+	"floe/p2p"
+)
+
+// pushGrace is how long pushes to slower nodes go on after the certificate
+// is anchored; what they miss, the nodes recover themselves.
+const pushGrace = time.Second
+
+// Store encodes data, registers it on the chain, pushes every node the
+// metadata and the sliver pairs of its shards, collects their signed
+// confirmations and anchors the aggregate certificate. Storing bytes that
+// are already certified long enough is a no-op (AlreadyCertified) unless
+// opts.Force or opts.Deletable.
+func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (*StoreResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.Timeout))
+	defer cancel()
+	if opts.Epochs == 0 {
+		opts.Epochs = 1
+	}
+	phases := map[string]time.Duration{}
+	st, v, err := c.comms.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(len(data)) > v.params.MaxBlobSize() {
+		return nil, fmt.Errorf("%w: %d bytes, the swarm's maximum is %d", ErrTooLarge, len(data), v.params.MaxBlobSize())
+	}
+	if opts.Epochs > st.MaxEpochsAhead {
+		return nil, fmt.Errorf("%w: %d epochs, at most %d ahead", ErrInvalidOptions, opts.Epochs, st.MaxEpochsAhead)
+	}
+	report(opts.Progress, "encode", 0, int64(len(data)))
+	t := time.Now()
+	enc, err := codec.Encode(v.params, data)
+	if err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	phases["encode"] = time.Since(t)
+	report(opts.Progress, "encode", int64(len(data)), int64(len(data)))
+	id := enc.BlobID
+	res := &StoreResult{BlobID: id, Phases: phases}
+
+	bs, err := c.chain.BlobStatus(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	if bs.Invalid {
+		return nil, fmt.Errorf("%w: %s", ErrBlobInvalid, id)
+	}
+	if !opts.Force && !opts.Deletable && bs.Certified() && bs.CertifiedEndEpoch >= st.Epoch+opts.Epochs {
+		res.AlreadyCertified = true
+		res.EndEpoch = bs.CertifiedEndEpoch
+		for _, o := range bs.Objects {
+			if b, err := c.chain.Blob(ctx, o); err == nil && b.CertifiedEpoch != nil && b.Storage.EndEpoch == bs.CertifiedEndEpoch {
+				res.Blob = b
+				break
+			}
+		}
+		return res, nil
+	}
+
+	t = time.Now()
+	report(opts.Progress, "register", 0, 1)
+	reg, err := c.register(ctx, enc, uint64(len(data)), opts)
+	if err != nil {
+		return nil, err
+	}
+	phases["register"] = time.Since(t)
+	res.Blob, res.Cost = reg.Blob, reg.StorageCost+reg.WriteCost
+	res.EpochsAhead = opts.Epochs
+	res.EndEpoch = reg.Blob.Storage.EndEpoch
+	res.EncodedLength, _ = v.params.EncodedLength(uint64(len(data)))
+
+	t = time.Now()
+	cert, weight, failed, err := c.distribute(ctx, v, enc, reg.Blob.Persistence(), opts.Progress)
+	phases["distribute"] = time.Since(t)
+	res.Failed = failed
+	if err != nil {
+		return res, err
+	}
+	res.ConfirmedShards = weight
+
+	t = time.Now()
+	report(opts.Progress, "certify", 0, 1)
+	blob, err := c.chain.CertifyBlob(ctx, reg.Blob.ObjectID, cert)
+	if err != nil {
+		return res, fmt.Errorf("%w: certifying: %w", ErrChain, err)
+	}
+	phases["certify"] = time.Since(t)
+	report(opts.Progress, "certify", 1, 1)
+	res.Blob = blob
+	res.Certificate = &cert
+	return res, nil
+}
+
+// ErrInvalidOptions marks store or read options the swarm cannot honour.
+var ErrInvalidOptions = errors.New("node: invalid options")
+
+// register reserves storage and registers the blob, topping up the
+// account from the faucet on devnets.
+func (c *Client) register(ctx context.Context, enc *codec.EncodedBlob, size uint64, opts StoreOptions) (chainlink.RegisterBlobResult, error) {
+	owner := c.cfg.Account
+	if !opts.SendObjectTo.IsZero() {
+		owner = opts.SendObjectTo
+	}
+	req := chainlink.RegisterBlobRequest{
+		Owner: owner, BlobID: enc.BlobID, RootHash: chainlink.Hash32(enc.Metadata.RootHash()), Size: size,
+		EncodingType: enc.Metadata.EncodingType, Deletable: opts.Deletable, EpochsAhead: opts.Epochs,
+	}
+	for attempt := 0; ; attempt++ {
+		reg, err := c.chain.RegisterBlob(ctx, req)
+		if err == nil {
+			return reg, nil
+		}
+		if attempt == 0 && c.cfg.Faucet && errors.Is(err, chainlink.ErrInsufficientFunds) {
+			if _, ferr := c.chain.Faucet(ctx, owner, faucetAmount); ferr == nil {
+				continue
+			}
+		}
+		if errors.Is(err, chainlink.ErrTooFarAhead) || errors.Is(err, chainlink.ErrBlobTooLarge) {
+			return reg, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		}
+		return reg, fmt.Errorf("%w: registering: %w", ErrChain, err)
+	}
+}
+
+// confirmed is one member's verified confirmation, or why there is none.
+type confirmed struct {
+	member int
+	sig    bls.Signature
+	err    error
+}
+
+// distribute pushes each member its metadata and slivers (one stream per
+// member, concurrently), gathers verified confirmations and returns the
+// certificate once they weigh a quorum (3w ≥ 2n+1).
+func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.EncodedBlob, pers codec.BlobPersistence, progress func(Progress)) (chainlink.Certificate, int, []NodeFailure, error) {
+	id := enc.BlobID
+	msg := codec.StorageConfirmationMessage(v.Epoch, id, pers)
+	meta := codec.MarshalMetadataWithID(id, &enc.Metadata)
+	pushCtx, stopPush := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPush()
+	results := make(chan confirmed, len(v.Members))
+	var wg sync.WaitGroup
+	for i := range v.Members {
+		if len(v.Members[i].Shards) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sig, err := c.pushMember(pushCtx, v, i, enc, meta, pers, msg)
+			results <- confirmed{member: i, sig: sig, err: err}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	var (
+		sigs     []bls.Signature
+		signers  []uint16
+		weight   int
+		failures []NodeFailure
+	)
+	total := int64(v.NShards)
+	report(progress, "distribute", 0, total)
+	for weight == 0 || !bls.Quorum.Reached(weight, v.NShards) {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards, need %s", ErrUnavailable, weight, v.NShards, bls.Quorum)
+			}
+			if r.err != nil {
+				failures = append(failures, failure(v, r.member, "%v", r.err))
+				continue
+			}
+			sigs = append(sigs, r.sig)
+			signers = append(signers, uint16(r.member))
+			weight += v.Members[r.member].Weight
+			report(progress, "distribute", int64(weight), total)
+		case <-ctx.Done():
+			return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards: %w", ErrUnavailable, weight, v.NShards, ctx.Err())
+		}
+	}
+	// Let the remaining pushes finish briefly in the background; the
+	// deferred stopPush ends them when Store returns.
+	go func() {
+		t := time.NewTimer(pushGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			stopPush()
+		case <-pushCtx.Done():
+		}
+	}()
+	agg, err := bls.Aggregate(sigs)
+	if err != nil {
+		return chainlink.Certificate{}, weight, failures, err
+	}
+	idx := slices.Clone(signers)
+	slices.Sort(idx)
+	bitmap, err := bls.SignersToBitmap(len(v.Members), idx)
+	if err != nil {
+		return chainlink.Certificate{}, weight, failures, err
+	}
+	return certificate(agg, bitmap, msg), weight, failures, nil
+}
+
+// pushMember sends member i the metadata and its sliver pairs, then asks
+// for its confirmation and verifies it.
+func (c *Client) pushMember(ctx context.Context, v *committeeView, i int, enc *codec.EncodedBlob, meta []byte, pers codec.BlobPersistence, msg []byte) (bls.Signature, error) {
+	pid, err := c.connect(v, i)
+	if err != nil {
+		return bls.Signature{}, err
+	}
+	id := enc.BlobID
+	if err := c.p2p.PutMetadata(ctx, pid, id, meta); err != nil {
+		return bls.Signature{}, fmt.Errorf("put metadata: %w", err)
+	}
+	pairs := v.pairsOf(i, id)
+	slivers := make([]p2p.Sliver, 0, 2*len(pairs))
+	for _, p := range pairs {
+		sp := &enc.Pairs[p]
+		slivers = append(slivers,
+			p2p.Sliver{SliverRef: p2p.SliverRef{Pair: uint16(p), Type: codec.Primary}, Data: sp.Primary.MarshalBCS()},
+			p2p.Sliver{SliverRef: p2p.SliverRef{Pair: uint16(p), Type: codec.Secondary}, Data: sp.Secondary.MarshalBCS()})
+	}
+	errs, err := c.p2p.PutSlivers(ctx, pid, id, slivers)
+	if err != nil {
+		return bls.Signature{}, fmt.Errorf("put slivers: %w", err)
+	}
+	for j, e := range errs {
+		if e != nil {
+			return bls.Signature{}, fmt.Errorf("%s sliver of pair %d refused: %w", slivers[j].Type, slivers[j].Pair, e)
+		}
+	}
+	sm, err := c.p2p.GetConfirmation(ctx, pid, p2p.ConfirmationRequest{ID: id, Persistence: pers})
+	if err != nil {
+		return bls.Signature{}, fmt.Errorf("confirmation: %w", err)
+	}
+	if string(sm.Message) != string(msg) {
+		return bls.Signature{}, fmt.Errorf("confirmation for another message (epoch, blob or persistence differ)")
+	}
+	if err := v.verifySigned(i, sm.Message, sm.Signature); err != nil {
+		return bls.Signature{}, fmt.Errorf("confirmation signature: %w", err)
+	}
+	return bls.Signature(sm.Signature), nil
+}
+
+// faucetAmount is what a devnet client asks the faucet for when its
+// account runs dry (the ledger caps one call at 1e15).
+const faucetAmount = 1_000_000_000_000
