@@ -60,7 +60,7 @@ type StoreResult struct {
 	// AlreadyCertified is true when nothing was stored because the blob
 	// was already certified long enough; then Blob is zero and EndEpoch
 	// is the certified end epoch.
-	AlreadyCertified bool `json:"already_certified"`
+	AlreadyCertified bool   `json:"already_certified"`
 	EndEpoch         uint32 `json:"end_epoch"`
 	// Blob is the new blob object (newly created).
 	Blob          chainlink.Blob         `json:"blob"`

@@ -163,8 +163,9 @@ func (n *Node) applyEpoch(ctx context.Context, epoch uint32) error {
 		return err
 	}
 	now := n.Shards()
+	n.log.Info("epoch applied", "epoch", n.Epoch(), "shards", len(now))
 	if n.currentView() != nil && n.Epoch() == epoch && len(now) > 0 {
-		if gained := len(now) - overlap(old, now); gained > 0 {
+		if gained := len(now) - overlap(old, now); gained > 0 && len(old) > 0 {
 			n.log.Warn("shards gained at epoch change are not migrated; they fill through recovery of newly certified blobs only", "gained", gained)
 		}
 		// Replayed epoch events after a restart are refused by the chain

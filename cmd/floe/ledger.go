@@ -39,6 +39,21 @@ func newLedgerCommand() *cobra.Command {
 	serve.Flags().IntVar(&shards, "shards", 1000, "number of shards of the network (used when the ledger is created)")
 	serve.Flags().DurationVar(&epoch, "epoch", time.Hour, "epoch duration")
 	serve.Flags().Uint32Var(&maxEpochsAhead, "max-epochs-ahead", 53, "longest storage reservation in epochs")
-	cmd.AddCommand(serve)
+	var ledgerURL string
+	advance := &cobra.Command{
+		Use:   "advance",
+		Short: "End the current epoch now: select the next committee (the first one, on a new swarm)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := chainlink.NewClient(ledgerURL, nil).AdvanceEpoch(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "epoch %d\n", st.Epoch)
+			return nil
+		},
+	}
+	advance.Flags().StringVar(&ledgerURL, "ledger", "http://127.0.0.1:7070", "ledger service URL")
+	cmd.AddCommand(serve, advance)
 	return cmd
 }

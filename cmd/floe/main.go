@@ -29,6 +29,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBlobIDCommand(), newBenchCommand(), newLedgerCommand())
+	root.AddCommand(newBlobIDCommand(), newBenchCommand(), newLedgerCommand(),
+		newDevnetCommand(), newStoreCommand(), newReadCommand(), newStatusCommand(), newNodeCommand())
 	return root
 }
