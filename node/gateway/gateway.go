@@ -1,0 +1,304 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"floe/chainlink"
+	"floe/codec"
+	"floe/node"
+)
+
+// Backend is what the gateway needs of a floe client: the publisher and
+// reader roles and the chain. *node.Client implements it.
+type Backend interface {
+	Store(ctx context.Context, data []byte, opts node.StoreOptions) (*node.StoreResult, error)
+	Read(ctx context.Context, id codec.BlobID, opts node.ReadOptions) (*node.ReadResult, error)
+	Status(ctx context.Context, id codec.BlobID) (chainlink.BlobStatus, error)
+	Chain() chainlink.Chain
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxBlobSize   = 64 << 20
+	DefaultMaxConcurrent = 16
+	DefaultReadTimeout   = 2 * time.Minute
+	DefaultStoreTimeout  = 10 * time.Minute
+	DefaultShutdownGrace = 10 * time.Second
+)
+
+// Config holds the gateway's limits and options. Zero values take the
+// defaults above.
+type Config struct {
+	// MaxBlobSize is the largest blob stored (PUT body) or served (GET),
+	// in bytes. The network's own maximum may be lower; the gateway then
+	// answers what the backend says.
+	MaxBlobSize int64
+	// MaxConcurrent bounds the blob requests (PUT, GET, HEAD of blobs) in
+	// progress; beyond it the gateway answers 429 at once. Together with
+	// MaxBlobSize it bounds the memory held for bodies.
+	MaxConcurrent int
+	// ReadTimeout bounds a read from the lookup to the last byte written.
+	ReadTimeout time.Duration
+	// StoreTimeout bounds a store from the first body byte to the answer.
+	StoreTimeout time.Duration
+	// AuthToken, if set, is the bearer token a PUT must carry
+	// (Authorization: Bearer <token>). Reads are never authenticated.
+	AuthToken string
+	// DisableContentTypeParam turns off the floe extension that lets a GET
+	// name the response's Content-Type with ?content_type=.
+	DisableContentTypeParam bool
+	// ShutdownGrace is how long Serve lets requests in progress finish
+	// after its context ends.
+	ShutdownGrace time.Duration
+	// Logger receives one line per request and the errors (default
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() error {
+	if c.MaxBlobSize < 0 || c.MaxConcurrent < 0 || c.ReadTimeout < 0 || c.StoreTimeout < 0 || c.ShutdownGrace < 0 {
+		return errors.New("gateway: negative limit in config")
+	}
+	if c.MaxBlobSize == 0 {
+		c.MaxBlobSize = DefaultMaxBlobSize
+	}
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = DefaultStoreTimeout
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Gateway is the Walrus aggregator/publisher HTTP API over a Backend. It
+// is an http.Handler.
+type Gateway struct {
+	b      Backend
+	cfg    Config
+	log    *slog.Logger
+	slots  chan struct{}
+	sizes  *sizeCache
+	routes []route
+}
+
+// New returns a gateway serving b with cfg.
+func New(b Backend, cfg Config) (*Gateway, error) {
+	if b == nil {
+		return nil, errors.New("gateway: nil backend")
+	}
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		b: b, cfg: cfg, log: cfg.Logger,
+		slots: make(chan struct{}, cfg.MaxConcurrent),
+		sizes: newSizeCache(4096),
+	}
+	g.routes = g.routeTable()
+	for i := range g.routes {
+		g.routes[i].segs = strings.Split(strings.TrimPrefix(g.routes[i].path, "/"), "/")
+	}
+	return g, nil
+}
+
+// Serve answers HTTP on ln until ctx ends, then lets requests in progress
+// finish for the shutdown grace period and cancels the rest. It closes ln.
+func Serve(ctx context.Context, ln net.Listener, b Backend, cfg Config) error {
+	g, err := New(b, cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	return g.Serve(ctx, ln)
+}
+
+// Serve answers HTTP on ln until ctx ends (see the package function Serve).
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		g.log.Warn("gateway: requests still running after the grace period; cancelling them", "err", err)
+		cancelBase()
+		srv.Close()
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: serve: %w", err)
+	}
+	return nil
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &recorder{ResponseWriter: w, status: http.StatusOK}
+	h := rw.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, ETag")
+	g.route(rw, r)
+	level := slog.LevelDebug
+	if rw.status >= 500 {
+		level = slog.LevelWarn
+	}
+	g.log.Log(r.Context(), level, "gateway request", "method", r.Method, "path", r.URL.Path,
+		"status", rw.status, "bytes", rw.n, "dur", time.Since(start).Round(time.Microsecond))
+}
+
+// route dispatches r to the handler of its path and method.
+func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
+	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	var allowed []string
+	for i := range g.routes {
+		rt := &g.routes[i]
+		params, ok := rt.match(segs)
+		if !ok {
+			continue
+		}
+		if r.Method == http.MethodOptions {
+			// CORS preflight (the Walrus daemon allows any origin).
+			h := w.Header()
+			h.Set("Access-Control-Allow-Methods", "GET, HEAD, PUT, OPTIONS")
+			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+				h.Set("Access-Control-Allow-Headers", req)
+			}
+			h.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if rt.method == r.Method || (rt.method == http.MethodGet && r.Method == http.MethodHead) {
+			rt.handle(w, r, params)
+			return
+		}
+		allowed = append(allowed, rt.method)
+		if rt.method == http.MethodGet {
+			allowed = append(allowed, http.MethodHead)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, &apiError{code: http.StatusMethodNotAllowed, status: StatusInvalidArgument, reason: "METHOD_NOT_ALLOWED",
+			message: fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)})
+		return
+	}
+	writeError(w, notFound("ROUTE_NOT_FOUND", fmt.Sprintf("no such endpoint: %s", r.URL.Path)))
+}
+
+// acquire takes one of the concurrent-request slots, or answers 429.
+func (g *Gateway) acquire(w http.ResponseWriter) (release func(), ok bool) {
+	select {
+	case g.slots <- struct{}{}:
+		return func() { <-g.slots }, true
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, &apiError{code: http.StatusTooManyRequests, status: StatusResourceExhausted, reason: "TOO_MANY_REQUESTS",
+			message:  fmt.Sprintf("the gateway is serving its maximum of %d requests, please retry", g.cfg.MaxConcurrent),
+			metadata: map[string]any{"max_concurrent": g.cfg.MaxConcurrent}})
+		return nil, false
+	}
+}
+
+// fail answers err, unless the client is gone (then nobody would read it).
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
+	if r.Context().Err() != nil {
+		g.log.Debug("gateway: client gone", "path", r.URL.Path, "err", e)
+		return
+	}
+	if e.code >= 500 {
+		g.log.Warn("gateway: request failed", "method", r.Method, "path", r.URL.Path, "err", e)
+	}
+	writeError(w, e)
+}
+
+// recorder remembers the status and body size for the request log.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	n           int64
+	wroteHeader bool
+}
+
+func (rw *recorder) WriteHeader(code int) {
+	if !rw.wroteHeader {
+		rw.status, rw.wroteHeader = code, true
+	}
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+func (rw *recorder) Write(p []byte) (int, error) {
+	rw.wroteHeader = true
+	n, err := rw.ResponseWriter.Write(p)
+	rw.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
+
+// sizeCache remembers blob sizes by blob ID. A blob ID commits to the
+// blob's length (F4.5), so an entry never goes stale; the cache only saves
+// the chain lookup of an object.
+type sizeCache struct {
+	mu    sync.Mutex
+	max   int
+	m     map[codec.BlobID]uint64
+	order []codec.BlobID // insertion order, for eviction
+}
+
+func newSizeCache(max int) *sizeCache {
+	return &sizeCache{max: max, m: make(map[codec.BlobID]uint64, max)}
+}
+
+func (c *sizeCache) get(id codec.BlobID) (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[id]
+	return v, ok
+}
+
+func (c *sizeCache) put(id codec.BlobID, size uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[id]; ok {
+		return
+	}
+	if len(c.order) >= c.max {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.m[id] = size
+	c.order = append(c.order, id)
+}

@@ -1,0 +1,345 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"floe/chainlink"
+	"floe/codec"
+	"floe/node"
+)
+
+// storeQuery is the parsed query of PUT /v1/blobs (F11.2).
+type storeQuery struct {
+	epochs       uint32
+	permanent    bool
+	deletable    bool // deprecated no-op in Walrus; conflicts with permanent
+	force        bool
+	sendObjectTo chainlink.ID
+}
+
+// parseStoreQuery parses the publisher's query. Every F11.2 parameter is
+// known; share, reuse_resources and encoding_type are accepted only with the
+// values floe can honour (share=false, reuse_resources=false,
+// encoding_type=RS2) and refused otherwise, so nobody believes a request
+// did what it did not.
+func parseStoreQuery(raw string) (storeQuery, error) {
+	q := storeQuery{epochs: 1}
+	vals, err := parseQuery(raw)
+	if err != nil {
+		return q, err
+	}
+	var share bool
+	for k, v := range vals {
+		switch k {
+		case "epochs":
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil || n == 0 || !isDigits(v) {
+				return q, badRequest("INVALID_EPOCHS", "epochs=%q: want a positive number of epochs", v)
+			}
+			q.epochs = uint32(n)
+		case "permanent":
+			q.permanent, err = parseBool(k, v)
+		case "deletable":
+			q.deletable, err = parseBool(k, v)
+		case "force":
+			q.force, err = parseBool(k, v)
+		case "send_object_to":
+			if !strings.HasPrefix(v, "0x") {
+				return q, badRequest("INVALID_ADDRESS", "send_object_to=%q: want a 0x-prefixed address of 64 hex digits", v)
+			}
+			q.sendObjectTo, err = chainlink.ParseID(v)
+			if err != nil {
+				return q, badRequest("INVALID_ADDRESS", "send_object_to=%q: want a 0x-prefixed address of 64 hex digits", v)
+			}
+		case "share":
+			if share, err = parseBool(k, v); err == nil && share {
+				return q, badRequest("UNSUPPORTED_PARAMETER", "share=true: floe has no shared blob objects")
+			}
+		case "reuse_resources":
+			var reuse bool
+			if reuse, err = parseBool(k, v); err == nil && reuse {
+				return q, badRequest("UNSUPPORTED_PARAMETER", "reuse_resources=true: the floe publisher always buys new storage")
+			}
+		case "encoding_type":
+			if v != "RS2" {
+				return q, badRequest("UNSUPPORTED_PARAMETER", "encoding_type=%q: floe encodes with RS2 only", v)
+			}
+		default:
+			return q, badRequest("INVALID_QUERY", "unknown query parameter %q", k)
+		}
+		if err != nil {
+			return q, err
+		}
+	}
+	if q.permanent && q.deletable {
+		return q, badRequest("INVALID_BLOB_PERSISTENCE", "a blob cannot be both permanent and deletable")
+	}
+	return q, nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// encode formats q as a query string (tests and the OpenAPI examples).
+func (q storeQuery) encode() string {
+	var parts []string
+	if q.epochs != 1 {
+		parts = append(parts, "epochs="+strconv.FormatUint(uint64(q.epochs), 10))
+	}
+	if q.permanent {
+		parts = append(parts, "permanent=true")
+	}
+	if q.deletable {
+		parts = append(parts, "deletable=true")
+	}
+	if q.force {
+		parts = append(parts, "force=true")
+	}
+	if !q.sendObjectTo.IsZero() {
+		parts = append(parts, "send_object_to="+q.sendObjectTo.String())
+	}
+	return strings.Join(parts, "&")
+}
+
+// StoreResponse is the publisher's answer (F11.2 BlobStoreResult): exactly
+// one of the fields is set.
+type StoreResponse struct {
+	NewlyCreated     *NewlyCreated     `json:"newlyCreated,omitempty"`
+	AlreadyCertified *AlreadyCertified `json:"alreadyCertified,omitempty"`
+}
+
+// NewlyCreated describes a blob object created by the store.
+type NewlyCreated struct {
+	BlobObject        BlobObject        `json:"blobObject"`
+	ResourceOperation ResourceOperation `json:"resourceOperation"`
+	Cost              uint64            `json:"cost"`
+}
+
+// BlobObject is the on-chain Blob object (F9.1) in the Walrus JSON form.
+type BlobObject struct {
+	ID              chainlink.ID  `json:"id"`
+	RegisteredEpoch uint32        `json:"registeredEpoch"`
+	BlobID          codec.BlobID  `json:"blobId"`
+	Size            uint64        `json:"size"`
+	EncodingType    string        `json:"encodingType"`
+	CertifiedEpoch  *uint32       `json:"certifiedEpoch"`
+	Storage         StorageObject `json:"storage"`
+	Deletable       bool          `json:"deletable"`
+}
+
+// StorageObject is the blob object's storage resource.
+type StorageObject struct {
+	ID          chainlink.ID `json:"id"`
+	StartEpoch  uint32       `json:"startEpoch"`
+	EndEpoch    uint32       `json:"endEpoch"`
+	StorageSize uint64       `json:"storageSize"`
+}
+
+// ResourceOperation says how the storage was obtained; floe always buys it.
+type ResourceOperation struct {
+	RegisterFromScratch *RegisterFromScratch `json:"registerFromScratch,omitempty"`
+}
+
+// RegisterFromScratch is storage bought for the encoded length.
+type RegisterFromScratch struct {
+	EncodedLength uint64 `json:"encodedLength"`
+	EpochsAhead   uint32 `json:"epochsAhead"`
+}
+
+// AlreadyCertified answers a store of a blob certified long enough.
+type AlreadyCertified struct {
+	BlobID codec.BlobID `json:"blobId"`
+	// Object is a live certified blob object of the blob ID (floe has no
+	// Sui event IDs, so the "event" form is never used).
+	Object   *chainlink.ID `json:"object,omitempty"`
+	EndEpoch uint32        `json:"endEpoch"`
+}
+
+func encodingName(t byte) string {
+	if t == codec.EncodingTypeRS2 {
+		return "RS2"
+	}
+	return strconv.Itoa(int(t))
+}
+
+// putBlob serves PUT /v1/blobs.
+func (g *Gateway) putBlob(w http.ResponseWriter, r *http.Request, _ []string) {
+	if g.cfg.AuthToken != "" && !g.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="floe gateway"`)
+		writeError(w, &apiError{code: http.StatusUnauthorized, status: StatusUnauthenticated, reason: "UNAUTHENTICATED",
+			message: "this publisher requires Authorization: Bearer <token>"})
+		return
+	}
+	q, err := parseStoreQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	if r.ContentLength > g.cfg.MaxBlobSize {
+		w.Header().Set("Connection", "close")
+		writeError(w, g.tooLarge(r.ContentLength))
+		return
+	}
+	release, ok := g.acquire(w)
+	if !ok {
+		return
+	}
+	defer release()
+
+	deadline := time.Now().Add(g.cfg.StoreTimeout)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline.Add(time.Second))
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	defer cancel()
+
+	es, err := g.b.Chain().EpochState(ctx)
+	if err != nil {
+		g.fail(w, r, storeError(fmt.Errorf("%w: epoch state: %w", node.ErrChain, err)))
+		return
+	}
+	if es.MaxEpochsAhead > 0 && q.epochs > es.MaxEpochsAhead {
+		g.fail(w, r, badRequest("INVALID_EPOCHS", "epochs=%d exceeds the network's maximum of %d epochs ahead",
+			q.epochs, es.MaxEpochsAhead))
+		return
+	}
+
+	data, err := readBody(w, r, g.cfg.MaxBlobSize)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			g.fail(w, r, g.tooLarge(-1))
+		case ctx.Err() != nil:
+			g.fail(w, r, storeError(ctx.Err()))
+		default:
+			g.fail(w, r, badRequest("MALFORMED_REQUEST", "reading the body: %v", err))
+		}
+		return
+	}
+
+	res, err := g.b.Store(ctx, data, node.StoreOptions{
+		Epochs: q.epochs, Deletable: !q.permanent, Force: q.force, SendObjectTo: q.sendObjectTo,
+	})
+	if err != nil {
+		g.fail(w, r, storeError(err))
+		return
+	}
+	var out StoreResponse
+	if res.AlreadyCertified {
+		ac := &AlreadyCertified{BlobID: res.BlobID, EndEpoch: res.EndEpoch}
+		if oid, ok := g.certifiedObject(ctx, res.BlobID, res.EndEpoch); ok {
+			ac.Object = &oid
+		}
+		out.AlreadyCertified = ac
+	} else {
+		b := res.Blob
+		out.NewlyCreated = &NewlyCreated{
+			BlobObject: BlobObject{
+				ID: b.ObjectID, RegisteredEpoch: b.RegisteredEpoch, BlobID: b.BlobID, Size: b.Size,
+				EncodingType: encodingName(b.EncodingType), CertifiedEpoch: b.CertifiedEpoch,
+				Storage: StorageObject{ID: b.Storage.ID, StartEpoch: b.Storage.StartEpoch,
+					EndEpoch: b.Storage.EndEpoch, StorageSize: b.Storage.Size},
+				Deletable: b.Deletable,
+			},
+			ResourceOperation: ResourceOperation{RegisterFromScratch: &RegisterFromScratch{
+				EncodedLength: res.EncodedLength, EpochsAhead: res.EpochsAhead}},
+			Cost: res.Cost,
+		}
+		g.sizes.put(b.BlobID, b.Size)
+	}
+	g.log.Info("gateway: stored", "blob_id", res.BlobID, "size", len(data),
+		"already_certified", res.AlreadyCertified, "end_epoch", res.EndEpoch)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// authorized compares the bearer token in constant time.
+func (g *Gateway) authorized(r *http.Request) bool {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(g.cfg.AuthToken)) == 1
+}
+
+func (g *Gateway) tooLarge(size int64) *apiError {
+	md := map[string]any{"max_size": g.cfg.MaxBlobSize}
+	msg := fmt.Sprintf("the blob exceeds this publisher's maximum size of %d bytes", g.cfg.MaxBlobSize)
+	if size >= 0 {
+		md["size"] = size
+		msg = fmt.Sprintf("the blob of %d bytes exceeds this publisher's maximum size of %d bytes", size, g.cfg.MaxBlobSize)
+	}
+	return &apiError{code: http.StatusRequestEntityTooLarge, status: StatusSizeExceeded, reason: "BLOB_TOO_LARGE",
+		message: msg, metadata: md}
+}
+
+// readBody reads the whole body, at most max bytes, into one buffer sized
+// from Content-Length when the client sent it.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	defer body.Close()
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + 1) // +1: ReadFrom needs room to see EOF
+	}
+	if _, err := buf.ReadFrom(body); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// certifiedObject finds a live certified object of id, preferably the one
+// whose storage ends at endEpoch.
+func (g *Gateway) certifiedObject(ctx context.Context, id codec.BlobID, endEpoch uint32) (chainlink.ID, bool) {
+	st, err := g.b.Status(ctx, id)
+	if err != nil {
+		g.log.Debug("gateway: status for alreadyCertified", "blob_id", id, "err", err)
+		return chainlink.ID{}, false
+	}
+	var found chainlink.ID
+	var ok bool
+	for i, oid := range st.Objects {
+		if i == 16 {
+			break // enough lookups for one answer
+		}
+		b, err := g.b.Chain().Blob(ctx, oid)
+		if err != nil || b.CertifiedEpoch == nil {
+			continue
+		}
+		if b.Storage.EndEpoch == endEpoch {
+			return oid, true
+		}
+		if !ok {
+			found, ok = oid, true
+		}
+	}
+	return found, ok
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, &apiError{code: http.StatusInternalServerError, status: StatusInternal, reason: "INTERNAL",
+			message: "encoding the answer: " + err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
