@@ -25,6 +25,9 @@ type Backend interface {
 	Chain() chainlink.Chain
 }
 
+// *node.Client is the backend of a gateway on a swarm.
+var _ Backend = (*node.Client)(nil)
+
 // Defaults of Config.
 const (
 	DefaultMaxBlobSize   = 64 << 20
