@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -34,6 +35,9 @@ type DevnetConfig struct {
 	EpochDuration time.Duration
 	// NoSync skips fsync in the nodes' stores (benchmarks).
 	NoSync bool
+	// Byzantine lists nodes (by index) that serve corrupted data, for
+	// fault experiments.
+	Byzantine []int
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -45,6 +49,8 @@ type Devnet struct {
 	Ledger    *chainlink.Ledger
 	ledgerURL string
 	nodes     []*Node
+	configs   []Config
+	hostCfg   host.Config
 	client    ClientConfig
 	stopServe context.CancelFunc
 	served    chan error
@@ -107,8 +113,8 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (d *Devnet, err error) {
 	d.stopServe = stop
 	go func() { d.served <- chainlink.ServeListener(sctx, ln, d.Ledger) }()
 
-	hc := host.LoopbackConfig()
-	hc.MaxMemory = 2 << 30
+	d.hostCfg = host.LoopbackConfig()
+	d.hostCfg.MaxMemory = 2 << 30
 	var bootstrap []string
 	for i := range cfg.Nodes {
 		ncfg := Config{
@@ -118,12 +124,15 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (d *Devnet, err error) {
 			Ledger:  d.ledgerURL, Owner: devnetAccount("owner-" + strconv.Itoa(i)),
 			Stake: 1_000_000, Faucet: true, NoSync: cfg.NoSync, Bootstrap: bootstrap,
 		}
-		n, err := New(ctx, ncfg, Options{Chain: d.Ledger, Logger: cfg.Logger, HostConfig: &hc})
-		if err != nil {
-			return nil, fmt.Errorf("starting %s: %w", ncfg.Name, err)
+		if slices.Contains(cfg.Byzantine, i) {
+			ncfg.Byzantine = ByzantineCorrupt
 		}
-		d.nodes = append(d.nodes, n)
-		ai := n.AddrInfo()
+		d.configs = append(d.configs, ncfg)
+		d.nodes = append(d.nodes, nil)
+		if err := d.StartNode(ctx, i); err != nil {
+			return nil, err
+		}
+		ai := d.nodes[i].AddrInfo()
 		for _, a := range ai.Addrs {
 			bootstrap = append(bootstrap, a.String()+"/p2p/"+ai.ID.String())
 		}
@@ -180,6 +189,29 @@ func (d *Devnet) ensureCommittee(ctx context.Context) error {
 	return nil
 }
 
+// StartNode starts node i again after StopNode (same keys and data).
+func (d *Devnet) StartNode(ctx context.Context, i int) error {
+	if d.nodes[i] != nil {
+		return fmt.Errorf("node %d is running", i)
+	}
+	n, err := New(ctx, d.configs[i], Options{Chain: d.Ledger, Logger: d.cfg.Logger, HostConfig: &d.hostCfg})
+	if err != nil {
+		return fmt.Errorf("starting %s: %w", d.configs[i].Name, err)
+	}
+	d.nodes[i] = n
+	return nil
+}
+
+// StopNode stops node i cleanly; Nodes()[i] is nil until StartNode.
+func (d *Devnet) StopNode(i int) error {
+	n := d.nodes[i]
+	if n == nil {
+		return nil
+	}
+	d.nodes[i] = nil
+	return n.Close()
+}
+
 // ClientConfig is the config of a client of this devnet.
 func (d *Devnet) ClientConfig() ClientConfig { return d.client }
 
@@ -202,7 +234,7 @@ func (d *Devnet) AdvanceEpoch(ctx context.Context) (uint32, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for _, n := range d.nodes {
-		for n.Epoch() < st.Epoch {
+		for n != nil && n.Epoch() < st.Epoch {
 			select {
 			case <-ctx.Done():
 				return st.Epoch, fmt.Errorf("%s did not reach epoch %d: %w", n.cfg.Name, st.Epoch, ctx.Err())
@@ -218,7 +250,9 @@ func (d *Devnet) Close() error {
 	var errs []error
 	d.closeOnce.Do(func() {
 		for _, n := range d.nodes {
-			errs = append(errs, n.Close())
+			if n != nil {
+				errs = append(errs, n.Close())
+			}
 		}
 		if d.stopServe != nil {
 			d.stopServe()

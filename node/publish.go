@@ -178,7 +178,7 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 		select {
 		case r, ok := <-results:
 			if !ok {
-				return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards, need %s", ErrUnavailable, weight, v.NShards, bls.Quorum)
+				return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards, need %s%s", ErrUnavailable, weight, v.NShards, bls.Quorum, firstFailure(failures))
 			}
 			if r.err != nil {
 				failures = append(failures, failure(v, r.member, "%v", r.err))
@@ -260,3 +260,11 @@ func (c *Client) pushMember(ctx context.Context, v *committeeView, i int, enc *c
 // faucetAmount is what a devnet client asks the faucet for when its
 // account runs dry (the ledger caps one call at 1e15).
 const faucetAmount = 1_000_000_000_000
+
+// firstFailure summarises failures for an error message.
+func firstFailure(fs []NodeFailure) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d nodes failed; first: %s: %s)", len(fs), fs[0].PeerID, fs[0].Reason)
+}

@@ -39,5 +39,10 @@ func AddProtocolLimits(cfg *rcmgr.ScalingLimitConfig, network string, p codec.Pa
 		cfg.AddProtocolLimit(ProtocolID(network, name),
 			rcmgr.BaseLimit{StreamsInbound: in, StreamsOutbound: 2 * in, Streams: 3 * in, Memory: 256 << 20},
 			rcmgr.BaseLimitIncrease{StreamsInbound: in / 4, StreamsOutbound: in / 2, Streams: in, Memory: 128 << 20})
+		// The protocol-peer scope sits under both: without its own limit
+		// the library default (a few MiB) refuses a put-slivers batch.
+		cfg.AddProtocolPeerLimit(ProtocolID(network, name),
+			rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 64, Streams: 80, Memory: perPeerMem},
+			rcmgr.BaseLimitIncrease{})
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks that print figures"}
-	cmd.AddCommand(newBenchEncodeCommand())
+	cmd.AddCommand(newBenchEncodeCommand(), newBenchE2ECommand())
 	return cmd
 }
 

@@ -1,0 +1,228 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"floe/chainlink"
+	"floe/codec"
+	"floe/store"
+)
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A node that was down while a blob was stored rebuilds its slivers from
+// recovery symbols after it comes back, fetching O(blob/n) bytes per pair.
+func TestRecoveryAfterDowntime(t *testing.T) {
+	const shards = 40
+	d := startDevnet(t, 4, shards)
+	c := newTestClient(t, d)
+	ctx := context.Background()
+	if err := d.StopNode(3); err != nil {
+		t.Fatal(err)
+	}
+	data := randomBlob(42, 1<<20)
+	res, err := c.Store(ctx, data, StoreOptions{Epochs: 3})
+	if err != nil {
+		t.Fatalf("store with one node down: %v", err)
+	}
+	if len(res.Failed) != 1 {
+		t.Fatalf("failures %+v, want the stopped node only", res.Failed)
+	}
+	if err := d.StartNode(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	n := d.Nodes()[3]
+	waitFor(t, 30*time.Second, "recovery", func() bool {
+		missing, err := n.Store().MissingSlivers(ctx, res.BlobID)
+		return err == nil && len(missing) == 0
+	})
+	// What it rebuilt is byte-identical to what the encoder made.
+	p, _ := codec.NewParams(shards)
+	enc, err := codec.Encode(p, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := n.Shards()
+	for _, s := range held {
+		pair := p.PairOfShard(res.BlobID, s)
+		for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
+			got, err := n.Store().GetSliver(ctx, res.BlobID, pair, typ)
+			if err != nil {
+				t.Fatalf("pair %d %s: %v", pair, typ, err)
+			}
+			want := enc.Pairs[pair].Primary
+			if typ == codec.Secondary {
+				want = enc.Pairs[pair].Secondary
+			}
+			if !bytes.Equal(got, want.MarshalBCS()) {
+				t.Fatalf("recovered %s sliver of pair %d differs from the encoding", typ, pair)
+			}
+		}
+	}
+	st := n.Stats()
+	if st.PairsRecovered != int64(len(held)) || st.SliversRecovered != int64(2*len(held)) {
+		t.Fatalf("stats %+v, want %d pairs", st, len(held))
+	}
+	// Recovering a pair needs n−f + n−2f symbols with their proofs: about
+	// (3/n)·|blob| plus the proofs, never the whole blob.
+	perPair := st.RecoveryBytes / st.PairsRecovered
+	pairSize := int64(len(enc.Pairs[0].Primary.Data) + len(enc.Pairs[0].Secondary.Data))
+	t.Logf("recovery fetched %d bytes for %d pairs: %d per pair (a sliver pair is %d bytes, blob/n = %d)",
+		st.RecoveryBytes, st.PairsRecovered, perPair, pairSize, len(data)/shards)
+	if perPair > 3*pairSize || perPair > int64(len(data))/4 {
+		t.Fatalf("recovery fetched %d bytes per pair; a pair is %d bytes", perPair, pairSize)
+	}
+	// The node now confirms the blob like the others.
+	if _, err := n.confirmation(ctx, res.BlobID, codec.BlobPersistence{}); err != nil {
+		t.Fatalf("recovered node does not confirm: %v", err)
+	}
+}
+
+// Reads return the right bytes while a node serves corrupted slivers and
+// metadata, and the reader names that node and no other.
+func TestByzantineNodeIsSkippedAndReported(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := StartDevnet(ctx, DevnetConfig{Nodes: 4, Shards: 20, Dir: t.TempDir(), Byzantine: []int{1}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c := newTestClient(t, d)
+	liar := d.Nodes()[1].ID()
+	reported := 0
+	for i := range 6 {
+		data := randomBlob(uint64(100+i), 50_000+i)
+		res, err := c.Store(ctx, data, StoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Read(ctx, res.BlobID, ReadOptions{})
+		if err != nil {
+			t.Fatalf("read with a lying node: %v", err)
+		}
+		if !bytes.Equal(got.Data, data) {
+			t.Fatal("read returned wrong bytes")
+		}
+		for _, l := range got.Liars {
+			if l.NodeID != liar {
+				t.Fatalf("honest node %s reported as liar: %s", l.NodeID, l.Reason)
+			}
+			reported++
+		}
+	}
+	if reported == 0 {
+		t.Fatal("the lying node was never reported")
+	}
+}
+
+// Every certified blob reads back after all nodes restart; a blob past its
+// end epoch is gone from every node.
+func TestRestartAndExpiry(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := DevnetConfig{Nodes: 4, Shards: 20, Dir: dir, Logger: testLogger(t)}
+	d, err := StartDevnet(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClient(t, d)
+	long := randomBlob(1, 30_000)
+	short := randomBlob(2, 20_000)
+	rl, err := c.Store(ctx, long, StoreOptions{Epochs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := c.Store(ctx, short, StoreOptions{Epochs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d, err = StartDevnet(ctx, cfg)
+	if err != nil {
+		t.Fatalf("restarting the devnet: %v", err)
+	}
+	defer d.Close()
+	c = newTestClient(t, d)
+	for _, b := range []struct {
+		id   codec.BlobID
+		data []byte
+	}{{rl.BlobID, long}, {rs.BlobID, short}} {
+		got, err := c.Read(ctx, b.id, ReadOptions{})
+		if err != nil || !bytes.Equal(got.Data, b.data) {
+			t.Fatalf("after restart, read %s: %v", b.id, err)
+		}
+	}
+	if _, err := d.AdvanceEpoch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range d.Nodes() {
+		if _, err := n.Store().State(ctx, rs.BlobID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("node %d still knows the expired blob: %v", i, err)
+		}
+		if _, err := n.Store().GetMetadata(ctx, rs.BlobID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("node %d still holds the expired blob's metadata: %v", i, err)
+		}
+		if missing, err := n.Store().MissingSlivers(ctx, rl.BlobID); err != nil || len(missing) != 0 {
+			t.Fatalf("node %d lost slivers of the live blob: %v %v", i, missing, err)
+		}
+	}
+	if _, err := c.Read(ctx, rs.BlobID, ReadOptions{}); !errors.Is(err, ErrBlobNotFound) {
+		t.Fatalf("reading an expired blob: %v, want ErrBlobNotFound", err)
+	}
+	if got, err := c.Read(ctx, rl.BlobID, ReadOptions{}); err != nil || !bytes.Equal(got.Data, long) {
+		t.Fatalf("the live blob after expiry of the other: %v", err)
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	ctx := context.Background()
+	d := startDevnet(t, 4, 20)
+	c := newTestClient(t, d)
+	if _, err := c.Read(ctx, codec.BlobID{1, 2, 3}, ReadOptions{}); !errors.Is(err, ErrBlobNotFound) {
+		t.Fatalf("unknown blob: %v", err)
+	}
+	if _, err := c.Store(ctx, []byte("x"), StoreOptions{Epochs: 10_000}); !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("too many epochs: %v", err)
+	}
+	if _, err := NewClient(ctx, ClientConfig{Network: "devnet", Ledger: "http://127.0.0.1:1", Account: devnetAccount("x")}); !errors.Is(err, ErrChain) {
+		t.Fatalf("unreachable ledger: %v", err)
+	}
+
+	// A ledger whose epoch has no committee.
+	l, err := chainlink.Open(ctx, chainlink.NewMemDatastore(), chainlink.WithShards(20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.AdvanceEpoch(ctx); err != nil && !errors.Is(err, chainlink.ErrNoCommittee) {
+		t.Fatal(err)
+	}
+	empty, err := NewClient(ctx, ClientConfig{Network: "devnet", Ledger: "http://unused", Account: devnetAccount("x")}, WithClientChain(l), WithClientLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
+	if _, err := empty.Store(ctx, []byte("x"), StoreOptions{}); !errors.Is(err, ErrNoCommittee) {
+		t.Fatalf("store with an empty committee: %v", err)
+	}
+}
