@@ -484,6 +484,12 @@ func ServeListener(ctx context.Context, ln net.Listener, l *Ledger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Connections that never sent a request (or a client that does
+		// not let go) must not keep the ledger from stopping.
+		l.log.Warn("ledger: closing connections that did not finish in time")
+		err = srv.Close()
+	}
 	if errors.Is(<-errc, http.ErrServerClosed) && err == nil {
 		return nil
 	}

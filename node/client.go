@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -30,6 +31,9 @@ type Client struct {
 	gossip *gossip.Gossip
 	params codec.Params
 	comms  *committees
+
+	gossipOnce sync.Once
+	gossipErr  error
 }
 
 // ClientOption adjusts a client.
@@ -90,6 +94,28 @@ func NewClient(ctx context.Context, cfg ClientConfig, opts ...ClientOption) (*Cl
 	return c, nil
 }
 
+// attestations joins the gossip topics on first use (only publishers need
+// them) and subscribes to storage confirmations.
+func (c *Client) attestations() (*gossip.Subscription[gossip.Attestation], error) {
+	c.gossipOnce.Do(func() {
+		gcfg := gossip.DefaultConfig(c.cfg.Network,
+			func(ctx context.Context, _ peer.ID, a gossip.Attestation) gossip.Verdict {
+				st, err := c.chain.EpochState(ctx)
+				if err != nil {
+					return gossip.Ignore
+				}
+				return checkAttestation(ctx, c.comms, st.Epoch, a)
+			},
+			func(context.Context, peer.ID, gossip.Notice) gossip.Verdict { return gossip.Ignore })
+		gcfg.Logger = c.log
+		c.gossip, c.gossipErr = gossip.New(c.host, gcfg)
+	})
+	if c.gossipErr != nil {
+		return nil, c.gossipErr
+	}
+	return c.gossip.SubscribeAttestations()
+}
+
 // Close stops the client's libp2p host.
 func (c *Client) Close() error {
 	var errs []error
@@ -97,6 +123,11 @@ func (c *Client) Close() error {
 		errs = append(errs, c.gossip.Close())
 	}
 	errs = append(errs, c.host.Close())
+	// Idle (and speculatively dialled) connections would keep a ledger's
+	// graceful shutdown waiting.
+	if hc, ok := c.chain.(interface{ CloseIdleConnections() }); ok {
+		hc.CloseIdleConnections()
+	}
 	return errors.Join(errs...)
 }
 

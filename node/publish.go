@@ -165,29 +165,75 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 		}()
 	}
 	go func() { wg.Wait(); close(results) }()
+	// Confirmations also arrive by gossip: a node attests once it holds
+	// its slivers, also when the direct reply is lost.
+	gossiped := make(chan confirmed, len(v.Members))
+	if sub, err := c.attestations(); err != nil {
+		c.log.Debug("attestation gossip unavailable", "err", err)
+	} else {
+		defer sub.Cancel()
+		go func() {
+			for {
+				a, _, err := sub.Next(pushCtx)
+				if err != nil {
+					return
+				}
+				if i, ok := v.byKey[a.Signer]; ok && string(a.Signed.Message) == string(msg) {
+					select {
+					case gossiped <- confirmed{member: i, sig: bls.Signature(a.Signed.Signature)}:
+					case <-pushCtx.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
 
 	var (
 		sigs     []bls.Signature
 		signers  []uint16
 		weight   int
 		failures []NodeFailure
+		counted  = map[int]bool{}
 	)
+	add := func(r confirmed) {
+		if counted[r.member] {
+			return
+		}
+		counted[r.member] = true
+		sigs = append(sigs, r.sig)
+		signers = append(signers, uint16(r.member))
+		weight += v.Members[r.member].Weight
+	}
 	total := int64(v.NShards)
 	report(progress, "distribute", 0, total)
 	for weight == 0 || !bls.Quorum.Reached(weight, v.NShards) {
 		select {
 		case r, ok := <-results:
 			if !ok {
-				return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards, need %s%s", ErrUnavailable, weight, v.NShards, bls.Quorum, firstFailure(failures))
+				// Every push ended; late gossip may still complete the
+				// quorum, briefly.
+				results = nil
+				waitGossip := time.NewTimer(pushGrace)
+				defer waitGossip.Stop()
+				go func() {
+					<-waitGossip.C
+					stopPush()
+				}()
+				continue
 			}
 			if r.err != nil {
 				failures = append(failures, failure(v, r.member, "%v", r.err))
 				continue
 			}
-			sigs = append(sigs, r.sig)
-			signers = append(signers, uint16(r.member))
-			weight += v.Members[r.member].Weight
+			add(r)
 			report(progress, "distribute", int64(weight), total)
+		case r := <-gossiped:
+			// Verified by the gossip validator against the committee.
+			add(r)
+			report(progress, "distribute", int64(weight), total)
+		case <-pushCtx.Done():
+			return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards, need %s%s", ErrUnavailable, weight, v.NShards, bls.Quorum, firstFailure(failures))
 		case <-ctx.Done():
 			return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards: %w", ErrUnavailable, weight, v.NShards, ctx.Err())
 		}

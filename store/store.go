@@ -154,8 +154,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // logs here; the read that hit it returns pebble's corruption error.
 func (s *Store) pebbleOptions() *pebble.Options {
 	log := s.log
-	return &pebble.Options{
-		Logger: quietLogger{log},
+	o := &pebble.Options{
+		// Slivers are large values: a bigger memtable means fewer,
+		// larger flushes per blob stored.
+		MemTableSize: 64 << 20,
+		Logger:       quietLogger{log},
 		EventListener: &pebble.EventListener{
 			DataCorruption: func(info pebble.DataCorruptionInfo) {
 				log.Error("store: pebble found on-disk corruption", "file", info.Path, "err", info.Details)
@@ -165,6 +168,10 @@ func (s *Store) pebbleOptions() *pebble.Options {
 			},
 		},
 	}
+	// Erasure-coded slivers do not compress; trying costs CPU on every
+	// flush and compaction.
+	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+	return o
 }
 
 // quietLogger sends pebble's informational logs to slog at debug level.
