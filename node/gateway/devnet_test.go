@@ -236,10 +236,17 @@ func TestDevnetErrorCodes(t *testing.T) {
 		resp.Body.Close()
 		putDone <- resp
 	}()
-	if _, err := pw.Write([]byte("slow ")); err != nil { // the handler is reading the body now
+	if _, err := pw.Write([]byte("slow ")); err != nil {
 		t.Fatal(err)
 	}
-	resp, body = do(t, http.MethodGet, small+"/v1/blobs/"+id.String(), nil, nil)
+	// The PUT holds the slot once its handler runs; until then a GET gets
+	// through (and is refused as too large).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		resp, body = do(t, http.MethodGet, small+"/v1/blobs/"+id.String(), nil, nil)
+		if resp.StatusCode != 403 || time.Now().After(deadline) {
+			break
+		}
+	}
 	checkError(t, resp, body, 429, StatusResourceExhausted, "TOO_MANY_REQUESTS")
 	pw.Write([]byte("body"))
 	pw.Close()

@@ -682,7 +682,7 @@ func TestTimeoutsLimitsAndCancellation(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("backend saw %v, want cancellation", err)
 		}
-		if d := time.Since(start); d > 250*time.Millisecond {
+		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("cancellation reached the backend after %v", d)
 		}
 	case <-time.After(5 * time.Second):

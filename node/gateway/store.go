@@ -243,7 +243,7 @@ func (g *Gateway) putBlob(w http.ResponseWriter, r *http.Request, _ []string) {
 	var out StoreResponse
 	if res.AlreadyCertified {
 		ac := &AlreadyCertified{BlobID: res.BlobID, EndEpoch: res.EndEpoch}
-		if oid, ok := g.certifiedObject(ctx, res.BlobID, res.EndEpoch); ok {
+		if oid, ok := g.certifiedObject(ctx, res.BlobID, res.EndEpoch, !q.permanent); ok {
 			ac.Object = &oid
 		}
 		out.AlreadyCertified = ac
@@ -303,16 +303,17 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	return buf.Bytes(), nil
 }
 
-// certifiedObject finds a live certified object of id, preferably the one
-// whose storage ends at endEpoch.
-func (g *Gateway) certifiedObject(ctx context.Context, id codec.BlobID, endEpoch uint32) (chainlink.ID, bool) {
+// certifiedObject finds a live certified object of id for an
+// alreadyCertified answer, preferring one of the requested persistence
+// whose storage ends at endEpoch, then one of the requested persistence,
+// then any.
+func (g *Gateway) certifiedObject(ctx context.Context, id codec.BlobID, endEpoch uint32, deletable bool) (chainlink.ID, bool) {
 	st, err := g.b.Status(ctx, id)
 	if err != nil {
 		g.log.Debug("gateway: status for alreadyCertified", "blob_id", id, "err", err)
 		return chainlink.ID{}, false
 	}
-	var found chainlink.ID
-	var ok bool
+	best, bestScore := chainlink.ID{}, -1
 	for i, oid := range st.Objects {
 		if i == 16 {
 			break // enough lookups for one answer
@@ -321,14 +322,18 @@ func (g *Gateway) certifiedObject(ctx context.Context, id codec.BlobID, endEpoch
 		if err != nil || b.CertifiedEpoch == nil {
 			continue
 		}
-		if b.Storage.EndEpoch == endEpoch {
-			return oid, true
+		score := 0
+		if b.Deletable == deletable {
+			score += 2
 		}
-		if !ok {
-			found, ok = oid, true
+		if b.Storage.EndEpoch == endEpoch {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = oid, score
 		}
 	}
-	return found, ok
+	return best, bestScore >= 0
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
