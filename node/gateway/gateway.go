@@ -169,6 +169,10 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &recorder{ResponseWriter: w, status: http.StatusOK}
+	// Every answer gets a write deadline (net/http clears it after each
+	// request), so a client that stops reading cannot hold a connection;
+	// handlers that work longer extend it.
+	_ = http.NewResponseController(w).SetWriteDeadline(start.Add(g.cfg.ReadTimeout + time.Second))
 	h := rw.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, ETag")

@@ -828,3 +828,4 @@ func TestServeShutdown(t *testing.T) {
 		t.Fatal("still listening after Serve returned")
 	}
 }
+
