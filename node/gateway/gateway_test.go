@@ -828,4 +828,3 @@ func TestServeShutdown(t *testing.T) {
 		t.Fatal("still listening after Serve returned")
 	}
 }
-
