@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"floe/node"
 	"floe/node/gateway"
 )
 
@@ -62,17 +63,15 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 				level = slog.LevelDebug
 			}
 			gcfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			ln, err := listenGateway(listen, allowRemote)
+			cc, err := node.LoadClientConfig(cf.config)
 			if err != nil {
 				return err
 			}
-			c, err := cf.open(ctx, cmd.ErrOrStderr())
+			wait, err := startGateway(ctx, cc, listen, allowRemote, gcfg, cmd.OutOrStdout())
 			if err != nil {
-				ln.Close()
 				return err
 			}
-			defer c.Close()
-			return serveGateway(ctx, ln, c, gcfg, cmd.OutOrStdout())
+			return wait()
 		},
 	}
 	cf.add(cmd)
@@ -118,11 +117,32 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// serveGateway prints the gateway's URL and serves until ctx ends. `floe
-// devnet --gateway` runs it too.
-func serveGateway(ctx context.Context, ln net.Listener, b gateway.Backend, cfg gateway.Config, out io.Writer) error {
+// startGateway connects a client to the swarm of cc and serves the
+// gateway over it on addr (loopback unless allowRemote) until ctx ends,
+// printing its URL to out. wait blocks until the gateway has stopped and
+// its client is closed, and returns Serve's error. `floe devnet --gateway`
+// runs it too (and must call wait before closing the devnet).
+func startGateway(ctx context.Context, cc node.ClientConfig, addr string, allowRemote bool, cfg gateway.Config,
+	out io.Writer) (wait func() error, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ln, err := listenGateway(addr, allowRemote)
+	if err != nil {
+		return nil, err
+	}
+	c, err := node.NewClient(ctx, cc, node.WithClientLogger(cfg.Logger))
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	fmt.Fprintf(out, "gateway: http://%s\n", ln.Addr())
-	return gateway.Serve(ctx, ln, b, cfg)
+	errc := make(chan error, 1)
+	go func() { errc <- gateway.Serve(ctx, ln, c, cfg) }()
+	return func() error {
+		err := <-errc
+		return errors.Join(err, c.Close())
+	}, nil
 }
 
 func readToken(path string) (string, error) {
