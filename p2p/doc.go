@@ -75,35 +75,37 @@
 // libp2p figure is compared with socket figures from the same moments of the
 // same run (%plain, %tls; the machine is shared and its load varies). On the
 // 2-core Linux build box (Go 1.26, go-libp2p v0.51.0, go-yamux v5.1.0,
-// 2026-11-21, load average below 1), medians of 5:
+// 2026-11-21, load average below 1), medians of 5 in each of two runs:
 //
 //	go test ./p2p -run '^$' -bench SliverThroughput -benchtime 10x -count 5
 //
-//	                                  MB/s   % plain TCP   % plain TLS
-//	libp2p TCP + TLS 1.3 + yamux      1162       44            89
-//	  same, yamux 256 KiB / 64 KiB     908       34            65
-//	libp2p TCP + Noise + yamux         755       31            64
-//	libp2p QUIC                        409       18            36
-//	plain TCP socket (alone)          2940
-//	plain TLS 1.3 socket (alone)      1354       46
+//	                                   MB/s       % plain TCP   % plain TLS
+//	libp2p TCP + TLS 1.3 + yamux    1162 /  953     44 / 39       89 / 90
+//	  same, yamux 256 KiB / 64 KiB   908 /  694     34 / 31       65 / 67
+//	libp2p TCP + Noise + yamux       755 /  877     31 / 34       64 / 67
+//	libp2p QUIC                      409 /  390     18 / 15       36 / 34
+//	plain TCP socket (alone)        2940 / 2714
+//	plain TLS 1.3 socket (alone)    1354 / 1168     46 / 43
 //
 // The target, 70% of the plain socket, is NOT met, and cannot be
 // through go-libp2p's TLS on this box: a plain crypto/tls socket moving the
-// same frames with nothing else on top reaches 46% of the plain socket in
-// the same run, and every libp2p transport encrypts and authenticates
-// every byte. Where the TLS socket's time goes: AES-GCM costs ≈ 0.42 ns per
-// byte of one core (seal ≈ 4.3 GB/s, open ≈ 5.2 GB/s on 16 KiB records),
-// the plain socket's whole copy costs ≈ 0.5; crypto/tls also copies each
-// record before sealing it and writes every 16 KiB record with its own
-// system call, where the plain socket writes a 4 MiB sliver in one. A
-// perfect split of the plain socket's work plus AES-GCM over the two cores
-// (≈ 0.94 ns per byte, ≈ 2.1 GB/s) would only just reach 70%, and neither
-// go-libp2p's TLS transport nor crypto/tls has a setting that moves
-// towards it. So the libp2p TCP path is also measured against the TLS
-// socket: it reaches 89% of it (and 44% of the unencrypted socket, up from
-// 34%). The rest is yamux's two copies, into its send queue and out of its
-// receive buffer (19% of the path's CPU profile; AES-GCM is 28%, system
-// calls 27%), and its goroutine hops.
+// same frames with nothing else on top reaches 43-46% of the plain socket
+// in the same run, and every libp2p transport encrypts and authenticates
+// every byte. Where the TLS socket's time goes: AES-GCM costs ≈ 0.42 ns of
+// CPU per byte (seal ≈ 4.3 GB/s, open ≈ 5.2 GB/s per core on 16 KiB
+// records), against ≈ 0.5 ns per byte for everything the plain socket does
+// (both ends, kernel included: 128% CPU at 2.6 GB/s); crypto/tls also
+// copies each record before sealing it and writes every 16 KiB record with
+// its own system call, where the plain socket writes a 4 MiB sliver in one.
+// A perfect split of the plain socket's work plus AES-GCM over the two
+// cores (≈ 0.94 ns per byte, ≈ 2.1 GB/s) would only just reach 70%, and
+// neither go-libp2p's TLS transport nor crypto/tls has a setting that
+// moves towards it. So the libp2p TCP path is also measured against the
+// TLS socket: it reaches 89-90% of it (and 39-44% of the unencrypted
+// socket, up from 31-34% with yamux's own window). The rest is yamux's two
+// copies, into its send queue and out of its receive buffer (19% of the
+// path's CPU profile; AES-GCM is 28%, system calls 27%), and its goroutine
+// hops.
 //
 // What moved it: yamux starts every stream at a 256 KiB window and grows it
 // only when a window drains within four round trips, which on loopback
