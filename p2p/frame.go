@@ -17,9 +17,8 @@ const frameHeaderSize = 4
 // parameters: 1 GiB. It guards against overflow in limit arithmetic.
 const maxFrameLimit = 1 << 30
 
-// frameChunk is the most a frame reader allocates ahead of the bytes that
-// actually arrived. A peer that declares a large frame and then stalls costs
-// at most this much memory per stream.
+// frameChunk is the most a frame reader allocates before the peer has sent
+// that many bytes of a frame (see readFrameBody).
 const frameChunk = 8 << 20
 
 // errFrameTooLarge is wrapped in ErrProtocol/ErrInvalidRequest by callers.
@@ -61,8 +60,13 @@ func readFrameHeader(r io.Reader, max int) (int, error) {
 	return int(n), nil
 }
 
-// readFrameBody reads a payload of n bytes, growing the buffer as bytes
-// arrive rather than trusting the declared length up front.
+// readFrameBody reads a payload of n bytes without trusting the declared
+// length up front: a frame of more than frameChunk bytes is read into a
+// frameChunk buffer first, and only once the peer has sent that much is the
+// whole frame allocated (and the first chunk copied over, once). A peer
+// that declares a large frame and stalls costs at most frameChunk; one that
+// sends frameChunk bytes and stalls costs the declared size, which its
+// limit bounds.
 func readFrameBody(r io.Reader, n int) ([]byte, error) {
 	if n <= frameChunk {
 		b := make([]byte, n)
@@ -71,19 +75,14 @@ func readFrameBody(r io.Reader, n int) ([]byte, error) {
 		}
 		return b, nil
 	}
-	b := make([]byte, 0, frameChunk)
-	for len(b) < n {
-		next := min(n, len(b)+frameChunk)
-		if next > cap(b) {
-			nb := make([]byte, len(b), min(n, 2*cap(b)))
-			copy(nb, b)
-			b = nb
-			next = min(next, cap(b))
-		}
-		if _, err := io.ReadFull(r, b[len(b):next]); err != nil {
-			return nil, unexpectedEOF(err)
-		}
-		b = b[:next]
+	first := make([]byte, frameChunk)
+	if _, err := io.ReadFull(r, first); err != nil {
+		return nil, unexpectedEOF(err)
+	}
+	b := make([]byte, n)
+	copy(b, first)
+	if _, err := io.ReadFull(r, b[frameChunk:]); err != nil {
+		return nil, unexpectedEOF(err)
 	}
 	return b, nil
 }

@@ -6,6 +6,12 @@
 // committee peers, identify and ping. Relay, NAT port mapping and
 // hole punching are off; mDNS is never started.
 //
+// TLS is offered before Noise (Config.PreferNoise swaps them), and yamux
+// streams start with an 8 MiB receive window and carry 1 MiB frames
+// (Config.StreamWindow, Config.MuxerFrameSize) instead of yamux's 256 KiB
+// and 64 KiB, which stall bulk streams on low-latency links; the p2p package
+// doc has the measurements.
+//
 // A node:
 //
 //	cfg := host.DefaultConfig()

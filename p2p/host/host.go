@@ -68,6 +68,33 @@ type Config struct {
 	// StreamMemory is the memory one stream may reserve: at least the
 	// largest frame it reads (a maximum sliver, ~44 MB at 1000 shards).
 	StreamMemory int64
+	// StreamWindow is the receive window every yamux stream (TCP
+	// connections) starts with, in bytes: how much a peer may send on a
+	// stream before the reader has taken it. yamux's own start is 256 KiB,
+	// doubled (up to 16 MiB, reserved with the resource manager) only when
+	// a window drains within four round trips. On loopback and LAN links
+	// the round trip is so short that this never happens, and a bulk
+	// stream then waits for a window update every 128 KiB (the p2p package
+	// doc has the figures). 0 means 256 KiB; at most 64 MiB.
+	//
+	// The part above 256 KiB is not reserved with the resource manager: a
+	// stream whose reader stalls can hold up to StreamWindow of the peer's
+	// data outside the limits. The stream protocols of package p2p read
+	// each request to its end before calling the handler, so for them this
+	// only happens on a put-slivers stream while its handler runs; other
+	// protocols (DHT, gossip) read as messages arrive. Set 256 KiB where
+	// memory is tight and peers are far.
+	StreamWindow int
+	// MuxerFrameSize is the largest yamux data frame, in bytes. Larger
+	// frames mean fewer trips through yamux's send queue per byte; how much
+	// of one stream can queue ahead of another is bounded by the stream
+	// window, not the frame size. 0 means yamux's 64 KiB; 1 KiB to 16 MiB.
+	MuxerFrameSize int
+	// PreferNoise offers Noise before TLS 1.3 on TCP (both are always
+	// offered). TLS is preferred by default: with AES-NI its AES-GCM moves
+	// slivers faster than Noise's ChaCha20-Poly1305 (see the p2p package
+	// doc).
+	PreferNoise bool
 	// UserAgent is sent in identify.
 	UserAgent string
 	// Logger receives the host's own messages; nil means slog.Default().
@@ -82,7 +109,10 @@ func DefaultConfig() Config {
 		ConnHigh:     400,
 		ConnGrace:    time.Minute,
 		StreamMemory: 64 << 20,
-		UserAgent:    "floe",
+		// See StreamWindow and the p2p package doc's throughput figures.
+		StreamWindow:   8 << 20,
+		MuxerFrameSize: 1 << 20,
+		UserAgent:      "floe",
 	}
 }
 
@@ -117,6 +147,12 @@ func (c Config) Validate() error {
 	}
 	if c.StreamMemory < 1<<20 {
 		return errors.New("p2p/host: StreamMemory below 1 MiB")
+	}
+	if c.StreamWindow != 0 && (c.StreamWindow < minStreamWindow || c.StreamWindow > maxStreamWindow) {
+		return fmt.Errorf("p2p/host: StreamWindow %d outside [%d, %d]", c.StreamWindow, minStreamWindow, maxStreamWindow)
+	}
+	if c.MuxerFrameSize != 0 && (c.MuxerFrameSize < 1<<10 || c.MuxerFrameSize > 16<<20) {
+		return fmt.Errorf("p2p/host: MuxerFrameSize %d outside [1 KiB, 16 MiB]", c.MuxerFrameSize)
 	}
 	for _, s := range append(append([]string(nil), c.ListenAddrs...), c.AnnounceAddrs...) {
 		if _, err := ma.NewMultiaddr(s); err != nil {
@@ -176,12 +212,18 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p/host: connection manager: %w", err)
 	}
+	security := []libp2p.Option{
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(noise.ID, noise.New),
+	}
+	if cfg.PreferNoise {
+		security[0], security[1] = security[1], security[0]
+	}
 	opts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		security[0], security[1],
+		libp2p.Muxer(yamux.ID, muxer(cfg)),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.Ping(true),
@@ -211,6 +253,30 @@ func New(cfg Config) (*Host, error) {
 	}
 	log.Debug("p2p host started", "peer", h.ID(), "addrs", h.Addrs())
 	return &Host{Host: h, cm: cm, log: log, committee: make(map[peer.ID]struct{})}, nil
+}
+
+// Bounds of Config.StreamWindow: yamux refuses less than 256 KiB.
+const (
+	minStreamWindow = 256 << 10
+	maxStreamWindow = 64 << 20
+)
+
+// muxer returns go-libp2p's yamux transport with cfg's window and frame
+// size (go-libp2p's own settings otherwise: 16 MiB maximum window, no
+// read buffer, stream count left to the resource manager).
+func muxer(cfg Config) *yamux.Transport {
+	if cfg.StreamWindow == 0 && cfg.MuxerFrameSize == 0 {
+		return yamux.DefaultTransport
+	}
+	t := *yamux.DefaultTransport.Config()
+	if cfg.StreamWindow != 0 {
+		t.InitialStreamWindowSize = uint32(cfg.StreamWindow)
+		t.MaxStreamWindowSize = max(t.MaxStreamWindowSize, uint32(cfg.StreamWindow))
+	}
+	if cfg.MuxerFrameSize != 0 {
+		t.MaxMessageSize = uint32(cfg.MuxerFrameSize)
+	}
+	return (*yamux.Transport)(&t)
 }
 
 // SetCommittee protects the connections to the given peers (the current

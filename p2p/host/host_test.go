@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -103,6 +104,10 @@ func TestConfigRefusesImpossible(t *testing.T) {
 		"fds":          func(c *Config) { c.MaxFDs = 1 << 30 },
 		"watermarks":   func(c *Config) { c.ConnLow, c.ConnHigh = 10, 5 },
 		"addr":         func(c *Config) { c.ListenAddrs = []string{"not-an-addr"} },
+		"small window": func(c *Config) { c.StreamWindow = 64 << 10 },
+		"huge window":  func(c *Config) { c.StreamWindow = 1 << 30 },
+		"tiny frames":  func(c *Config) { c.MuxerFrameSize = 100 },
+		"huge frames":  func(c *Config) { c.MuxerFrameSize = 1 << 30 },
 	} {
 		cfg := LoopbackConfig()
 		mod(&cfg)
@@ -126,5 +131,47 @@ func TestLimitsScaleAndBulk(t *testing.T) {
 	l := Limits(cfg).ToPartialLimitConfig()
 	if _, ok := l.Protocol["/floe/test/get-slivers/1"]; !ok {
 		t.Fatal("no bulk protocol limit")
+	}
+}
+
+func TestMuxerConfig(t *testing.T) {
+	if m := muxer(Config{}); m != yamux.DefaultTransport {
+		t.Fatal("zero window and frame size should keep go-libp2p's yamux transport")
+	}
+	def := yamux.DefaultTransport.Config()
+	m := muxer(Config{StreamWindow: 8 << 20, MuxerFrameSize: 1 << 20}).Config()
+	if m.InitialStreamWindowSize != 8<<20 || m.MaxMessageSize != 1<<20 || m.MaxStreamWindowSize != def.MaxStreamWindowSize {
+		t.Fatalf("window %d, frame %d, max window %d", m.InitialStreamWindowSize, m.MaxMessageSize, m.MaxStreamWindowSize)
+	}
+	if m.ReadBufSize != def.ReadBufSize || m.MaxIncomingStreams != def.MaxIncomingStreams {
+		t.Fatal("go-libp2p's other yamux settings not kept")
+	}
+	if def.InitialStreamWindowSize != 256<<10 || def.MaxMessageSize != 64<<10 {
+		t.Fatal("go-libp2p's yamux defaults changed: the shared default was modified")
+	}
+	if m := muxer(Config{StreamWindow: 32 << 20}).Config(); m.MaxStreamWindowSize != 32<<20 {
+		t.Fatalf("max window %d below the initial window", m.MaxStreamWindowSize)
+	}
+}
+
+func TestSecurityPreference(t *testing.T) {
+	for _, tc := range []struct {
+		noise bool
+		want  string
+	}{{false, "/tls/1.0.0"}, {true, "/noise"}} {
+		mod := func(c *Config) { c.DisableQUIC, c.PreferNoise = true, tc.noise }
+		a, b := newLoopback(t, mod), newLoopback(t, mod)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		if err := a.Connect(ctx, b.AddrInfo()); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		conns := a.Network().ConnsToPeer(b.ID())
+		if len(conns) == 0 {
+			t.Fatal("no connection")
+		}
+		if got := string(conns[0].ConnState().Security); got != tc.want {
+			t.Errorf("PreferNoise=%v: negotiated %s, want %s", tc.noise, got, tc.want)
+		}
 	}
 }
