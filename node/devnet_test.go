@@ -88,3 +88,34 @@ func TestDevnetStoreRead(t *testing.T) {
 		}
 	}
 }
+
+// Storing certified bytes again is a no-op only when an object that cannot
+// vanish under the caller already covers the period.
+func TestAlreadyCertifiedRules(t *testing.T) {
+	d := startDevnet(t, 4, 20)
+	c := newTestClient(t, d)
+	ctx := context.Background()
+	data := randomBlob(9, 5000)
+	first, err := c.Store(ctx, data, StoreOptions{Deletable: true, Epochs: 3})
+	if err != nil || first.AlreadyCertified {
+		t.Fatalf("first store: %+v %v", first, err)
+	}
+	again, err := c.Store(ctx, data, StoreOptions{Deletable: true, Epochs: 2})
+	if err != nil || !again.AlreadyCertified || again.Blob.ObjectID != first.Blob.ObjectID {
+		t.Fatalf("deletable store of bytes our deletable object holds: %+v %v", again, err)
+	}
+	// A permanent store is not satisfied by a deletable object.
+	perm, err := c.Store(ctx, data, StoreOptions{Epochs: 2})
+	if err != nil || perm.AlreadyCertified || perm.Blob.Deletable {
+		t.Fatalf("permanent store over a deletable object: %+v %v", perm, err)
+	}
+	// Longer than any object covers: stored anew.
+	longer, err := c.Store(ctx, data, StoreOptions{Epochs: 10})
+	if err != nil || longer.AlreadyCertified || longer.EndEpoch < 10 {
+		t.Fatalf("longer store: %+v %v", longer, err)
+	}
+	forced, err := c.Store(ctx, data, StoreOptions{Epochs: 1, Force: true})
+	if err != nil || forced.AlreadyCertified {
+		t.Fatalf("forced store: %+v %v", forced, err)
+	}
+}

@@ -58,16 +58,13 @@ func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (*St
 	if bs.Invalid {
 		return nil, fmt.Errorf("%w: %s", ErrBlobInvalid, id)
 	}
-	if !opts.Force && !opts.Deletable && bs.Certified() && bs.CertifiedEndEpoch >= st.Epoch+opts.Epochs {
-		res.AlreadyCertified = true
-		res.EndEpoch = bs.CertifiedEndEpoch
-		for _, o := range bs.Objects {
-			if b, err := c.chain.Blob(ctx, o); err == nil && b.CertifiedEpoch != nil && b.Storage.EndEpoch == bs.CertifiedEndEpoch {
-				res.Blob = b
-				break
-			}
+	if !opts.Force && bs.Certified() && bs.CertifiedEndEpoch >= st.Epoch+opts.Epochs {
+		if b, ok := c.reusable(ctx, bs, st.Epoch+opts.Epochs, opts); ok {
+			res.AlreadyCertified = true
+			res.EndEpoch = b.Storage.EndEpoch
+			res.Blob = b
+			return res, nil
 		}
-		return res, nil
 	}
 
 	t = time.Now()
@@ -313,4 +310,32 @@ func firstFailure(fs []NodeFailure) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%d nodes failed; first: %s: %s)", len(fs), fs[0].PeerID, fs[0].Reason)
+}
+
+// maxObjectsChecked bounds the chain lookups when looking for a reusable
+// certified object.
+const maxObjectsChecked = 32
+
+// reusable finds a certified object of the blob that makes a new store
+// pointless: one lasting until at least endEpoch that cannot vanish under
+// the caller (permanent), or, for a deletable store, a deletable one the
+// caller owns (only its owner can delete it).
+func (c *Client) reusable(ctx context.Context, bs chainlink.BlobStatus, endEpoch uint32, opts StoreOptions) (chainlink.Blob, bool) {
+	owner := c.cfg.Account
+	if !opts.SendObjectTo.IsZero() {
+		owner = opts.SendObjectTo
+	}
+	for i, o := range bs.Objects {
+		if i == maxObjectsChecked {
+			break
+		}
+		b, err := c.chain.Blob(ctx, o)
+		if err != nil || b.CertifiedEpoch == nil || b.Storage.EndEpoch < endEpoch {
+			continue
+		}
+		if !b.Deletable || (opts.Deletable && b.Owner == owner) {
+			return b, true
+		}
+	}
+	return chainlink.Blob{}, false
 }

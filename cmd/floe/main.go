@@ -30,6 +30,6 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newBlobIDCommand(), newBenchCommand(), newLedgerCommand(),
-		newDevnetCommand(), newStoreCommand(), newReadCommand(), newStatusCommand(), newNodeCommand())
+		newDevnetCommand(), newStoreCommand(), newReadCommand(), newStatusCommand(), newNodeCommand(), newGatewayCommand())
 	return root
 }

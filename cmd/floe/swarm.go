@@ -17,6 +17,7 @@ import (
 	"floe/chainlink"
 	"floe/codec"
 	"floe/node"
+	"floe/node/gateway"
 )
 
 // quietLogger logs warnings and errors of the libraries to stderr; clients
@@ -26,7 +27,10 @@ func quietLogger(w io.Writer) *slog.Logger {
 }
 
 func newDevnetCommand() *cobra.Command {
-	var cfg node.DevnetConfig
+	var (
+		cfg node.DevnetConfig
+		gw  string
+	)
 	cmd := &cobra.Command{
 		Use:   "devnet",
 		Short: "Run a local swarm (the embedded ledger and storage nodes on loopback) in this process",
@@ -50,9 +54,20 @@ again on the same --dir resumes the swarm with its blobs.`,
 				fmt.Fprintf(out, "node %s: %d shards, %s\n", n.PeerID(), len(n.Shards()), n.AddrInfo().Addrs)
 			}
 			fmt.Fprintf(out, "client config: %s\n", d.ClientConfigPath())
+			var wait func() error
+			if gw != "" {
+				if wait, err = startGateway(ctx, d.ClientConfig(), gw, false, gateway.Config{Logger: cfg.Logger}, out); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintln(out, "ready")
 			<-ctx.Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "stopping")
+			if wait != nil {
+				if err := wait(); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "gateway: %v\n", err)
+				}
+			}
 			return d.Close()
 		},
 	}
@@ -62,6 +77,7 @@ again on the same --dir resumes the swarm with its blobs.`,
 	f.StringVar(&cfg.Dir, "dir", "floe-devnet", "directory of the swarm's state and client config")
 	f.StringVar(&cfg.LedgerListen, "ledger-listen", "127.0.0.1:0", "loopback address to serve the ledger on")
 	f.DurationVar(&cfg.EpochDuration, "epoch-duration", 0, "advance epochs automatically (0: only on request)")
+	f.StringVar(&gw, "gateway", "", "also serve the Walrus aggregator/publisher HTTP API on this loopback address (e.g. 127.0.0.1:31415)")
 	return cmd
 }
 
