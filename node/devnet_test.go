@@ -119,3 +119,23 @@ func TestAlreadyCertifiedRules(t *testing.T) {
 		t.Fatalf("forced store: %+v %v", forced, err)
 	}
 }
+
+// The 64 MiB round trip at n = 1000 takes a few seconds and 2.5 GiB; it
+// runs when FLOE_LARGE=1 (floe bench e2e does the same with timings).
+func TestDevnetStoreRead64MiB(t *testing.T) {
+	if os.Getenv("FLOE_LARGE") == "" {
+		t.Skip("set FLOE_LARGE=1 to store and read 64 MiB at n = 1000")
+	}
+	d := startDevnet(t, 7, 1000)
+	c := newTestClient(t, d)
+	ctx := context.Background()
+	data := randomBlob(64, 64<<20)
+	res, err := c.Store(ctx, data, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Read(ctx, res.BlobID, ReadOptions{})
+	if err != nil || !bytes.Equal(got.Data, data) {
+		t.Fatalf("64 MiB read back: %v", err)
+	}
+}
