@@ -35,7 +35,7 @@ func loadOrCreateBLSKey(path string) (*bls.SecretKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(path, []byte(hex.EncodeToString(k.Bytes())+"\n"), 0o600); err != nil {
+	if err := WriteFileAtomic(path, []byte(hex.EncodeToString(k.Bytes())+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("writing BLS key: %w", err)
 	}
 	return k, nil
@@ -63,5 +63,5 @@ func (c cursorFile) load() (uint64, error) {
 func (c cursorFile) save(v uint64) error {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], v)
-	return writeFileAtomic(c.path, b[:], 0o644)
+	return WriteFileAtomic(c.path, b[:], 0o644)
 }

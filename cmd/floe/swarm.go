@@ -203,7 +203,8 @@ func newReadCommand() *cobra.Command {
 				_, err = cmd.OutOrStdout().Write(res.Data)
 				return err
 			}
-			return writeFile(out, res.Data)
+			// A failed read never leaves a truncated file behind.
+			return node.WriteFileAtomic(out, res.Data, 0o644)
 		},
 	}
 	cf.add(cmd)
@@ -211,24 +212,6 @@ func newReadCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&strict, "strict", false, "strict consistency check (re-encode the whole blob)")
 	cmd.Flags().BoolVar(&skip, "skip-check", false, "skip the consistency check")
 	return cmd
-}
-
-// writeFile writes data next to path and renames it into place, so a
-// failed read never leaves a truncated file behind.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func newStatusCommand() *cobra.Command {

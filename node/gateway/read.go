@@ -166,12 +166,22 @@ func (g *Gateway) lookup(ctx context.Context, id codec.BlobID) (blobInfo, error)
 
 // getBlob serves GET/HEAD /v1/blobs/{blob_id}.
 func (g *Gateway) getBlob(w http.ResponseWriter, r *http.Request, p []string) {
-	id, err := codec.ParseBlobID(p[0])
+	g.readByID(w, r, p[0], false, func(ctx context.Context, info blobInfo, q readQuery) {
+		g.serveRange(ctx, w, r, info, q)
+	})
+}
+
+// readByID does what every read by blob ID does first: parse the ID and the
+// query, take a concurrency slot, bound the work by the read timeout and
+// look the blob up; then it calls serve. Failures are answered here.
+func (g *Gateway) readByID(w http.ResponseWriter, r *http.Request, rawID string, byteRange bool,
+	serve func(context.Context, blobInfo, readQuery)) {
+	id, err := codec.ParseBlobID(rawID)
 	if err != nil {
 		writeError(w, badRequest("INVALID_BLOB_ID", "%v", err))
 		return
 	}
-	q, err := parseReadQuery(r.URL.RawQuery, false, !g.cfg.DisableContentTypeParam)
+	q, err := parseReadQuery(r.URL.RawQuery, byteRange, !g.cfg.DisableContentTypeParam)
 	if err != nil {
 		writeError(w, readError(err))
 		return
@@ -188,7 +198,7 @@ func (g *Gateway) getBlob(w http.ResponseWriter, r *http.Request, p []string) {
 		g.fail(w, r, readError(err))
 		return
 	}
-	g.serveRange(ctx, w, r, info, q)
+	serve(ctx, info, q)
 }
 
 // getBlobByObjectID serves GET/HEAD /v1/blobs/by-object-id/{object_id}.
@@ -227,35 +237,15 @@ func (g *Gateway) getBlobByObjectID(w http.ResponseWriter, r *http.Request, p []
 // As the Walrus aggregator, it answers 200 (cacheable by CDNs) with an ETag
 // naming the blob and the range.
 func (g *Gateway) getByteRange(w http.ResponseWriter, r *http.Request, p []string) {
-	id, err := codec.ParseBlobID(p[0])
-	if err != nil {
-		writeError(w, badRequest("INVALID_BLOB_ID", "%v", err))
-		return
-	}
-	q, err := parseReadQuery(r.URL.RawQuery, true, !g.cfg.DisableContentTypeParam)
-	if err != nil {
-		writeError(w, readError(err))
-		return
-	}
-	release, ok := g.acquire(w)
-	if !ok {
-		return
-	}
-	defer release()
-	ctx, cancel := g.readContext(w, r)
-	defer cancel()
-	info, err := g.lookup(ctx, id)
-	if err != nil {
-		g.fail(w, r, readError(err))
-		return
-	}
-	if q.start+q.length > info.size {
-		g.fail(w, r, badRequest("INVALID_BYTE_RANGE", "byte range [%d, %d) is not within the blob's %d bytes",
-			q.start, q.start+q.length, info.size))
-		return
-	}
-	etag := fmt.Sprintf("%s-%d-%d", id, q.start, q.length)
-	g.serve(ctx, w, r, info, q, etag, q.start, q.length, http.StatusOK)
+	g.readByID(w, r, p[0], true, func(ctx context.Context, info blobInfo, q readQuery) {
+		if q.start+q.length > info.size {
+			g.fail(w, r, badRequest("INVALID_BYTE_RANGE", "byte range [%d, %d) is not within the blob's %d bytes",
+				q.start, q.start+q.length, info.size))
+			return
+		}
+		etag := fmt.Sprintf("%s-%d-%d", info.id, q.start, q.length)
+		g.serve(ctx, w, r, info, q, etag, q.start, q.length, http.StatusOK)
+	})
 }
 
 // serveRange answers a read of info honouring Range, If-Range and
