@@ -160,10 +160,6 @@ func failure(v *committeeView, i int, format string, args ...any) NodeFailure {
 	return NodeFailure{NodeID: v.Members[i].NodeID, PeerID: v.Members[i].PeerID, Reason: fmt.Sprintf(format, args...)}
 }
 
-func blsBitmap(members int, signers []uint16) ([]byte, error) {
-	return bls.SignersToBitmap(members, signers)
-}
-
 func certificate(sig bls.Signature, bitmap, msg []byte) chainlink.Certificate {
 	return chainlink.Certificate{Signature: sig, Signers: bitmap, Message: msg}
 }

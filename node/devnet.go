@@ -175,13 +175,19 @@ func (d *Devnet) ensureCommittee(ctx context.Context) error {
 			return fmt.Errorf("starting the first committee: %w", err)
 		}
 	}
+	return d.waitEpoch(ctx, st.Epoch)
+}
+
+// waitEpoch waits until every running node has applied epoch and holds
+// shards in it.
+func (d *Devnet) waitEpoch(ctx context.Context, epoch uint32) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for _, n := range d.nodes {
-		for n.Epoch() < st.Epoch || len(n.Shards()) == 0 {
+		for n != nil && (n.Epoch() < epoch || len(n.Shards()) == 0) {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("%s did not take up its shards of epoch %d: %w", n.cfg.Name, st.Epoch, ctx.Err())
+				return fmt.Errorf("%s did not take up its shards of epoch %d: %w", n.cfg.Name, epoch, ctx.Err())
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
@@ -231,18 +237,7 @@ func (d *Devnet) AdvanceEpoch(ctx context.Context) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for _, n := range d.nodes {
-		for n != nil && n.Epoch() < st.Epoch {
-			select {
-			case <-ctx.Done():
-				return st.Epoch, fmt.Errorf("%s did not reach epoch %d: %w", n.cfg.Name, st.Epoch, ctx.Err())
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
-	return st.Epoch, nil
+	return st.Epoch, d.waitEpoch(ctx, st.Epoch)
 }
 
 // Close stops every node, then the ledger.

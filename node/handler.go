@@ -171,7 +171,8 @@ func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, it
 			out[i].Err = fmt.Errorf("%w: pair %d out of range", p2p.ErrInvalidRequest, it.Pair)
 			continue
 		}
-		data, err := n.store.GetSliver(ctx, id, int(it.Pair), it.Type)
+		// The state was read once above; the shard follows from the pair.
+		data, err := n.store.GetShardSliver(ctx, n.params.ShardOfPair(id, int(it.Pair)), id, it.Type)
 		if err != nil {
 			out[i].Err = storeErr(err)
 			continue
@@ -289,7 +290,7 @@ func (n *Node) symbolSource(ctx context.Context, id codec.BlobID, t codec.Sliver
 	if src, ok := n.symbols.get(k); ok {
 		return src, nil
 	}
-	raw, err := n.store.GetSliver(ctx, id, pair, t)
+	raw, err := n.store.GetShardSliver(ctx, n.params.ShardOfPair(id, pair), id, t)
 	if err != nil {
 		return nil, storeErr(err)
 	}

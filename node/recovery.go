@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"floe/chainlink/bls"
 	"floe/codec"
 	"floe/p2p"
 	"floe/p2p/gossip"
@@ -40,19 +41,10 @@ func (n *Node) queueRecovery(id codec.BlobID, cursor uint64) {
 				delete(n.recovering, id)
 				n.mu.Unlock()
 				n.queueRecovery(id, cursor)
-			case <-n.closedCh():
+			case <-n.runCtx.Done(): // queueRecovery runs only from the follower, after New set runCtx
 			}
 		}()
 	}
-}
-
-func (n *Node) closedCh() <-chan struct{} {
-	if n.runCtx == nil {
-		ch := make(chan struct{})
-		close(ch)
-		return ch
-	}
-	return n.runCtx.Done()
 }
 
 func (n *Node) recoveryWorker(ctx context.Context) {
@@ -280,7 +272,7 @@ func (n *Node) reportInconsistency(ctx context.Context, id codec.BlobID, proof *
 	if i < 0 || 3*v.Members[i].Weight < v.NShards+1 {
 		return
 	}
-	bitmap, err := blsBitmap(len(v.Members), []uint16{uint16(i)})
+	bitmap, err := bls.SignersToBitmap(len(v.Members), []uint16{uint16(i)})
 	if err != nil {
 		return
 	}

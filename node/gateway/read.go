@@ -171,9 +171,7 @@ func (g *Gateway) getBlob(w http.ResponseWriter, r *http.Request, p []string) {
 	})
 }
 
-// readByID does what every read by blob ID does first: parse the ID and the
-// query, take a concurrency slot, bound the work by the read timeout and
-// look the blob up; then it calls serve. Failures are answered here.
+// readByID is read for a blob named by its ID.
 func (g *Gateway) readByID(w http.ResponseWriter, r *http.Request, rawID string, byteRange bool,
 	serve func(context.Context, blobInfo, readQuery)) {
 	id, err := codec.ParseBlobID(rawID)
@@ -181,6 +179,14 @@ func (g *Gateway) readByID(w http.ResponseWriter, r *http.Request, rawID string,
 		writeError(w, badRequest("INVALID_BLOB_ID", "%v", err))
 		return
 	}
+	g.read(w, r, byteRange, func(ctx context.Context) (blobInfo, error) { return g.lookup(ctx, id) }, serve)
+}
+
+// read does what every read does first: parse the query, take a
+// concurrency slot, bound the work by the read timeout and find the blob;
+// then it calls serve. Failures are answered here.
+func (g *Gateway) read(w http.ResponseWriter, r *http.Request, byteRange bool,
+	find func(context.Context) (blobInfo, error), serve func(context.Context, blobInfo, readQuery)) {
 	q, err := parseReadQuery(r.URL.RawQuery, byteRange, !g.cfg.DisableContentTypeParam)
 	if err != nil {
 		writeError(w, readError(err))
@@ -193,7 +199,7 @@ func (g *Gateway) readByID(w http.ResponseWriter, r *http.Request, rawID string,
 	defer release()
 	ctx, cancel := g.readContext(w, r)
 	defer cancel()
-	info, err := g.lookup(ctx, id)
+	info, err := find(ctx)
 	if err != nil {
 		g.fail(w, r, readError(err))
 		return
@@ -208,29 +214,20 @@ func (g *Gateway) getBlobByObjectID(w http.ResponseWriter, r *http.Request, p []
 		writeError(w, badRequest("INVALID_OBJECT_ID", "object ID %q: want 64 hex digits, 0x-prefixed", p[0]))
 		return
 	}
-	q, err := parseReadQuery(r.URL.RawQuery, false, !g.cfg.DisableContentTypeParam)
-	if err != nil {
-		writeError(w, readError(err))
-		return
+	find := func(ctx context.Context) (blobInfo, error) {
+		b, err := g.b.Chain().Blob(ctx, oid)
+		if err != nil {
+			return blobInfo{}, fmt.Errorf("blob object %s: %w", oid, err)
+		}
+		if b.CertifiedEpoch == nil {
+			return blobInfo{}, notFound("BLOB_NOT_FOUND", "the blob object is registered but not certified")
+		}
+		g.sizes.put(b.BlobID, b.Size)
+		return blobInfo{id: b.BlobID, size: b.Size}, nil
 	}
-	release, ok := g.acquire(w)
-	if !ok {
-		return
-	}
-	defer release()
-	ctx, cancel := g.readContext(w, r)
-	defer cancel()
-	b, err := g.b.Chain().Blob(ctx, oid)
-	if err != nil {
-		g.fail(w, r, readError(fmt.Errorf("blob object %s: %w", oid, err)))
-		return
-	}
-	if b.CertifiedEpoch == nil {
-		g.fail(w, r, notFound("BLOB_NOT_FOUND", "the blob object is registered but not certified"))
-		return
-	}
-	g.sizes.put(b.BlobID, b.Size)
-	g.serveRange(ctx, w, r, blobInfo{id: b.BlobID, size: b.Size}, q)
+	g.read(w, r, false, find, func(ctx context.Context, info blobInfo, q readQuery) {
+		g.serveRange(ctx, w, r, info, q)
+	})
 }
 
 // getByteRange serves GET/HEAD /v1/blobs/{blob_id}/byte-range?start=&length=.
