@@ -206,3 +206,39 @@ func TestParams(t *testing.T) {
 	t.Logf("largest supported n_shards: %d", maxOK)
 	_ = rand.Int
 }
+
+// The SyncShardMsg layout of F7.11: the header of intent 3 with the epoch,
+// then SyncShardRequest::V1 in serde field order.
+func TestSyncShardMessage(t *testing.T) {
+	var start BlobID
+	for i := range start {
+		start[i] = byte(i)
+	}
+	r := SyncShardRequest{Shard: 0x0102, Type: Secondary, Start: start, Count: 1000, Epoch: 0x0a0b0c0d}
+	msg := SyncShardMessage(r)
+	want := "030003" + "0d0c0b0a" + "00" + "0201" + "01" + hex.EncodeToString(start[:]) + "e803000000000000" + "0d0c0b0a"
+	if hex.EncodeToString(msg) != want || len(msg) != SyncShardMessageSize {
+		t.Fatalf("sync-shard message %x\nwant %s", msg, want)
+	}
+	back, err := ParseSyncShardMessage(msg)
+	if err != nil || back != r {
+		t.Fatalf("parse: %+v %v", back, err)
+	}
+	bad := func(name string, f func([]byte)) {
+		b := bytes.Clone(msg)
+		f(b)
+		if _, err := ParseSyncShardMessage(b); !errors.Is(err, ErrMalformedMessage) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	bad("intent", func(b []byte) { b[0] = IntentBlobCertification })
+	bad("variant", func(b []byte) { b[7] = 1 })
+	bad("sliver type", func(b []byte) { b[10] = 2 })
+	bad("epochs disagree", func(b []byte) { b[len(b)-1] ^= 1 })
+	if _, err := ParseSyncShardMessage(msg[:len(msg)-1]); !errors.Is(err, ErrMalformedMessage) {
+		t.Errorf("short: %v", err)
+	}
+	if _, err := ParseSyncShardMessage(append(bytes.Clone(msg), 0)); !errors.Is(err, ErrMalformedMessage) {
+		t.Errorf("long: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"testing"
 )
 
@@ -138,6 +139,20 @@ func FuzzUnmarshalTypedSliver(f *testing.F) {
 		}
 		if got := MarshalTypedSliver(&s); string(got) != string(b) {
 			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+func FuzzParseSyncShardMessage(f *testing.F) {
+	f.Add(SyncShardMessage(SyncShardRequest{Shard: 3, Type: Primary, Count: 64, Epoch: 2}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseSyncShardMessage(b)
+		if err != nil {
+			return
+		}
+		if got := SyncShardMessage(r); !bytes.Equal(got, b) {
+			t.Fatalf("re-encoding differs: %x vs %x", got, b)
 		}
 	})
 }

@@ -143,3 +143,72 @@ type SignedMessage struct {
 	Message   []byte
 	Signature [BLSSignatureSize]byte
 }
+
+// SyncShardRequest is the body of a SyncShardMsg (F7.11,
+// walrus-core messages/sync_shard.rs SyncShardRequest::V1): the new owner
+// of a shard asks its previous owner for up to Count slivers of type Type,
+// of blobs with IDs from Start (inclusive) on, for epoch Epoch.
+type SyncShardRequest struct {
+	Shard uint16
+	Type  SliverType
+	Start BlobID
+	Count uint64
+	Epoch uint32
+}
+
+// syncShardBodySize is the V1 variant tag, shard, type, start ID, count and
+// epoch.
+const syncShardBodySize = 1 + 2 + 1 + DigestSize + 8 + 4
+
+// SyncShardMessageSize is the size of a SyncShardMessage.
+const SyncShardMessageSize = MessageHeaderSize + syncShardBodySize
+
+// SyncShardMessage returns the BCS bytes of SyncShardMsg (ProtocolMessage
+// of intent SYNC_SHARD whose header epoch is r.Epoch, as Walrus builds it)
+// that the requester signs with its BLS key:
+// header ‖ 0x00 (V1) ‖ shard u16 ‖ type u8 ‖ start (32) ‖ count u64 ‖ epoch u32,
+// integers little-endian.
+func SyncShardMessage(r SyncShardRequest) []byte {
+	b := header(IntentSyncShard, r.Epoch, syncShardBodySize)
+	b = append(b, 0, byte(r.Shard), byte(r.Shard>>8), byte(r.Type))
+	b = append(b, r.Start[:]...)
+	for i := range 8 {
+		b = append(b, byte(r.Count>>(8*i)))
+	}
+	return append(b, byte(r.Epoch), byte(r.Epoch>>8), byte(r.Epoch>>16), byte(r.Epoch>>24))
+}
+
+// ParseSyncShardMessage parses the bytes of SyncShardMessage. The header
+// epoch and the body's epoch must agree.
+func ParseSyncShardMessage(msg []byte) (SyncShardRequest, error) {
+	var r SyncShardRequest
+	h, body, err := ParseMessageHeader(msg)
+	if err != nil {
+		return r, err
+	}
+	if h.Intent != IntentSyncShard {
+		return r, fmt.Errorf("%w: intent %d, want sync shard", ErrMalformedMessage, h.Intent)
+	}
+	if len(body) != syncShardBodySize {
+		return r, fmt.Errorf("%w: sync-shard body of %d bytes", ErrMalformedMessage, len(body))
+	}
+	if body[0] != 0 {
+		return r, fmt.Errorf("%w: sync-shard request version %d", ErrMalformedMessage, body[0])
+	}
+	r.Shard = uint16(body[1]) | uint16(body[2])<<8
+	r.Type = SliverType(body[3])
+	if r.Type != Primary && r.Type != Secondary {
+		return r, fmt.Errorf("%w: sliver type %d", ErrMalformedMessage, body[3])
+	}
+	copy(r.Start[:], body[4:4+DigestSize])
+	c := body[4+DigestSize:]
+	for i := range 8 {
+		r.Count |= uint64(c[i]) << (8 * i)
+	}
+	e := c[8:]
+	r.Epoch = uint32(e[0]) | uint32(e[1])<<8 | uint32(e[2])<<16 | uint32(e[3])<<24
+	if r.Epoch != h.Epoch {
+		return r, fmt.Errorf("%w: sync-shard request for epoch %d in a message of epoch %d", ErrMalformedMessage, r.Epoch, h.Epoch)
+	}
+	return r, nil
+}
