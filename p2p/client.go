@@ -171,6 +171,16 @@ func (c *Client) BlobStatus(ctx context.Context, p peer.ID, id codec.BlobID) ([]
 	return out, err
 }
 
+// NodeStatus fetches p's opaque view of its own status.
+func (c *Client) NodeStatus(ctx context.Context, p peer.ID) ([]byte, error) {
+	var out []byte
+	err := c.exchange(ctx, p, NameNodeStatus, sendFrame(nodeStatusRequest), func(fc frameConn) (err error) {
+		out, err = fc.readFrame(c.limits.MaxNodeStatus)
+		return err
+	})
+	return out, err
+}
+
 // GetConfirmation fetches p's signed storage confirmation. The signature is
 // not verified here.
 func (c *Client) GetConfirmation(ctx context.Context, p peer.ID, req ConfirmationRequest) (codec.SignedMessage, error) {
@@ -295,23 +305,21 @@ func (c *Client) GetRecoverySymbols(ctx context.Context, p peer.ID, req Recovery
 	return out, err
 }
 
-// SyncShard fetches the next batch of a shard's slivers after req's cursor.
-// A zero req.Limit asks for a default batch. To continue, set After to the
-// last item's ID until Done.
+// SyncShard fetches one batch of a shard's slivers from req.Request.Start
+// on (build req with NewSyncRequest). To continue, ask again from the blob
+// ID after the last item's, until Done.
 func (c *Client) SyncShard(ctx context.Context, p peer.ID, req SyncRequest) (SyncBatch, error) {
-	if req.Limit == 0 {
-		req.Limit = defaultSyncItems
-	}
 	if _, err := decodeSyncRequest(req.encode(), c.limits); err != nil {
 		return SyncBatch{}, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
 	}
+	r := req.Request
 	var out SyncBatch
 	err := c.exchange(ctx, p, NameSyncShard, sendFrame(req.encode()), func(fc frameConn) error {
 		h, err := fc.readFrame(5)
 		if err != nil {
 			return err
 		}
-		n, done, err := decodeSyncHeader(h, int(req.Limit))
+		n, done, err := decodeSyncHeader(h, int(r.Count))
 		if err != nil {
 			return protoErr("%v", err)
 		}
@@ -319,15 +327,15 @@ func (c *Client) SyncShard(ctx context.Context, p peer.ID, req SyncRequest) (Syn
 		out.Items = make([]SyncItem, 0, n)
 		total := 0
 		for i := range n {
-			b, err := fc.readFrame(32 + c.limits.MaxSliver[req.Type])
+			b, err := fc.readFrame(32 + c.limits.MaxSliver[r.Type])
 			if err != nil {
 				return err
 			}
-			it, err := decodeSyncItem(b, c.limits.MaxSliver[req.Type])
+			it, err := decodeSyncItem(b, c.limits.MaxSliver[r.Type])
 			if err != nil {
 				return protoErr("%v", err)
 			}
-			if i == 0 && req.HasAfter && string(it.ID[:]) <= string(req.After[:]) ||
+			if i == 0 && string(it.ID[:]) < string(r.Start[:]) ||
 				i > 0 && string(it.ID[:]) <= string(out.Items[i-1].ID[:]) {
 				return protoErr("sync items out of order")
 			}

@@ -62,7 +62,7 @@ func TestMisbehavingServer(t *testing.T) {
 			case NameBlobStatus:
 				_, err = cli.BlobStatus(ctx, sh.ID(), b1)
 			case NameSyncShard:
-				_, err = cli.SyncShard(ctx, sh.ID(), SyncRequest{Shard: 1, Type: codec.Primary, Limit: 4})
+				_, err = cli.SyncShard(ctx, sh.ID(), NewSyncRequest([48]byte{}, codec.SyncShardRequest{Shard: 1, Type: codec.Primary, Count: 4}, func([]byte) (s [96]byte) { return s }))
 			}
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
@@ -76,7 +76,7 @@ func TestMisbehavingServer(t *testing.T) {
 
 func TestProtocolIDs(t *testing.T) {
 	ids := ProtocolIDs("devnet")
-	if len(ids) != 8 || ids[0] != "/floe/devnet/get-metadata/1" || ids[7] != "/floe/devnet/blob-status/1" {
+	if len(ids) != 9 || ids[0] != "/floe/devnet/get-metadata/1" || ids[8] != "/floe/devnet/node-status/1" {
 		t.Fatal(ids)
 	}
 	if err := ValidateNetwork("dev/net"); err == nil {

@@ -129,8 +129,9 @@ func FuzzDecodeRecoveryRequest(f *testing.F) {
 }
 
 func FuzzDecodeSyncRequest(f *testing.F) {
-	f.Add(SyncRequest{Shard: 3, Type: codec.Secondary, Epoch: 9, Limit: 4}.encode())
-	f.Add(SyncRequest{Shard: 3, After: blobID(5), HasAfter: true, Limit: 8}.encode())
+	noSig := func([]byte) (s [96]byte) { return s }
+	f.Add(NewSyncRequest([48]byte{7}, codec.SyncShardRequest{Shard: 3, Type: codec.Secondary, Epoch: 9, Count: 4}, noSig).encode())
+	f.Add(NewSyncRequest([48]byte{}, codec.SyncShardRequest{Shard: 3, Start: blobID(5), Count: 8}, noSig).encode())
 	f.Add(make([]byte, syncRequestSize))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		l := fuzzLimits(t)
@@ -138,7 +139,7 @@ func FuzzDecodeSyncRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if int(r.Limit) > l.MaxSyncItems || !bytes.Equal(r.encode(), in) {
+		if r.Request.Count > uint64(l.MaxSyncItems) || int(r.Request.Shard) >= l.Params.NShards || !bytes.Equal(r.encode(), in) {
 			t.Fatalf("bad decode of %x", in)
 		}
 	})

@@ -36,12 +36,18 @@ type Handler interface {
 	// GetRecoverySymbols returns one Result (a BCS recovery symbol) per
 	// source pair of req, in order.
 	GetRecoverySymbols(ctx context.Context, from peer.ID, req RecoveryRequest) ([]Result, error)
-	// SyncShard returns up to req.Limit slivers of the shard after the
-	// cursor, in blob-ID order, within Limits.MaxSyncBytes in total.
+	// SyncShard returns up to req.Request.Count slivers of the shard from
+	// req.Request.Start on, in blob-ID order, within Limits.MaxSyncBytes in
+	// total. The p2p layer has parsed req; authenticating it (the BLS
+	// signature, the requester's assignment) is the handler's.
 	SyncShard(ctx context.Context, from peer.ID, req SyncRequest) (SyncBatch, error)
 	// BlobStatus returns the node's view of a blob's status, opaque to p2p
 	// (the BCS BlobStatus of the spec), at most Limits.MaxBlobStatus bytes.
 	BlobStatus(ctx context.Context, from peer.ID, id codec.BlobID) ([]byte, error)
+	// NodeStatus returns the node's own status (epoch, shards, migration
+	// and recovery progress), opaque to p2p, at most Limits.MaxNodeStatus
+	// bytes.
+	NodeStatus(ctx context.Context, from peer.ID) ([]byte, error)
 }
 
 // NotFoundHandler answers every request with ErrNotFound and refuses every
@@ -76,6 +82,10 @@ func (NotFoundHandler) GetRecoverySymbols(context.Context, peer.ID, RecoveryRequ
 
 func (NotFoundHandler) SyncShard(context.Context, peer.ID, SyncRequest) (SyncBatch, error) {
 	return SyncBatch{}, ErrNotFound
+}
+
+func (NotFoundHandler) NodeStatus(context.Context, peer.ID) ([]byte, error) {
+	return nil, ErrNotFound
 }
 
 func (NotFoundHandler) BlobStatus(context.Context, peer.ID, codec.BlobID) ([]byte, error) {

@@ -174,10 +174,11 @@ func (m *memHandler) SyncShard(ctx context.Context, _ peer.ID, req SyncRequest) 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	r := req.Request
 	var ids []codec.BlobID
 	for id, s := range m.slivers {
-		if _, ok := s[SliverRef{Pair: req.Shard, Type: req.Type}]; ok {
-			if !req.HasAfter || string(id[:]) > string(req.After[:]) {
+		if _, ok := s[SliverRef{Pair: r.Shard, Type: r.Type}]; ok {
+			if string(id[:]) >= string(r.Start[:]) {
 				ids = append(ids, id)
 			}
 		}
@@ -185,10 +186,10 @@ func (m *memHandler) SyncShard(ctx context.Context, _ peer.ID, req SyncRequest) 
 	sort.Slice(ids, func(i, j int) bool { return string(ids[i][:]) < string(ids[j][:]) })
 	var b SyncBatch
 	for _, id := range ids {
-		if len(b.Items) == int(req.Limit) {
+		if uint64(len(b.Items)) == r.Count {
 			return b, nil
 		}
-		b.Items = append(b.Items, SyncItem{ID: id, Data: m.slivers[id][SliverRef{Pair: req.Shard, Type: req.Type}]})
+		b.Items = append(b.Items, SyncItem{ID: id, Data: m.slivers[id][SliverRef{Pair: r.Shard, Type: r.Type}]})
 	}
 	b.Done = true
 	return b, nil
@@ -257,4 +258,11 @@ func blobID(b byte) codec.BlobID {
 		id[i] = b
 	}
 	return id
+}
+
+func (m *memHandler) NodeStatus(ctx context.Context, from peer.ID) ([]byte, error) {
+	if err := m.enter(ctx); err != nil {
+		return nil, err
+	}
+	return []byte(`{"peer":"` + from.String() + `"}`), nil
 }

@@ -34,6 +34,8 @@ type Limits struct {
 	MaxConfirmation int
 	// MaxBlobStatus bounds an opaque blob-status answer.
 	MaxBlobStatus int
+	// MaxNodeStatus bounds an opaque node-status answer.
+	MaxNodeStatus int
 }
 
 // Fixed sizes that do not depend on the parameters.
@@ -66,6 +68,7 @@ func LimitsFor(p codec.Params) Limits {
 		MaxSyncBytes:      defaultSyncBytes,
 		MaxConfirmation:   maxSignedMessage + 4 + codec.BLSSignatureSize,
 		MaxBlobStatus:     1024,
+		MaxNodeStatus:     256 << 10,
 	}
 	for _, t := range []codec.SliverType{codec.Primary, codec.Secondary} {
 		l.MaxSliver[t] = p.MaxSliverSize(t) + 16
@@ -304,67 +307,57 @@ func decodeRecoveryRequest(b []byte, l Limits) (RecoveryRequest, error) {
 	return r, nil
 }
 
-// SyncRequest asks for the slivers of one type that a peer holds for a shard,
-// in blob-ID order, starting after a cursor.
+// SyncRequest is a sync-shard request: the new owner of a shard asks its
+// previous owner for slivers of one type, in blob-ID order from
+// Request.Start on. It is authenticated as Walrus's is (F7.11): Signed is the
+// BCS SyncShardMsg of Request (codec.SyncShardMessage) signed with the BLS
+// key PublicKey, which the server checks against the committee that assigns
+// the requester that shard.
 type SyncRequest struct {
-	Shard uint16
-	Type  codec.SliverType
-	// Epoch is the requester's epoch; the server may refuse stale requests.
-	Epoch uint32
-	// After is the cursor: only blobs with IDs above it; HasAfter false means
-	// from the start.
-	After    codec.BlobID
-	HasAfter bool
-	// Limit is the most slivers wanted; the server may send fewer.
-	Limit uint16
+	PublicKey [codec.BLSPublicKeySize]byte
+	Signed    codec.SignedMessage
+	// Request is Signed.Message parsed (filled by NewSyncRequest and by
+	// the server's decoder).
+	Request codec.SyncShardRequest
 }
 
-const syncRequestSize = 2 + 1 + 4 + 1 + 32 + 2
+// NewSyncRequest builds and signs a sync-shard request; sign returns the
+// BLS signature over the message bytes.
+func NewSyncRequest(pk [codec.BLSPublicKeySize]byte, r codec.SyncShardRequest, sign func([]byte) [codec.BLSSignatureSize]byte) SyncRequest {
+	msg := codec.SyncShardMessage(r)
+	return SyncRequest{PublicKey: pk, Signed: codec.SignedMessage{Message: msg, Signature: sign(msg)}, Request: r}
+}
 
-// Wire form: shard (u16 LE) ‖ type (u8) ‖ epoch (u32 LE) ‖ has-after (u8) ‖
-// after (32) ‖ limit (u16 LE).
+// syncRequestSize is the public key and the BCS SignedMessage of a
+// SyncShardMsg (a one-byte ULEB128 length, the message, the signature).
+const syncRequestSize = codec.BLSPublicKeySize + 1 + codec.SyncShardMessageSize + codec.BLSSignatureSize
+
+// Wire form: public key (48) ‖ BCS SignedMessage<SyncShardMsg>.
 func (r SyncRequest) encode() []byte {
 	b := make([]byte, 0, syncRequestSize)
-	b = binary.LittleEndian.AppendUint16(b, r.Shard)
-	b = append(b, byte(r.Type))
-	b = binary.LittleEndian.AppendUint32(b, r.Epoch)
-	if r.HasAfter {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
-	}
-	b = append(b, r.After[:]...)
-	return binary.LittleEndian.AppendUint16(b, r.Limit)
+	b = append(b, r.PublicKey[:]...)
+	return append(b, r.Signed.MarshalBCS()...)
 }
 
 func decodeSyncRequest(b []byte, l Limits) (SyncRequest, error) {
 	var r SyncRequest
 	if len(b) != syncRequestSize {
-		return r, fmt.Errorf("sync request of %d bytes", len(b))
+		return r, fmt.Errorf("sync request of %d bytes, want %d", len(b), syncRequestSize)
 	}
-	r.Shard = binary.LittleEndian.Uint16(b)
-	r.Type = codec.SliverType(b[2])
-	r.Epoch = binary.LittleEndian.Uint32(b[3:])
-	switch b[7] {
-	case 0:
-	case 1:
-		r.HasAfter = true
-	default:
-		return r, fmt.Errorf("has-after flag %d", b[7])
-	}
-	copy(r.After[:], b[8:40])
-	r.Limit = binary.LittleEndian.Uint16(b[40:])
-	if err := checkType(r.Type); err != nil {
+	copy(r.PublicKey[:], b)
+	sm, err := codec.UnmarshalSignedMessage(b[codec.BLSPublicKeySize:], codec.SyncShardMessageSize)
+	if err != nil {
 		return r, err
 	}
-	if int(r.Shard) >= l.Params.NShards {
-		return r, fmt.Errorf("shard %d of %d", r.Shard, l.Params.NShards)
+	r.Signed = sm
+	if r.Request, err = codec.ParseSyncShardMessage(sm.Message); err != nil {
+		return r, err
 	}
-	if !r.HasAfter && r.After != (codec.BlobID{}) {
-		return r, fmt.Errorf("cursor bytes without the has-after flag")
+	if int(r.Request.Shard) >= l.Params.NShards {
+		return r, fmt.Errorf("shard %d of %d", r.Request.Shard, l.Params.NShards)
 	}
-	if r.Limit == 0 || int(r.Limit) > l.MaxSyncItems {
-		return r, fmt.Errorf("limit %d, want 1..%d", r.Limit, l.MaxSyncItems)
+	if r.Request.Count == 0 || r.Request.Count > uint64(l.MaxSyncItems) {
+		return r, fmt.Errorf("sliver count %d, want 1..%d", r.Request.Count, l.MaxSyncItems)
 	}
 	return r, nil
 }
@@ -375,8 +368,10 @@ type SyncItem struct {
 	Data []byte
 }
 
-// SyncBatch is a sync-shard answer: up to Limit slivers in blob-ID order.
-// Done says the shard has no blobs after the last item.
+// SyncBatch is a sync-shard answer: up to Request.Count slivers in blob-ID
+// order, from Request.Start on, within Limits.MaxSyncBytes. Done says the
+// server has no more blobs for the shard after the last item (a batch may be
+// short of Count without being done, when the byte bound cut it).
 type SyncBatch struct {
 	Items []SyncItem
 	Done  bool

@@ -18,6 +18,7 @@ const (
 	NameGetRecoverySymbols = "get-recovery-symbols"
 	NameSyncShard          = "sync-shard"
 	NameBlobStatus         = "blob-status"
+	NameNodeStatus         = "node-status"
 )
 
 // protocolVersion is the version suffix of every stream protocol ID.
@@ -27,6 +28,7 @@ const protocolVersion = "1"
 var requestNames = [...]string{
 	NameGetMetadata, NamePutMetadata, NameGetSlivers, NamePutSlivers,
 	NameGetConfirmation, NameGetRecoverySymbols, NameSyncShard, NameBlobStatus,
+	NameNodeStatus,
 }
 
 // ProtocolID returns the stream protocol ID /floe/<network>/<name>/1.

@@ -135,6 +135,7 @@ func (s *Server) Start(context.Context) error {
 		NameGetRecoverySymbols: s.getRecoverySymbols,
 		NameSyncShard:          s.syncShard,
 		NameBlobStatus:         s.blobStatus,
+		NameNodeStatus:         s.nodeStatus,
 	}
 	for kind, name := range requestNames {
 		s.h.SetStreamHandler(ProtocolID(s.cfg.Network, name), s.wrap(kind, name, fns[name]))
@@ -322,6 +323,24 @@ func (s *Server) blobStatus(ctx context.Context, c frameConn) error {
 	return answer(c, err, st)
 }
 
+// nodeStatusRequest is the node-status request: one version byte.
+var nodeStatusRequest = []byte{1}
+
+func (s *Server) nodeStatus(ctx context.Context, c frameConn) error {
+	b, err := s.readRequest(c, len(nodeStatusRequest))
+	if err != nil {
+		return err
+	}
+	if string(b) != string(nodeStatusRequest) {
+		return badRequest("node-status request %x", b)
+	}
+	st, err := s.handler.NodeStatus(ctx, c.s.Conn().RemotePeer())
+	if err == nil && len(st) > s.limits.MaxNodeStatus {
+		err = tooLarge("node status", len(st), s.limits.MaxNodeStatus)
+	}
+	return answer(c, err, st)
+}
+
 func (s *Server) putMetadata(ctx context.Context, c frameConn) error {
 	b, err := c.readFrame(32)
 	if err != nil {
@@ -473,20 +492,21 @@ func (s *Server) syncShard(ctx context.Context, c frameConn) error {
 }
 
 func (s *Server) checkSyncBatch(req SyncRequest, b SyncBatch) error {
-	if len(b.Items) > int(req.Limit) {
-		return fmt.Errorf("%w: handler returned %d slivers, limit %d", ErrInternal, len(b.Items), req.Limit)
+	r := req.Request
+	if uint64(len(b.Items)) > r.Count {
+		return fmt.Errorf("%w: handler returned %d slivers, asked for %d", ErrInternal, len(b.Items), r.Count)
 	}
 	total := 0
 	for i, it := range b.Items {
-		if len(it.Data) > s.limits.MaxSliver[req.Type] {
-			return tooLarge("sliver", len(it.Data), s.limits.MaxSliver[req.Type])
+		if len(it.Data) > s.limits.MaxSliver[r.Type] {
+			return tooLarge("sliver", len(it.Data), s.limits.MaxSliver[r.Type])
 		}
 		total += len(it.Data)
 		if i > 0 && string(it.ID[:]) <= string(b.Items[i-1].ID[:]) {
 			return fmt.Errorf("%w: sync batch not in blob-ID order", ErrInternal)
 		}
-		if i == 0 && req.HasAfter && string(it.ID[:]) <= string(req.After[:]) {
-			return fmt.Errorf("%w: sync batch starts at or before the cursor", ErrInternal)
+		if i == 0 && string(it.ID[:]) < string(r.Start[:]) {
+			return fmt.Errorf("%w: sync batch starts before the requested blob ID", ErrInternal)
 		}
 	}
 	if total > s.limits.MaxSyncBytes {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +110,10 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || string(st) != "certified" {
 		t.Fatalf("status: %v %q", err, st)
 	}
+	ns, err := p.cli.NodeStatus(ctx, srv)
+	if err != nil || !strings.Contains(string(ns), p.cli.h.ID().String()) {
+		t.Fatalf("node status: %v %q", err, ns)
+	}
 
 	// Recovery symbols, with a per-item miss.
 	rs, err := p.cli.GetRecoverySymbols(ctx, srv, RecoveryRequest{ID: id, Target: SliverRef{3, codec.Secondary}, Sources: []uint16{0, 1, 2}})
@@ -123,9 +128,9 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 	var seen []codec.BlobID
-	req := SyncRequest{Shard: 4, Type: codec.Primary, Epoch: 1, Limit: 2}
+	r := codec.SyncShardRequest{Shard: 4, Type: codec.Primary, Epoch: 1, Count: 2}
 	for {
-		batch, err := p.cli.SyncShard(ctx, srv, req)
+		batch, err := p.cli.SyncShard(ctx, srv, NewSyncRequest([48]byte{1}, r, func([]byte) (s [96]byte) { return s }))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +140,8 @@ func TestRoundTrip(t *testing.T) {
 		if batch.Done {
 			break
 		}
-		req.After, req.HasAfter = batch.Items[len(batch.Items)-1].ID, true
+		r.Start = batch.Items[len(batch.Items)-1].ID
+		r.Start[31]++ // the test's blob IDs end in non-0xff bytes
 	}
 	// blobID(7) also holds pair 4 primary (from the first put).
 	if len(seen) != 6 || seen[0] != blobID(7) || seen[5] != blobID(50) {
@@ -295,7 +301,7 @@ func TestMisbehavingPeers(t *testing.T) {
 		{"bad sliver type", NameGetSlivers, frameBytes(append(append(b1[:], 1, 0, 0, 0), 0, 0, 7)), true, StatusInvalidRequest},
 		{"pair out of range", NameGetSlivers, frameBytes(append(append(b1[:], 1, 0, 0, 0), 200, 0, 0)), true, StatusInvalidRequest},
 		{"zero items", NamePutSlivers, frameBytes(append(b1[:], 0, 0, 0, 0)), true, StatusInvalidRequest},
-		{"bad sync flag", NameSyncShard, frameBytes(make([]byte, syncRequestSize)), true, StatusInvalidRequest},
+		{"sync request not a signed message", NameSyncShard, frameBytes(make([]byte, syncRequestSize)), true, StatusInvalidRequest},
 		{"truncated frame then EOF", NameGetMetadata, []byte{0, 0, 0, 32, 1, 2}, true, 255},
 		{"stall before the request", NameGetSlivers, nil, false, 255},
 		{"stall inside the length", NameGetMetadata, []byte{0, 0}, false, 255},
