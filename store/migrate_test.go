@@ -1,0 +1,132 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+
+	"floe/codec"
+)
+
+func TestSyncSliversAndShardGaps(t *testing.T) {
+	ctx := context.Background()
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			s := be.open(t, t.TempDir(), Options{})
+			params := codec.Params{NShards: testN}
+			const shard = 3
+			var ids, certified []codec.BlobID
+			for i := range 30 {
+				id := blob(i)
+				register(t, s, id, 100)
+				pair := params.PairOfShard(id, shard)
+				var sl []Sliver
+				// Every third blob lacks its secondary sliver, every fifth both.
+				if i%5 != 0 {
+					sl = append(sl, Sliver{pair, codec.Primary, payload(id.String()+"p", 100+i)})
+					if i%3 != 0 {
+						sl = append(sl, Sliver{pair, codec.Secondary, payload(id.String()+"s", 50)})
+					}
+				}
+				if len(sl) > 0 {
+					if err := s.PutSlivers(ctx, id, sl); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if i%2 == 0 {
+					if err := s.Certify(ctx, id, 1); err != nil {
+						t.Fatal(err)
+					}
+					certified = append(certified, id)
+				}
+				ids = append(ids, id)
+			}
+			cmp := func(a, b codec.BlobID) int { return bytes.Compare(a[:], b[:]) }
+			slices.SortFunc(certified, cmp)
+			keep := func(st BlobState) bool { return st.Certified }
+
+			// Walk the certified primaries in small byte-bounded batches.
+			var got []codec.BlobID
+			var cur codec.BlobID
+			for calls := 0; ; calls++ {
+				if calls > 100 {
+					t.Fatal("sync scan does not end")
+				}
+				b, err := s.SyncSlivers(ctx, shard, codec.Primary, cur, 4, 250, keep)
+				if err != nil {
+					t.Fatal(err)
+				}
+				total := 0
+				for _, ss := range b.Slivers {
+					if ss.Err != nil || ss.Type != codec.Primary || ss.Pair != params.PairOfShard(ss.Blob, shard) {
+						t.Fatalf("sliver %+v", ss)
+					}
+					if !bytes.Equal(ss.Data, payload(ss.Blob.String()+"p", len(ss.Data))) {
+						t.Fatal("wrong data")
+					}
+					total += len(ss.Data)
+					got = append(got, ss.Blob)
+				}
+				if len(b.Slivers) > 4 || (len(b.Slivers) > 1 && total > 250) {
+					t.Fatalf("batch of %d slivers, %d bytes", len(b.Slivers), total)
+				}
+				if b.Done {
+					break
+				}
+				cur = b.Next
+			}
+			var want []codec.BlobID
+			for _, id := range certified {
+				if i := slices.Index(ids, id); i%5 != 0 {
+					want = append(want, id)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("synced %d blobs, want %d", len(got), len(want))
+			}
+
+			// The gaps of the certified blobs on the shard.
+			var gaps []ShardGap
+			checked := 0
+			cur = codec.BlobID{}
+			for calls := 0; ; calls++ {
+				if calls > 100 {
+					t.Fatal("gap scan does not end")
+				}
+				b, err := s.ShardGaps(ctx, shard, cur, 7, func(_ codec.BlobID, st BlobState) bool { return st.Certified })
+				if err != nil {
+					t.Fatal(err)
+				}
+				gaps = append(gaps, b.Gaps...)
+				checked += b.Checked
+				if b.Done {
+					break
+				}
+				cur = b.Next
+			}
+			if checked != len(certified) {
+				t.Fatalf("checked %d of %d certified blobs", checked, len(certified))
+			}
+			wantGaps := 0
+			for _, id := range certified {
+				i := slices.Index(ids, id)
+				if i%5 == 0 || i%3 == 0 {
+					wantGaps++
+				}
+			}
+			if len(gaps) != wantGaps {
+				t.Fatalf("%d gaps, want %d", len(gaps), wantGaps)
+			}
+			for _, g := range gaps {
+				i := slices.Index(ids, g.Blob)
+				if g.Primary != (i%5 == 0) || g.Second != (i%5 == 0 || i%3 == 0) || g.Pair != params.PairOfShard(g.Blob, shard) {
+					t.Fatalf("gap %+v of blob %d", g, i)
+				}
+			}
+			if _, err := s.SyncSlivers(ctx, shard, codec.Primary, cur, 0, 1, keep); err == nil {
+				t.Fatal("zero batch accepted")
+			}
+		})
+	}
+}
