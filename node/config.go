@@ -47,8 +47,18 @@ type Config struct {
 	// NoSync skips fsync on store commits: a process crash loses nothing,
 	// a machine crash may lose recent writes.
 	NoSync bool `json:"no_sync,omitempty"`
-	// RecoveryWorkers bounds the blobs recovered at once (default 2).
+	// RecoveryWorkers bounds the blobs recovered at once (default 4);
+	// workers start when recoveries are due and stop when none are.
 	RecoveryWorkers int `json:"recovery_workers,omitempty"`
+	// ShardSyncFallback is how long a node that gained a shard keeps
+	// trying to pull it from its previous owner before it rebuilds the
+	// rest from recovery symbols (default 10m; Walrus waits 12h).
+	ShardSyncFallback Duration `json:"shard_sync_fallback,omitzero"`
+	// ShardDropGrace is how long a node keeps serving a shard it lost after
+	// the epoch change is done, before it deletes the shard (default 10m).
+	ShardDropGrace Duration `json:"shard_drop_grace,omitzero"`
+	// ShardSyncs bounds the gained shards synced at once (default 2).
+	ShardSyncs int `json:"shard_syncs,omitempty"`
 	// Byzantine makes the node misbehave on purpose, for experiments and
 	// fault tests: "corrupt" serves slivers, metadata and recovery symbols
 	// with flipped bytes. Empty in any real deployment.
@@ -78,12 +88,34 @@ func (c *Config) Validate() error {
 	if c.RecoveryWorkers < 0 || c.RecoveryWorkers > 64 {
 		return fmt.Errorf("%w: recovery_workers %d out of [0, 64]", ErrConfig, c.RecoveryWorkers)
 	}
+	if c.ShardSyncs < 0 || c.ShardSyncs > 64 {
+		return fmt.Errorf("%w: shard_syncs %d out of [0, 64]", ErrConfig, c.ShardSyncs)
+	}
+	if c.ShardSyncFallback < 0 || c.ShardDropGrace < 0 {
+		return fmt.Errorf("%w: negative shard_sync_fallback or shard_drop_grace", ErrConfig)
+	}
 	if c.Ledger != "" {
 		if err := checkLedgerURL(c.Ledger); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// setDefaults fills the settings left zero.
+func (c *Config) setDefaults() {
+	if c.RecoveryWorkers == 0 {
+		c.RecoveryWorkers = 4
+	}
+	if c.ShardSyncs == 0 {
+		c.ShardSyncs = defaultShardSyncs
+	}
+	if c.ShardSyncFallback == 0 {
+		c.ShardSyncFallback = Duration(defaultSyncFallback)
+	}
+	if c.ShardDropGrace == 0 {
+		c.ShardDropGrace = Duration(defaultShardDropGrace)
+	}
 }
 
 func checkLedgerURL(s string) error {

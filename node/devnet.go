@@ -38,6 +38,11 @@ type DevnetConfig struct {
 	// Byzantine lists nodes (by index) that serve corrupted data, for
 	// fault experiments.
 	Byzantine []int
+	// ShardSyncFallback and ShardDropGrace are the nodes' epoch-change
+	// settings (Config); devnet defaults 5s and 10s, so a change
+	// completes in seconds.
+	ShardSyncFallback time.Duration
+	ShardDropGrace    time.Duration
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -52,6 +57,8 @@ type Devnet struct {
 	configs   []Config
 	hostCfg   host.Config
 	client    ClientConfig
+	bootstrap []string
+	syncGate  chan struct{}
 	stopServe context.CancelFunc
 	served    chan error
 	closeOnce sync.Once
@@ -81,6 +88,12 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (d *Devnet, err error) {
 	}
 	if cfg.LedgerListen == "" {
 		cfg.LedgerListen = "127.0.0.1:0"
+	}
+	if cfg.ShardSyncFallback == 0 {
+		cfg.ShardSyncFallback = 5 * time.Second
+	}
+	if cfg.ShardDropGrace == 0 {
+		cfg.ShardDropGrace = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -115,33 +128,16 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (d *Devnet, err error) {
 
 	d.hostCfg = host.LoopbackConfig()
 	d.hostCfg.MaxMemory = 2 << 30
-	var bootstrap []string
-	for i := range cfg.Nodes {
-		ncfg := Config{
-			Name: "node-" + strconv.Itoa(i), Network: "devnet",
-			DataDir: filepath.Join(cfg.Dir, "node-"+strconv.Itoa(i)),
-			Listen:  []string{"/ip4/127.0.0.1/tcp/0"},
-			Ledger:  d.ledgerURL, Owner: devnetAccount("owner-" + strconv.Itoa(i)),
-			Stake: 1_000_000, Faucet: true, NoSync: cfg.NoSync, Bootstrap: bootstrap,
-		}
-		if slices.Contains(cfg.Byzantine, i) {
-			ncfg.Byzantine = ByzantineCorrupt
-		}
-		d.configs = append(d.configs, ncfg)
-		d.nodes = append(d.nodes, nil)
-		if err := d.StartNode(ctx, i); err != nil {
+	for range cfg.Nodes {
+		if _, err := d.AddNode(ctx, DevnetStake); err != nil {
 			return nil, err
-		}
-		ai := d.nodes[i].AddrInfo()
-		for _, a := range ai.Addrs {
-			bootstrap = append(bootstrap, a.String()+"/p2p/"+ai.ID.String())
 		}
 	}
 	if err := d.ensureCommittee(ctx); err != nil {
 		return nil, err
 	}
 	d.client = ClientConfig{
-		Network: "devnet", Ledger: d.ledgerURL, Bootstrap: bootstrap,
+		Network: "devnet", Ledger: d.ledgerURL, Bootstrap: d.bootstrap,
 		Account: devnetAccount("client"), Faucet: true,
 	}
 	if err := WriteJSON(filepath.Join(cfg.Dir, ClientConfigFile), d.client); err != nil {
@@ -149,6 +145,41 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (d *Devnet, err error) {
 	}
 	return d, nil
 }
+
+// DevnetStake is the stake each devnet node registers with.
+const DevnetStake = 1_000_000
+
+// AddNode starts node number len(Nodes()) (or resumes it from its
+// directory) with stake, registering it on first start. A new node joins
+// the committee at the next epoch change.
+func (d *Devnet) AddNode(ctx context.Context, stake uint64) (int, error) {
+	i := len(d.configs)
+	ncfg := Config{
+		Name: "node-" + strconv.Itoa(i), Network: "devnet",
+		DataDir: filepath.Join(d.cfg.Dir, "node-"+strconv.Itoa(i)),
+		Listen:  []string{"/ip4/127.0.0.1/tcp/0"},
+		Ledger:  d.ledgerURL, Owner: DevnetOwner(i),
+		Stake: stake, Faucet: true, NoSync: d.cfg.NoSync, Bootstrap: slices.Clone(d.bootstrap),
+		ShardSyncFallback: Duration(d.cfg.ShardSyncFallback), ShardDropGrace: Duration(d.cfg.ShardDropGrace),
+	}
+	if slices.Contains(d.cfg.Byzantine, i) {
+		ncfg.Byzantine = ByzantineCorrupt
+	}
+	d.configs = append(d.configs, ncfg)
+	d.nodes = append(d.nodes, nil)
+	if err := d.StartNode(ctx, i); err != nil {
+		d.configs, d.nodes = d.configs[:i], d.nodes[:i]
+		return 0, err
+	}
+	ai := d.nodes[i].AddrInfo()
+	for _, a := range ai.Addrs {
+		d.bootstrap = append(d.bootstrap, a.String()+"/p2p/"+ai.ID.String())
+	}
+	return i, nil
+}
+
+// DevnetOwner is the account that owns (and stakes) devnet node i.
+func DevnetOwner(i int) chainlink.ID { return devnetAccount("owner-" + strconv.Itoa(i)) }
 
 // devnetAccount derives a fixed account address from a name.
 func devnetAccount(name string) chainlink.ID {
@@ -178,13 +209,18 @@ func (d *Devnet) ensureCommittee(ctx context.Context) error {
 	return d.waitEpoch(ctx, st.Epoch)
 }
 
-// waitEpoch waits until every running node has applied epoch and holds
-// shards in it.
+// waitEpoch waits until every running node has applied epoch and, if the
+// committee of epoch has it, taken up its shards.
 func (d *Devnet) waitEpoch(ctx context.Context, epoch uint32) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	c, err := d.Ledger.Committee(ctx, epoch)
+	if err != nil {
+		return err
+	}
 	for _, n := range d.nodes {
-		for n != nil && (n.Epoch() < epoch || len(n.Shards()) == 0) {
+		member := n != nil && c.Index(n.ID()) >= 0
+		for n != nil && (n.Epoch() < epoch || (member && n.mig.snapshot().Epoch < epoch)) {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%s did not take up its shards of epoch %d: %w", n.cfg.Name, epoch, ctx.Err())
@@ -200,7 +236,7 @@ func (d *Devnet) StartNode(ctx context.Context, i int) error {
 	if d.nodes[i] != nil {
 		return fmt.Errorf("node %d is running", i)
 	}
-	n, err := New(ctx, d.configs[i], Options{Chain: d.Ledger, Logger: d.cfg.Logger, HostConfig: &d.hostCfg})
+	n, err := New(ctx, d.configs[i], Options{Chain: d.Ledger, Logger: d.cfg.Logger, HostConfig: &d.hostCfg, ShardSyncGate: d.syncGate})
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", d.configs[i].Name, err)
 	}
@@ -258,4 +294,58 @@ func (d *Devnet) Close() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// HoldShardSyncs makes the nodes started from now on hold the work on the
+// shards they gain (sync and recovery of what it lacks) until
+// ReleaseShardSyncs, so a test or experiment can observe an epoch change
+// while the new owners hold nothing yet.
+func (d *Devnet) HoldShardSyncs() {
+	if d.syncGate == nil {
+		d.syncGate = make(chan struct{})
+	}
+}
+
+// ReleaseShardSyncs lets held shard syncs go on.
+func (d *Devnet) ReleaseShardSyncs() {
+	if d.syncGate != nil {
+		close(d.syncGate)
+		d.syncGate = nil
+	}
+}
+
+// Configs are the nodes' configurations, by index.
+func (d *Devnet) Configs() []Config { return d.configs }
+
+// SyncDone waits until every running member of the current committee has
+// reported its epoch sync done, or ctx ends.
+func (d *Devnet) SyncDone(ctx context.Context) error {
+	for {
+		st, err := d.Ledger.EpochState(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := d.Ledger.Committee(ctx, st.Epoch)
+		if err != nil {
+			return err
+		}
+		pending := ""
+		for _, n := range d.nodes {
+			if n == nil || c.Index(n.ID()) < 0 {
+				continue
+			}
+			if ms := n.mig.snapshot(); ms.Epoch != st.Epoch || !ms.Reported {
+				pending = n.cfg.Name
+				break
+			}
+		}
+		if pending == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s has not reported its sync of epoch %d: %w", pending, st.Epoch, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

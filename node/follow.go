@@ -80,12 +80,10 @@ func sleep(ctx context.Context, d time.Duration) {
 func (n *Node) saveCursor() {
 	n.mu.Lock()
 	c := n.applied
-	for _, rc := range n.recovering {
-		if rc-1 < c {
-			c = rc - 1
-		}
-	}
 	n.mu.Unlock()
+	if rc := n.recq.minCursor(); rc != 0 && rc-1 < c {
+		c = rc - 1
+	}
 	if err := n.cursor.save(c); err != nil {
 		n.log.Error("saving chain cursor", "err", err)
 	}
@@ -136,15 +134,19 @@ func (n *Node) apply(ctx context.Context, ev chainlink.Event) error {
 			return err
 		}
 		n.forget(ev.BlobID)
-	case chainlink.EventEpochChangeStart, chainlink.EventEpochChangeDone:
-		return n.applyEpoch(ctx, ev.Epoch)
+	case chainlink.EventEpochChangeStart:
+		return n.applyEpochStart(ctx, ev.Epoch)
+	case chainlink.EventEpochChangeDone:
+		n.mig.changeDone(ev.Epoch)
 	}
 	return nil
 }
 
-// applyEpoch moves the node into a new epoch: expires blobs whose storage
-// ended and takes up the new committee's shard assignment.
-func (n *Node) applyEpoch(ctx context.Context, epoch uint32) error {
+// applyEpochStart moves the node into a new epoch: it expires blobs whose
+// storage ended, takes up the new committee and, if the event is the
+// chain's current epoch (not a replay of an older one), plans the shard
+// changes (migrate.go).
+func (n *Node) applyEpochStart(ctx context.Context, epoch uint32) error {
 	ps, err := n.store.Expire(ctx, uint64(epoch))
 	if err != nil {
 		return err
@@ -155,40 +157,19 @@ func (n *Node) applyEpoch(ctx context.Context, epoch uint32) error {
 		n.meta.dropIf(func(codec.BlobID) bool { return true })
 		n.symbols.dropIf(func(symbolKey) bool { return true })
 	}
-	old := n.Shards()
 	if err := n.refreshEpoch(ctx); err != nil {
 		if errors.Is(err, ErrNoCommittee) {
 			return nil
 		}
 		return err
 	}
-	now := n.Shards()
-	n.log.Info("epoch applied", "epoch", n.Epoch(), "shards", len(now))
-	if n.currentView() != nil && n.Epoch() == epoch && len(now) > 0 {
-		if gained := len(now) - overlap(old, now); gained > 0 && len(old) > 0 {
-			n.log.Warn("shards gained at epoch change are not migrated; they fill through recovery of newly certified blobs only", "gained", gained)
-		}
-		// Replayed epoch events after a restart are refused by the chain
-		// (not the current epoch, or already reported): nothing to do.
-		if err := n.chain.EpochSyncDone(ctx, n.id, epoch); err != nil {
-			n.log.Debug("epoch sync done", "epoch", epoch, "err", err)
-		}
+	v := n.currentView()
+	if v == nil || v.Epoch != epoch {
+		// A replayed start of an older epoch: the current epoch's own
+		// start event, later in the log, plans the change.
+		return nil
 	}
-	return nil
-}
-
-func overlap(a, b []int) int {
-	set := make(map[int]bool, len(a))
-	for _, x := range a {
-		set[x] = true
-	}
-	c := 0
-	for _, x := range b {
-		if set[x] {
-			c++
-		}
-	}
-	return c
+	return n.mig.plan(ctx, v)
 }
 
 func (n *Node) forget(id codec.BlobID) {

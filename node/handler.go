@@ -5,18 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"floe/chainlink"
+	"floe/chainlink/bls"
 	"floe/codec"
 	"floe/p2p"
 	"floe/store"
 )
 
 // handler serves the stream protocols from the node's store.
-type handler struct{ n *Node }
+type handler struct {
+	n            *Node
+	maxSyncBytes int // the sync-shard answer bound of the p2p limits
+}
 
 var _ p2p.Handler = (*handler)(nil)
 
@@ -307,31 +312,66 @@ func (n *Node) symbolSource(ctx context.Context, id codec.BlobID, t codec.Sliver
 	return src, nil
 }
 
-func (h *handler) SyncShard(ctx context.Context, from peer.ID, req p2p.SyncRequest) (p2p.SyncBatch, error) {
+// SyncShard serves a new owner of a shard this node held (F7.11): the
+// request must be signed by the BLS key of the member that the committee of
+// the node's current epoch assigns that shard. It sends slivers of blobs
+// certified before that epoch and not expired, in blob-ID order, at most
+// the requested count and the sync batch bytes.
+func (h *handler) SyncShard(ctx context.Context, _ peer.ID, req p2p.SyncRequest) (p2p.SyncBatch, error) {
 	n := h.n
-	if v := n.currentView(); v == nil || v.memberOfPeer(from) < 0 {
-		return p2p.SyncBatch{}, fmt.Errorf("%w: sync-shard is for committee members", p2p.ErrInvalidRequest)
+	r := req.Request
+	cur := n.Epoch()
+	switch {
+	case r.Epoch > cur:
+		return p2p.SyncBatch{}, fmt.Errorf("%w: this node is not in epoch %d yet (at %d)", p2p.ErrNotFound, r.Epoch, cur)
+	case r.Epoch < cur:
+		return p2p.SyncBatch{}, fmt.Errorf("%w: sync request for epoch %d, current is %d", p2p.ErrInvalidRequest, r.Epoch, cur)
 	}
-	limit := int(req.Limit)
-	if limit == 0 {
-		limit = 100
+	v := n.currentView()
+	if v == nil || v.Epoch != r.Epoch {
+		return p2p.SyncBatch{}, fmt.Errorf("%w: no committee of epoch %d here", p2p.ErrNotFound, r.Epoch)
 	}
-	b, err := n.store.ScanShard(ctx, int(req.Shard), req.After, limit+1)
-	if err != nil {
-		return p2p.SyncBatch{}, storeErr(err)
+	i, ok := v.byKey[bls.PublicKey(req.PublicKey)]
+	if !ok {
+		return p2p.SyncBatch{}, fmt.Errorf("%w: the requester is not a member of committee %d", p2p.ErrInvalidRequest, r.Epoch)
 	}
+	if err := v.verifySigned(i, req.Signed.Message, req.Signed.Signature); err != nil {
+		return p2p.SyncBatch{}, fmt.Errorf("%w: sync request signature: %v", p2p.ErrInvalidRequest, err)
+	}
+	if !slices.Contains(v.Members[i].Shards, r.Shard) {
+		return p2p.SyncBatch{}, fmt.Errorf("%w: shard %d is not the requester's in epoch %d", p2p.ErrInvalidRequest, r.Shard, r.Epoch)
+	}
+	if !n.mig.serves(int(r.Shard)) {
+		return p2p.SyncBatch{}, fmt.Errorf("%w: shard %d is not held here", p2p.ErrNotFound, r.Shard)
+	}
+	keep := func(st store.BlobState) bool {
+		return st.Certified && !st.Gone(uint64(cur)) && st.CertifiedEpoch < uint64(r.Epoch)
+	}
+	maxBytes := min(syncBatchBytes, h.maxSyncBytes)
 	var out p2p.SyncBatch
-	for _, s := range b.Slivers {
-		if s.Type != req.Type || s.Err != nil || (req.HasAfter && s.Blob == req.After) {
-			continue
+	from := r.Start
+	// Slivers that fail their checksum here are left out (the new owner
+	// recovers them); scan on until a batch has something or the shard ends.
+	for {
+		b, err := n.store.SyncSlivers(ctx, int(r.Shard), r.Type, from, int(r.Count)-len(out.Items), maxBytes, keep)
+		if err != nil {
+			return p2p.SyncBatch{}, storeErr(err)
 		}
-		if len(out.Items) == limit {
+		for _, ss := range b.Slivers {
+			if ss.Err != nil {
+				n.log.Warn("sync-shard: stored sliver fails its checksum", "blob", ss.Blob, "shard", r.Shard, "type", r.Type, "err", ss.Err)
+				continue
+			}
+			out.Items = append(out.Items, p2p.SyncItem{ID: ss.Blob, Data: n.corrupt(ss.Data)})
+			n.stats.syncServedSlivers.Add(1)
+			n.stats.syncServedBytes.Add(int64(len(ss.Data)))
+		}
+		out.Done = b.Done
+		if b.Done || len(out.Items) > 0 {
 			return out, nil
 		}
-		out.Items = append(out.Items, p2p.SyncItem{ID: s.Blob, Data: s.Data})
+		from = b.Next
 	}
-	out.Done = b.Done
-	return out, nil
 }
 
 // nodeBlobStatus is the node's view of a blob, in the JSON a blob-status

@@ -35,17 +35,32 @@ type Options struct {
 	// HostConfig, when set, replaces the libp2p host defaults (listen and
 	// announce addresses and the identity path still come from Config).
 	HostConfig *host.Config
+	// ShardSyncGate, when set, holds the work on gained shards (sync and
+	// the recovery of what it lacks) until it is closed: experiments and
+	// tests use it to observe an epoch change in progress.
+	ShardSyncGate <-chan struct{}
 }
 
 // Stats are counters of what a node has done since it started.
 type Stats struct {
-	SliversStored    int64 // slivers accepted from clients
-	SliversRejected  int64 // slivers that failed verification or were not ours
-	Confirmations    int64 // storage confirmations signed
-	SliversRecovered int64 // slivers rebuilt from recovery symbols
-	RecoveryBytes    int64 // recovery-symbol bytes fetched to rebuild them
-	PairsRecovered   int64 // distinct sliver pairs touched by recovery
-	BlobsExpired     int64
+	SliversStored    int64 `json:"slivers_stored"`    // slivers accepted from clients
+	SliversRejected  int64 `json:"slivers_rejected"`  // slivers that failed verification or were not ours
+	Confirmations    int64 `json:"confirmations"`     // storage confirmations signed
+	SliversRecovered int64 `json:"slivers_recovered"` // slivers rebuilt from recovery symbols
+	RecoveryBytes    int64 `json:"recovery_bytes"`    // recovery-symbol bytes fetched to rebuild them
+	PairsRecovered   int64 `json:"pairs_recovered"`   // distinct sliver pairs touched by recovery
+	BlobsExpired     int64 `json:"blobs_expired"`
+	// Shard migration: slivers and bytes received by shard sync, gained
+	// shards completed, sync sources caught serving bad data, lost shards
+	// dropped after the change.
+	SyncSlivers    int64 `json:"sync_slivers"`
+	SyncBytes      int64 `json:"sync_bytes"`
+	ShardsMigrated int64 `json:"shards_migrated"`
+	SyncLiars      int64 `json:"sync_liars"`
+	ShardsDropped  int64 `json:"shards_dropped"`
+	// Shard sync served to new owners.
+	SyncServedSlivers int64 `json:"sync_served_slivers"`
+	SyncServedBytes   int64 `json:"sync_served_bytes"`
 }
 
 // Node is a storage node: it holds the slivers of its shards, verifies what
@@ -66,24 +81,23 @@ type Node struct {
 	params codec.Params
 	comms  *committees
 	cursor cursorFile
+	mig    *migration
+	recq   *recoveryQueue
 
 	meta    *metaCache
 	symbols *symbolCache
 
 	mu       sync.Mutex
 	epoch    uint32
-	view     *committeeView // committee of epoch (nil: not a member / none)
-	shards   map[int]bool
+	view     *committeeView // committee of epoch (nil: none)
+	shards   map[int]bool   // assigned in epoch (migrate.go changes it)
 	attested map[codec.BlobID]bool
-	// recovering maps blobs awaiting or under recovery to the cursor of
-	// the event that asked for it; the persisted cursor never passes the
-	// oldest, so a crash cannot forget a recovery.
-	recovering map[codec.BlobID]uint64
-	applied    uint64 // last event applied
-	recoverQ   chan codec.BlobID
+	applied  uint64 // last event applied
 
 	stats struct {
 		stored, rejected, confirmations, recovered, recoveryBytes, pairs, expired atomic.Int64
+		syncSlivers, syncBytes, shardsMigrated, syncLiars, shardsDropped          atomic.Int64
+		syncServedSlivers, syncServedBytes                                        atomic.Int64
 	}
 
 	runCtx context.Context
@@ -99,9 +113,7 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.RecoveryWorkers == 0 {
-		cfg.RecoveryWorkers = 2
-	}
+	cfg.setDefaults()
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -133,9 +145,9 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 		cfg: cfg, log: log, chain: chain, key: key, pk: key.PublicKey(), params: params,
 		comms: newCommittees(chain), cursor: cursorFile{filepath.Join(cfg.DataDir, "chain.cursor")},
 		meta: newMetaCache(256), symbols: newSymbolCache(128 << 20),
-		shards: map[int]bool{}, attested: map[codec.BlobID]bool{}, recovering: map[codec.BlobID]uint64{},
-		recoverQ: make(chan codec.BlobID, 4096),
+		shards: map[int]bool{}, attested: map[codec.BlobID]bool{},
 	}
+	n.recq = newRecoveryQueue(cfg.RecoveryWorkers, log, n.recoverBlob)
 	// Undo whatever was started if a later step fails.
 	defer func() {
 		if err != nil {
@@ -147,6 +159,12 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
+	}
+	for _, s := range n.store.Shards() {
+		n.shards[s] = true
+	}
+	if n.mig, err = newMigration(n, opts.ShardSyncGate); err != nil {
+		return nil, err
 	}
 	hc := host.DefaultConfig()
 	if opts.HostConfig != nil {
@@ -168,7 +186,7 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	// allow it to rebuild a whole shard's worth without being throttled.
 	scfg.RateLimit = p2p.RateLimit{Rate: 2000, Burst: 4000}
 	scfg.Logger = log
-	if n.server, err = p2p.NewServer(n.host, &handler{n: n}, scfg); err != nil {
+	if n.server, err = p2p.NewServer(n.host, &handler{n: n, maxSyncBytes: p2p.LimitsFor(params).MaxSyncBytes}, scfg); err != nil {
 		return nil, err
 	}
 	if n.client, err = p2p.NewClient(n.host, p2p.DefaultClientConfig(cfg.Network, params)); err != nil {
@@ -198,6 +216,9 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err := n.refreshEpoch(ctx); err != nil && !errors.Is(err, ErrNoCommittee) {
 		return nil, err
 	}
+	if err := n.mig.resume(ctx, applied); err != nil {
+		return nil, err
+	}
 	if len(dcfg.BootstrapPeers) == 0 {
 		// No bootstrap list: join the DHT through the committee.
 		if v := n.currentView(); v != nil {
@@ -214,12 +235,10 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err := n.disc.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	n.wg.Add(1)
+	n.wg.Add(3)
 	go n.follow(runCtx)
-	for range cfg.RecoveryWorkers {
-		n.wg.Add(1)
-		go n.recoveryWorker(runCtx)
-	}
+	go func() { defer n.wg.Done(); n.recq.loop(runCtx) }()
+	go func() { defer n.wg.Done(); n.mig.loop(runCtx) }()
 	log.Info("storage node started", "node_id", n.id, "peer", n.host.ID(), "addrs", n.host.Addrs(), "shards", len(n.Shards()))
 	return n, nil
 }
@@ -281,7 +300,8 @@ func (n *Node) announced() []string {
 	return out
 }
 
-// refreshEpoch loads the current epoch's committee and the node's shards.
+// refreshEpoch loads the current epoch and its committee. The node's
+// shards change only when an epoch change is planned (migrate.go).
 func (n *Node) refreshEpoch(ctx context.Context) error {
 	st, v, err := n.comms.current(ctx)
 	if err != nil {
@@ -291,38 +311,29 @@ func (n *Node) refreshEpoch(ctx context.Context) error {
 		n.mu.Unlock()
 		return err
 	}
-	var shards []int
-	peers := make([]peer.ID, 0, len(v.peers))
-	for i, m := range v.Members {
-		if m.NodeID == n.id {
-			for _, s := range m.Shards {
-				shards = append(shards, int(s))
-			}
-		}
-		if v.peers[i].ID != "" {
-			peers = append(peers, v.peers[i].ID)
+	// Members of this and the previous committee are the peers that
+	// sync shards and recover from each other: the committee class of the
+	// resource manager.
+	peers := make([]peer.ID, 0, 2*len(v.peers))
+	for _, pi := range v.peers {
+		if pi.ID != "" {
+			peers = append(peers, pi.ID)
 		}
 	}
-	slices.Sort(shards)
-	if err := n.store.SetShards(ctx, shards); err != nil {
-		return err
+	if st.Epoch > 0 {
+		if pv, err := n.comms.get(ctx, st.Epoch-1); err == nil {
+			for _, pi := range pv.peers {
+				if pi.ID != "" {
+					peers = append(peers, pi.ID)
+				}
+			}
+		}
 	}
 	n.store.SetEpoch(uint64(st.Epoch))
 	n.host.SetCommittee(peers)
-	if n.disc != nil {
-		ds := make([]uint16, len(shards))
-		for i, s := range shards {
-			ds[i] = uint16(s)
-		}
-		n.disc.SetShards(ds)
-	}
 	n.mu.Lock()
 	n.epoch = st.Epoch
 	n.view = v
-	n.shards = make(map[int]bool, len(shards))
-	for _, s := range shards {
-		n.shards[s] = true
-	}
 	n.mu.Unlock()
 	return nil
 }
@@ -368,6 +379,10 @@ func (n *Node) Stats() Stats {
 		Confirmations: n.stats.confirmations.Load(), SliversRecovered: n.stats.recovered.Load(),
 		RecoveryBytes: n.stats.recoveryBytes.Load(), PairsRecovered: n.stats.pairs.Load(),
 		BlobsExpired: n.stats.expired.Load(),
+		SyncSlivers:  n.stats.syncSlivers.Load(), SyncBytes: n.stats.syncBytes.Load(),
+		ShardsMigrated: n.stats.shardsMigrated.Load(), SyncLiars: n.stats.syncLiars.Load(),
+		ShardsDropped:     n.stats.shardsDropped.Load(),
+		SyncServedSlivers: n.stats.syncServedSlivers.Load(), SyncServedBytes: n.stats.syncServedBytes.Load(),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"floe/chainlink"
 	"floe/codec"
 	"floe/p2p"
 )
@@ -32,14 +33,19 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 	if !bs.Certified() {
 		return nil, fmt.Errorf("%w: %s is not certified on chain", ErrBlobNotFound, id)
 	}
-	_, v, err := c.comms.current(ctx)
+	est, err := c.chain.EpochState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	v, prev, preferPrev, err := readCommittees(ctx, c.comms, est, bs.InitialCertifiedEpoch)
 	if err != nil {
 		return nil, err
 	}
+	holders := shardHolders(v, prev, preferPrev)
 	res.Phases["status"] = time.Since(t)
 
 	t = time.Now()
-	m, err := c.readMetadata(ctx, v, id, res)
+	m, err := c.readMetadata(ctx, v, prev, preferPrev, id, res)
 	if err != nil {
 		return res, err
 	}
@@ -48,7 +54,7 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 	t = time.Now()
 	var slivers []codec.Sliver
 	for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
-		slivers, err = c.readSlivers(ctx, v, id, m, typ, res, opts.Progress)
+		slivers, err = c.readSlivers(ctx, v.params, holders, id, m, typ, res, opts.Progress)
 		if err == nil {
 			break
 		}
@@ -75,23 +81,40 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 }
 
 // readMetadata asks members in random order, two at a time, and keeps the
-// first metadata that verifies against the blob ID.
-func (c *Client) readMetadata(ctx context.Context, v *committeeView, id codec.BlobID, res *ReadResult) (*codec.Metadata, error) {
-	order := rand.Perm(len(v.Members))
+// first metadata that verifies against the blob ID: first the members of
+// the committee the blob should be read from, then the other one's.
+func (c *Client) readMetadata(ctx context.Context, v, prev *committeeView, preferPrev bool, id codec.BlobID, res *ReadResult) (*codec.Metadata, error) {
+	first, second := v, prev
+	if preferPrev {
+		first, second = prev, v
+	}
+	var order []holder
+	asked := map[chainlink.ID]bool{}
+	for _, cv := range []*committeeView{first, second} {
+		if cv == nil {
+			continue
+		}
+		for _, i := range rand.Perm(len(cv.Members)) {
+			if id := cv.Members[i].NodeID; !asked[id] {
+				asked[id] = true
+				order = append(order, holder{cv, i})
+			}
+		}
+	}
 	notFound := 0
 	var lastErr error
 	for start := 0; start < len(order); start += 2 {
 		type answer struct {
-			i   int
+			h   holder
 			m   *codec.Metadata
 			err error
 		}
 		batch := order[start:min(start+2, len(order))]
 		ch := make(chan answer, len(batch))
-		for _, i := range batch {
+		for _, h := range batch {
 			go func() {
-				m, err := c.metadataFrom(ctx, v, i, id)
-				ch <- answer{i, m, err}
+				m, err := c.metadataFrom(ctx, h.v, h.i, id)
+				ch <- answer{h, m, err}
 			}()
 		}
 		var found *codec.Metadata
@@ -103,9 +126,11 @@ func (c *Client) readMetadata(ctx context.Context, v *committeeView, id codec.Bl
 					found = a.m
 				}
 			case errors.Is(a.err, errLied):
-				res.Liars = append(res.Liars, failure(v, a.i, "%v", a.err))
+				res.Liars = append(res.Liars, failure(a.h.v, a.h.i, "%v", a.err))
 			case errors.Is(a.err, p2p.ErrNotFound):
-				notFound += v.Members[a.i].Weight
+				if a.h.v == first {
+					notFound += a.h.v.Members[a.h.i].Weight
+				}
 			default:
 				lastErr = a.err
 			}
@@ -117,7 +142,7 @@ func (c *Client) readMetadata(ctx context.Context, v *committeeView, id codec.Bl
 			return nil, ctx.Err()
 		}
 	}
-	if 3*notFound >= 2*v.NShards+1 {
+	if 3*notFound >= 2*first.NShards+1 {
 		return nil, fmt.Errorf("%w: a quorum of nodes does not know %s", ErrBlobNotFound, id)
 	}
 	return nil, fmt.Errorf("%w: no node served valid metadata for %s (last error: %v)", ErrUnavailable, id, lastErr)
@@ -150,24 +175,21 @@ func (c *Client) metadataFrom(ctx context.Context, v *committeeView, i int, id c
 
 // readSlivers fetches verified slivers of one type until enough to decode.
 // It asks each holder for its share of the slivers still wanted, preferring
-// the systematic ones, and asks for more from others when some fail.
-func (c *Client) readSlivers(ctx context.Context, v *committeeView, id codec.BlobID, m *codec.Metadata, typ codec.SliverType, res *ReadResult, progress func(Progress)) ([]codec.Sliver, error) {
-	p := v.params
+// the systematic ones. A sliver a holder does not have moves on to the
+// shard's other holder (the previous or next owner across an epoch
+// change); a member that fails or serves data failing verification is not
+// asked again in this read, and liars are reported.
+func (c *Client) readSlivers(ctx context.Context, p codec.Params, holders [][]holder, id codec.BlobID, m *codec.Metadata, typ codec.SliverType, res *ReadResult, progress func(Progress)) ([]codec.Sliver, error) {
 	need := p.Primary()
 	if typ == codec.Secondary {
 		need = p.Secondary()
 	}
+	plan := newPairPlan(p, id, holders)
 	// Candidate pairs in preference order: the systematic slivers first
 	// (primary sliver i < nPrim, secondary sliver j < nSec), then the rest.
-	holder := map[int]int{} // pair → member
-	for i := range v.Members {
-		for _, pair := range v.pairsOf(i, id) {
-			holder[pair] = i
-		}
-	}
 	var preferred, rest []int
 	for pair := range p.NShards {
-		if _, ok := holder[pair]; !ok {
+		if _, ok := plan.holderOf(pair); !ok {
 			continue
 		}
 		if p.SliverIndex(typ, pair) < need {
@@ -177,42 +199,60 @@ func (c *Client) readSlivers(ctx context.Context, v *committeeView, id codec.Blo
 		}
 	}
 	rand.Shuffle(len(rest), func(a, b int) { rest[a], rest[b] = rest[b], rest[a] })
-	candidates := append(preferred, rest...)
-	bad := map[int]bool{} // members skipped: lied or failed
-	var (
-		got  []codec.Sliver
-		next int
-	)
+	queue := append(preferred, rest...)
+	var got []codec.Sliver
 	for len(got) < need {
-		// Plan the next round: the next `need-len(got)` candidates whose
-		// holders are still trusted, grouped by holder.
-		plan := map[int][]p2p.SliverRef{}
-		for want := need - len(got); want > 0 && next < len(candidates); next++ {
-			pair := candidates[next]
-			if bad[holder[pair]] {
+		// Plan the next round: the next `need-len(got)` pairs that still
+		// have a holder to ask, grouped by holder.
+		type ask struct {
+			h    holder
+			refs []p2p.SliverRef
+		}
+		round := map[chainlink.ID]*ask{}
+		want := need - len(got)
+		for len(queue) > 0 && want > 0 {
+			pair := queue[0]
+			queue = queue[1:]
+			h, ok := plan.holderOf(pair)
+			if !ok {
 				continue
 			}
-			plan[holder[pair]] = append(plan[holder[pair]], p2p.SliverRef{Pair: uint16(pair), Type: typ})
+			a := round[h.nodeID()]
+			if a == nil {
+				a = &ask{h: h}
+				round[h.nodeID()] = a
+			}
+			a.refs = append(a.refs, p2p.SliverRef{Pair: uint16(pair), Type: typ})
 			want--
 		}
-		if len(plan) == 0 {
+		if len(round) == 0 {
 			return nil, fmt.Errorf("%w: %d of %d %s slivers verified", ErrUnavailable, len(got), need, typ)
 		}
 		var (
-			mu sync.Mutex
-			wg sync.WaitGroup
+			mu    sync.Mutex
+			wg    sync.WaitGroup
+			retry []int
 		)
-		for i, refs := range plan {
+		for _, a := range round {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, err := c.sliversFrom(ctx, v, i, id, m, refs)
+				ok, missing, err := c.sliversFrom(ctx, a.h.v, a.h.i, id, m, a.refs)
 				mu.Lock()
 				defer mu.Unlock()
-				if err != nil {
-					bad[i] = true
+				switch {
+				case err != nil:
+					plan.drop(a.h.nodeID())
 					if errors.Is(err, errLied) {
-						res.Liars = append(res.Liars, failure(v, i, "%v", err))
+						res.Liars = append(res.Liars, failure(a.h.v, a.h.i, "%v", err))
+					}
+					for _, r := range a.refs {
+						retry = append(retry, int(r.Pair))
+					}
+				default:
+					for _, r := range missing {
+						plan.miss(int(r.Pair))
+						retry = append(retry, int(r.Pair))
 					}
 				}
 				got = append(got, ok...)
@@ -223,40 +263,42 @@ func (c *Client) readSlivers(ctx context.Context, v *committeeView, id codec.Blo
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		// Pairs that failed go first in the next round, to their next holder.
+		queue = append(retry, queue...)
 	}
 	return got, nil
 }
 
 // sliversFrom fetches slivers from member i over one stream and returns the
-// verified ones; any sliver failing verification makes the member a liar.
-func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id codec.BlobID, m *codec.Metadata, refs []p2p.SliverRef) ([]codec.Sliver, error) {
+// verified ones and those the member does not have (a miss, not a fault).
+// Any sliver failing verification makes the member a liar (errLied); a
+// stream failure or a whole-request refusal is an error too.
+func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id codec.BlobID, m *codec.Metadata, refs []p2p.SliverRef) ([]codec.Sliver, []p2p.SliverRef, error) {
 	pid, err := c.connect(v, i)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	results, err := c.p2p.GetSlivers(ctx, pid, id, refs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var parsed []codec.Sliver
-	var firstErr error
+	var missing []p2p.SliverRef
 	for j, r := range results {
 		if r.Err != nil {
-			if firstErr == nil {
-				firstErr = r.Err
-			}
+			missing = append(missing, refs[j])
 			continue
 		}
 		sl, err := codec.UnmarshalSliver(r.Data, refs[j].Type)
 		if err != nil || sl.Index != v.params.SliverIndex(refs[j].Type, int(refs[j].Pair)) {
-			return nil, fmt.Errorf("%w: %s sliver of pair %d does not decode or has the wrong index", errLied, refs[j].Type, refs[j].Pair)
+			return nil, nil, fmt.Errorf("%w: %s sliver of pair %d does not decode or has the wrong index", errLied, refs[j].Type, refs[j].Pair)
 		}
 		parsed = append(parsed, sl)
 	}
 	for j, err := range codec.VerifySlivers(v.params, m, parsed) {
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s sliver %d: %v", errLied, parsed[j].Type, parsed[j].Index, err)
+			return nil, nil, fmt.Errorf("%w: %s sliver %d: %v", errLied, parsed[j].Type, parsed[j].Index, err)
 		}
 	}
-	return parsed, firstErr
+	return parsed, missing, nil
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
+	"floe/chainlink"
 	"floe/chainlink/bls"
 	"floe/codec"
 	"floe/p2p"
@@ -15,63 +17,10 @@ import (
 	"floe/store"
 )
 
-// queueRecovery asks the recovery workers to check a certified blob and
-// rebuild whatever slivers of the node's shards are missing.
-func (n *Node) queueRecovery(id codec.BlobID, cursor uint64) {
-	n.mu.Lock()
-	if _, ok := n.recovering[id]; ok {
-		n.mu.Unlock()
-		return
-	}
-	n.recovering[id] = cursor
-	n.mu.Unlock()
-	select {
-	case n.recoverQ <- id:
-	default:
-		// The queue is full: the cursor is held back at this blob, so a
-		// restart will come back to it; meanwhile retry shortly.
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			t := time.NewTimer(time.Second)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				n.mu.Lock()
-				delete(n.recovering, id)
-				n.mu.Unlock()
-				n.queueRecovery(id, cursor)
-			case <-n.runCtx.Done(): // queueRecovery runs only from the follower, after New set runCtx
-			}
-		}()
-	}
-}
-
-func (n *Node) recoveryWorker(ctx context.Context) {
-	defer n.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case id := <-n.recoverQ:
-			backoff := time.Second
-			for ctx.Err() == nil {
-				err := n.recoverBlob(ctx, id)
-				if err == nil {
-					break
-				}
-				n.log.Warn("recovery failed; retrying", "blob", id, "err", err, "retry_in", backoff)
-				sleep(ctx, backoff)
-				backoff = min(2*backoff, time.Minute)
-			}
-			if ctx.Err() == nil {
-				n.mu.Lock()
-				delete(n.recovering, id)
-				n.mu.Unlock()
-			}
-		}
-	}
-}
+// queueRecovery asks the recovery queue to check a certified blob and
+// rebuild whatever slivers of the node's shards are missing; cursor is the
+// chain event that asked (the persisted cursor stays before it until done).
+func (n *Node) queueRecovery(id codec.BlobID, cursor uint64) { n.recq.add(id, cursor) }
 
 // recoverBlob rebuilds the missing slivers of a certified blob on the
 // node's shards from other nodes' recovery symbols.
@@ -87,25 +36,33 @@ func (n *Node) recoverBlob(ctx context.Context, id codec.BlobID) error {
 		return nil
 	}
 	missing, err := n.store.MissingSlivers(ctx, id)
-	if err != nil || len(missing) == 0 {
-		if err == nil {
-			n.maybeAttest(ctx, id)
-		}
+	if err != nil {
 		return err
+	}
+	// Slivers of a gained shard still syncing come with the sync, at a
+	// fraction of the bytes; its worker sends what the sync lacks here.
+	missing = slices.DeleteFunc(missing, func(r store.SliverRef) bool { return n.mig.deferRecovery(r.Shard) })
+	if len(missing) == 0 {
+		n.maybeAttest(ctx, id)
+		return nil
 	}
 	v := n.currentView()
 	if v == nil {
 		return ErrNoCommittee
 	}
+	holders, err := n.recoveryHolders(ctx, v, st.CertifiedEpoch)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	vm, metaBytes, err := n.fetchMetadata(ctx, v, id)
+	vm, metaBytes, err := n.metadataFrom(ctx, id, "")
 	if err != nil {
 		return err
 	}
 	var fetched int64 = metaBytes
 	pairs := map[int]bool{}
 	for _, ref := range missing {
-		b, err := n.recoverSliver(ctx, v, id, vm.m, ref.Pair, ref.Type)
+		b, err := n.recoverSliver(ctx, holders, id, vm.m, ref.Pair, ref.Type)
 		fetched += b
 		if err != nil {
 			return fmt.Errorf("recovering %s sliver of pair %d: %w", ref.Type, ref.Pair, err)
@@ -153,84 +110,145 @@ func (n *Node) fetchMetadata(ctx context.Context, v *committeeView, id codec.Blo
 	return verifiedMeta{}, fetched, fmt.Errorf("%w: no peer served valid metadata for %s", ErrUnavailable, id)
 }
 
+// recoveryHolders returns who holds each shard for a blob certified in
+// certifiedEpoch: the current committee, and across an epoch change the
+// previous one too (first while the change is in progress).
+func (n *Node) recoveryHolders(ctx context.Context, v *committeeView, certifiedEpoch uint64) ([][]holder, error) {
+	if v.Epoch == 0 || certifiedEpoch >= uint64(v.Epoch) {
+		return shardHolders(v, nil, false), nil
+	}
+	prev := n.previousView(ctx)
+	if prev == nil {
+		return shardHolders(v, nil, false), nil
+	}
+	st, err := n.chain.EpochState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	return shardHolders(v, prev, st.Epoch == v.Epoch && st.Phase == chainlink.PhaseChangeSync), nil
+}
+
+// previousView returns the committee of the epoch before the node's, nil if
+// there is none.
+func (n *Node) previousView(ctx context.Context) *committeeView {
+	e := n.Epoch()
+	if e == 0 {
+		return nil
+	}
+	v, err := n.comms.get(ctx, e-1)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
 // recoverSliver rebuilds one sliver from recovery symbols and stores it. It
-// asks just enough members (by how many source slivers they hold) for the
-// symbols needed, then more if some fail or lie. It returns the bytes
-// fetched.
-func (n *Node) recoverSliver(ctx context.Context, v *committeeView, id codec.BlobID, m *codec.Metadata, pair int, t codec.SliverType) (int64, error) {
+// asks just enough holders (by how many source slivers they hold) for the
+// symbols needed, then more if some fail or lie; a source sliver a holder
+// does not have moves on to the shard's other holder across an epoch
+// change. It returns the bytes fetched.
+func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.BlobID, m *codec.Metadata, pair int, t codec.SliverType) (int64, error) {
 	p := n.params
 	need := p.RecoverySymbolsNeeded(t)
 	target := p.SliverIndex(t, pair)
+	plan := newPairPlan(p, id, holders, n.id)
 	var (
-		mu      sync.Mutex
 		valid   []codec.RecoverySymbol
 		seen    = map[int]bool{}
 		fetched int64
 	)
-	order := rand.Perm(len(v.Members))
-	next := 0
-	for len(valid) < need && next < len(order) {
-		// Pick members whose source slivers cover what is still needed,
-		// with a little slack for failures.
-		var batch []int
+	queue := rand.Perm(p.NShards)
+	for len(valid) < need {
+		// Group the next source pairs by holder, covering what is still
+		// needed with a little slack for failures.
+		type ask struct {
+			h     holder
+			pairs []uint16
+		}
+		round := map[chainlink.ID]*ask{}
 		want := need - len(valid)
-		for covered := 0; covered < want+want/10+1 && next < len(order); next++ {
-			i := order[next]
-			if v.peers[i].ID == "" || v.peers[i].ID == n.host.ID() || len(v.Members[i].Shards) == 0 {
+		for planned := 0; planned < want+want/10+1 && len(queue) > 0; {
+			sp := queue[0]
+			queue = queue[1:]
+			h, ok := plan.holderOf(sp)
+			if !ok {
 				continue
 			}
-			batch = append(batch, i)
-			covered += len(v.Members[i].Shards)
+			a := round[h.nodeID()]
+			if a == nil {
+				a = &ask{h: h}
+				round[h.nodeID()] = a
+			}
+			a.pairs = append(a.pairs, uint16(sp))
+			planned++
 		}
-		if len(batch) == 0 {
+		if len(round) == 0 {
 			break
 		}
-		var wg sync.WaitGroup
-		for _, i := range batch {
+		var (
+			mu    sync.Mutex
+			wg    sync.WaitGroup
+			retry []int
+		)
+		for _, a := range round {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				pi := v.peers[i]
-				n.host.Peerstore().AddAddrs(pi.ID, pi.Addrs, time.Hour)
-				srcPairs := v.pairsOf(i, id)
-				sources := make([]uint16, len(srcPairs))
-				for j, sp := range srcPairs {
-					sources[j] = uint16(sp)
-				}
-				res, err := n.client.GetRecoverySymbols(ctx, pi.ID, p2p.RecoveryRequest{
-					ID: id, Target: p2p.SliverRef{Pair: uint16(pair), Type: t}, Sources: sources,
-				})
-				if err != nil {
+				pi := a.h.v.peers[a.h.i]
+				if pi.ID == "" {
+					mu.Lock()
+					plan.drop(a.h.nodeID())
+					for _, sp := range a.pairs {
+						retry = append(retry, int(sp))
+					}
+					mu.Unlock()
 					return
 				}
-				var got []codec.RecoverySymbol
-				var bytes int64
-				for _, r := range res {
-					bytes += int64(len(r.Data))
+				n.host.Peerstore().AddAddrs(pi.ID, pi.Addrs, time.Hour)
+				res, err := n.client.GetRecoverySymbols(ctx, pi.ID, p2p.RecoveryRequest{
+					ID: id, Target: p2p.SliverRef{Pair: uint16(pair), Type: t}, Sources: a.pairs,
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					// Unreachable, or the blob unknown there: ask the
+					// other holders of its shards.
+					plan.drop(a.h.nodeID())
+					for _, sp := range a.pairs {
+						retry = append(retry, int(sp))
+					}
+					return
+				}
+				invalid := 0
+				for j, r := range res {
+					fetched += int64(len(r.Data))
 					if r.Err != nil {
+						// Not held (yet): a miss, not a lie.
+						plan.miss(int(a.pairs[j]))
+						retry = append(retry, int(a.pairs[j]))
 						continue
 					}
 					sym, err := codec.UnmarshalRecoverySymbol(r.Data, t)
 					if err != nil || codec.VerifyRecoverySymbol(p, m, &sym, target) != nil {
+						invalid++
 						continue
 					}
-					got = append(got, sym)
-				}
-				if len(got) < len(res) {
-					n.log.Warn("peer served invalid recovery symbols", "peer", pi.ID, "blob", id, "invalid", len(res)-len(got))
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				fetched += bytes
-				for _, s := range got {
-					if !seen[s.Index] {
-						seen[s.Index] = true
-						valid = append(valid, s)
+					if !seen[sym.Index] {
+						seen[sym.Index] = true
+						valid = append(valid, sym)
 					}
+				}
+				if invalid > 0 {
+					n.log.Warn("peer served invalid recovery symbols", "node", a.h.nodeID(), "peer", pi.ID, "blob", id, "invalid", invalid)
+					plan.drop(a.h.nodeID())
 				}
 			}()
 		}
 		wg.Wait()
+		if ctx.Err() != nil {
+			return fetched, ctx.Err()
+		}
+		queue = append(retry, queue...)
 	}
 	if len(valid) < need {
 		return fetched, fmt.Errorf("%w: %d of %d recovery symbols", ErrUnavailable, len(valid), need)
