@@ -126,11 +126,19 @@ func sumXCrypto(dst, src []byte, msgLen, stride int, prefix byte) {
 	}
 }
 
-type compressor func(h *lanesState, m *lanesBlocks, t uint64, final bool)
+// laneKernel picks the compression sumLanes runs. It is a value, not a
+// function: an indirect call would make the lane state escape to the heap
+// (two allocations per call).
+type laneKernel uint8
 
-// sumLanes packs eight messages at a time into lanesBlocks and runs
-// compress on them block by block.
-func sumLanes(compress compressor, dst, src []byte, msgLen, stride int, prefix byte) {
+const (
+	kernelGeneric laneKernel = iota
+	kernelAVX2               // compress8AVX2; only where hasAVX2
+)
+
+// sumLanes packs eight messages at a time into lanesBlocks and runs the
+// kernel's compression on them block by block.
+func sumLanes(kernel laneKernel, dst, src []byte, msgLen, stride int, prefix byte) {
 	count := len(dst) / Size
 	total := 1 + msgLen
 	blocks := (total + blockSize - 1) / blockSize
@@ -165,7 +173,11 @@ func sumLanes(compress compressor, dst, src []byte, msgLen, stride int, prefix b
 				}
 			}
 			final := b == blocks-1
-			compress(&h, &buf, uint64(min(total, (b+1)*blockSize)), final)
+			if kernel == kernelAVX2 {
+				compress8AVX2(&h, &buf, uint64(min(total, (b+1)*blockSize)), final)
+			} else {
+				compressGeneric(&h, &buf, uint64(min(total, (b+1)*blockSize)), final)
+			}
 		}
 		for l := range n {
 			out := dst[(first+l)*Size:]

@@ -15,7 +15,7 @@ func paths() map[string]sumFunc {
 	p := map[string]sumFunc{
 		"xcrypto": sumXCrypto,
 		"golanes": func(dst, src []byte, msgLen, stride int, prefix byte) {
-			sumLanes(compressGeneric, dst, src, msgLen, stride, prefix)
+			sumLanes(kernelGeneric, dst, src, msgLen, stride, prefix)
 		},
 	}
 	archPaths(p)

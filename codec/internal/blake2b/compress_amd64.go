@@ -47,7 +47,7 @@ func sumBest(dst, src []byte, msgLen, stride int, prefix byte) {
 	case hasAVX512:
 		sumAVX512(dst, src, msgLen, stride, prefix)
 	case hasAVX2:
-		sumLanes(compress8AVX2, dst, src, msgLen, stride, prefix)
+		sumLanes(kernelAVX2, dst, src, msgLen, stride, prefix)
 	default:
 		sumXCrypto(dst, src, msgLen, stride, prefix)
 	}

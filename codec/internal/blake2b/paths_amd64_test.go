@@ -5,7 +5,7 @@ package blake2b
 func archPaths(p map[string]sumFunc) {
 	if hasAVX2 {
 		p["avx2"] = func(dst, src []byte, msgLen, stride int, prefix byte) {
-			sumLanes(compress8AVX2, dst, src, msgLen, stride, prefix)
+			sumLanes(kernelAVX2, dst, src, msgLen, stride, prefix)
 		}
 	}
 	if hasAVX512 {
