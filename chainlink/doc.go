@@ -17,13 +17,33 @@
 //
 // Epochs advance on a timer (WithEpochDuration) or on request
 // (AdvanceEpoch). At each change the fees paid into the ending epoch go to
-// the stakers of its committee in proportion to stake (F9.4), the next
-// committee is chosen from the 150 largest stakes, shards are apportioned
-// with D'Hondt and the per-node cap (Apportion, F13.1) and assigned keeping
-// existing shards in place (InitialShards, TransitionShards, F13.2), and
-// EpochChangeStart is emitted; EpochChangeDone follows when members holding
-// a quorum of shards report EpochSyncDone (members that gained no shard
-// count at once, F13.3).
+// the stakers of its committee in proportion to their stake at that time
+// (F9.4), the next committee is chosen from the 150 largest stakes, shards
+// are apportioned with D'Hondt and the per-node cap (Apportion, F13.1) and
+// assigned keeping existing shards in place (InitialShards,
+// TransitionShards, F13.2), and EpochChangeStart is emitted.
+//
+// The change then waits for the new committee (F13.3, as
+// staking_inner.move::epoch_sync_done): every member reports EpochSyncDone
+// once it holds all its shards, also a member whose shards did not move
+// (it reports at once). Each report emits ShardsReceived and adds the
+// member's whole weight in the new committee to EpochState.SyncDoneWeight
+// (the reporters are EpochState.SyncDoneNodes); EpochChangeDone is emitted
+// once, by the report that brings the weight to a quorum (3w ≥ 2n+1), and
+// later reports still emit ShardsReceived. Nobody is counted without
+// reporting. Only when there is nothing to hand over — no previous
+// committee (or an empty one: the first committee), or an empty new
+// committee — is EpochChangeDone emitted at the advance itself.
+//
+// Stake moves to a node at once and counts from the next committee
+// selection. Unstake is a withdrawal request: the amount leaves the node's
+// stake at once (a node left with no stake is not selected for the next
+// committee) and earns nothing more, and it is credited back to the
+// staker's balance at the advance to epoch e+2, e being the epoch of the
+// request: by then the committee of e+1, selected without that stake, has
+// taken over the node's shards while the node kept serving them. Pending
+// withdrawals are listed on the node (Node.Withdrawals) and credited in the
+// advance's own batch, nodes in ID order.
 //
 // Blob registration re-derives the blob ID from root hash, size and
 // encoding type (F4.8), charges storage per MiB per epoch and a write price

@@ -117,10 +117,11 @@ type meta struct {
 	LastEvent  uint64     `json:"last_event"`
 	// Buckets holds the storage fees paid into each epoch (F9.4).
 	Buckets map[uint32]uint64 `json:"buckets"`
-	// SyncDone lists the nodes that reported (or needed no) shard sync in
-	// the current epoch, and SyncWeight their shards.
-	SyncDone   []ID `json:"sync_done"`
-	SyncWeight int  `json:"sync_weight"`
+	// OldSyncDone and OldSyncWeight are where ledgers written before
+	// EpochState carried SyncDoneNodes and SyncDoneWeight kept them; load
+	// moves them there, and they are never written again.
+	OldSyncDone   []ID `json:"sync_done,omitempty"`
+	OldSyncWeight int  `json:"sync_weight,omitempty"`
 }
 
 const stateVersion = 1
@@ -248,6 +249,14 @@ func (l *Ledger) load(ctx context.Context) error {
 	for e, c := range l.committees {
 		if err := checkCommittee(c, e, l.m.Epoch.NShards); err != nil {
 			return fmt.Errorf("chainlink: corrupt committee of epoch %d: %w", e, err)
+		}
+	}
+	if err := l.loadSyncDone(); err != nil {
+		return fmt.Errorf("chainlink: corrupt state meta: %w", err)
+	}
+	for _, n := range l.nodes {
+		if err := checkWithdrawals(n); err != nil {
+			return fmt.Errorf("chainlink: corrupt node %s: %w", n.ID, err)
 		}
 	}
 	if err := l.refreshVerifier(); err != nil {
@@ -499,7 +508,14 @@ func (l *Ledger) EpochState(ctx context.Context) (EpochState, error) {
 		return EpochState{}, err
 	}
 	defer l.mu.Unlock()
-	return l.m.Epoch, nil
+	return l.epochState(), nil
+}
+
+// epochState returns a copy of the current epoch state.
+func (l *Ledger) epochState() EpochState {
+	es := l.m.Epoch
+	es.SyncDoneNodes = slices.Clone(es.SyncDoneNodes)
+	return es
 }
 
 // Committee implements Chain.
@@ -539,6 +555,7 @@ func cloneNode(n *Node) Node {
 	out := *n
 	out.Addresses = slices.Clone(n.Addresses)
 	out.Stakers = maps.Clone(n.Stakers)
+	out.Withdrawals = slices.Clone(n.Withdrawals)
 	return out
 }
 
@@ -687,4 +704,76 @@ func checkCommittee(c *Committee, epoch uint32, nShards int) error {
 		return fmt.Errorf("%d of %d shards assigned", total, nShards)
 	}
 	return nil
+}
+
+// loadSyncDone moves the sync reports of a ledger written before they were
+// part of EpochState, and checks them against the current committee: sorted
+// members, each once, and the weight their shards.
+func (l *Ledger) loadSyncDone() error {
+	es := &l.m.Epoch
+	if len(l.m.OldSyncDone) > 0 && len(es.SyncDoneNodes) == 0 {
+		es.SyncDoneNodes = slices.Clone(l.m.OldSyncDone)
+		slices.SortFunc(es.SyncDoneNodes, ID.Compare)
+		es.SyncDoneNodes = slices.Compact(es.SyncDoneNodes)
+		es.SyncDoneWeight = 0
+		if c := l.committees[es.Epoch]; c != nil {
+			for _, id := range es.SyncDoneNodes {
+				if i := c.Index(id); i >= 0 {
+					es.SyncDoneWeight += c.Members[i].Weight
+				}
+			}
+		}
+	}
+	l.m.OldSyncDone, l.m.OldSyncWeight = nil, 0
+	if len(es.SyncDoneNodes) == 0 {
+		es.SyncDoneNodes = nil
+		if es.SyncDoneWeight != 0 {
+			return fmt.Errorf("sync done weight %d without reports", es.SyncDoneWeight)
+		}
+		return nil
+	}
+	c := l.committees[es.Epoch]
+	if c == nil {
+		return fmt.Errorf("sync reports in epoch %d without a committee", es.Epoch)
+	}
+	w := 0
+	for i, id := range es.SyncDoneNodes {
+		if i > 0 && es.SyncDoneNodes[i-1].Compare(id) >= 0 {
+			return fmt.Errorf("sync reports not sorted or repeated")
+		}
+		j := c.Index(id)
+		if j < 0 {
+			return fmt.Errorf("sync report by %s, not a member of epoch %d", id, es.Epoch)
+		}
+		w += c.Members[j].Weight
+	}
+	if w != es.SyncDoneWeight {
+		return fmt.Errorf("sync done weight %d, reports hold %d shards", es.SyncDoneWeight, w)
+	}
+	return nil
+}
+
+// checkWithdrawals validates a node's pending withdrawals read back from
+// disk: positive amounts, ordered by credit epoch and staker, each pair
+// once.
+func checkWithdrawals(n *Node) error {
+	for i, w := range n.Withdrawals {
+		if w.Amount == 0 {
+			return fmt.Errorf("withdrawal %d of zero", i)
+		}
+		if i > 0 && compareWithdrawals(n.Withdrawals[i-1], w) >= 0 {
+			return fmt.Errorf("withdrawals not ordered by credit epoch and staker")
+		}
+	}
+	return nil
+}
+
+func compareWithdrawals(a, b Withdrawal) int {
+	if a.CreditEpoch != b.CreditEpoch {
+		if a.CreditEpoch < b.CreditEpoch {
+			return -1
+		}
+		return 1
+	}
+	return a.Staker.Compare(b.Staker)
 }

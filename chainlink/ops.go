@@ -192,6 +192,17 @@ func (l *Ledger) Unstake(ctx context.Context, staker, node ID, amount uint64) (N
 	if have < amount {
 		return Node{}, fmt.Errorf("%w: %s staked %d with %s, withdraws %d", ErrInsufficientFunds, staker, have, node, amount)
 	}
+	credit := l.m.Epoch.Epoch + 2
+	if credit < l.m.Epoch.Epoch {
+		return Node{}, fmt.Errorf("%w: no epoch left to credit a withdrawal in", ErrBadRequest)
+	}
+	// One withdrawal per staker and credit epoch: the list stays bounded
+	// (at most two credit epochs are pending at any time).
+	w := Withdrawal{Staker: staker, Amount: amount, CreditEpoch: credit}
+	i, found := slices.BinarySearchFunc(n.Withdrawals, w, compareWithdrawals)
+	if found && n.Withdrawals[i].Amount > ^uint64(0)-amount {
+		return Node{}, fmt.Errorf("%w: withdrawal would overflow", ErrBadRequest)
+	}
 	t := l.begin()
 	if have == amount {
 		delete(n.Stakers, staker.String())
@@ -199,12 +210,47 @@ func (l *Ledger) Unstake(ctx context.Context, staker, node ID, amount uint64) (N
 		n.Stakers[staker.String()] = have - amount
 	}
 	n.Stake -= amount
-	l.credit(t, staker, amount)
+	if found {
+		n.Withdrawals[i].Amount += amount
+	} else {
+		n.Withdrawals = slices.Insert(n.Withdrawals, i, w)
+	}
 	t.put(keyID(prefNode, n.ID), n)
 	if err := l.commit(ctx, t); err != nil {
 		return Node{}, err
 	}
+	l.log.Info("stake withdrawn", "node", n.ID, "staker", staker, "amount", amount, "credit_epoch", credit, "node_stake", n.Stake)
 	return cloneNode(n), nil
+}
+
+// creditWithdrawals credits the withdrawals due by epoch e to their
+// stakers, nodes in ID order, each node's in credit-epoch and staker order.
+// A credit that would overflow the balance stays pending.
+func (l *Ledger) creditWithdrawals(t *tx, e uint32) {
+	ids := make([]ID, 0, len(l.nodes))
+	for id, n := range l.nodes {
+		if len(n.Withdrawals) > 0 && n.Withdrawals[0].CreditEpoch <= e {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, ID.Compare)
+	for _, id := range ids {
+		n := l.nodes[id]
+		kept := n.Withdrawals[:0:0]
+		for _, w := range n.Withdrawals {
+			if w.CreditEpoch > e || l.balance(w.Staker) > ^uint64(0)-w.Amount {
+				kept = append(kept, w)
+				continue
+			}
+			l.credit(t, w.Staker, w.Amount)
+			l.log.Info("withdrawal credited", "node", n.ID, "staker", w.Staker, "amount", w.Amount, "epoch", e)
+		}
+		if len(kept) == 0 {
+			kept = nil
+		}
+		n.Withdrawals = kept
+		t.put(keyID(prefNode, n.ID), n)
+	}
 }
 
 // ---- epochs ----
@@ -218,7 +264,7 @@ func (l *Ledger) AdvanceEpoch(ctx context.Context) (EpochState, error) {
 	if err := l.advanceLocked(ctx); err != nil {
 		return EpochState{}, err
 	}
-	return l.m.Epoch, nil
+	return l.epochState(), nil
 }
 
 // selectCommittee picks the active set by stake and apportions shards
@@ -350,42 +396,20 @@ func (l *Ledger) advanceLocked(ctx context.Context) error {
 	}
 	t := l.begin()
 	l.payout(t, cur)
+	l.creditWithdrawals(t, next)
 	prev := l.committees[cur]
 	l.committees[next] = c
 	t.put(keyCommittee(next), c)
 	l.m.Epoch.Epoch = next
 	l.m.Epoch.StartUnixMs = l.cfg.Now().UnixMilli()
 	l.m.Epoch.Phase = PhaseChangeSync
-	l.m.SyncDone, l.m.SyncWeight = nil, 0
+	l.m.Epoch.SyncDoneNodes, l.m.Epoch.SyncDoneWeight = nil, 0
 	l.emit(t, Event{Type: EventEpochChangeStart, Epoch: next})
-	// Members that gained no shard have nothing to sync; with no previous
-	// committee nobody has anything to fetch.
-	prevShards := map[ID]map[uint16]bool{}
-	if prev != nil {
-		for _, m := range prev.Members {
-			s := map[uint16]bool{}
-			for _, x := range m.Shards {
-				s[x] = true
-			}
-			prevShards[m.NodeID] = s
-		}
-	}
-	for _, m := range c.Members {
-		gained := false
-		if prev != nil && len(prev.Members) > 0 {
-			for _, x := range m.Shards {
-				if !prevShards[m.NodeID][x] {
-					gained = true
-					break
-				}
-			}
-		}
-		if !gained {
-			l.m.SyncDone = append(l.m.SyncDone, m.NodeID)
-			l.m.SyncWeight += m.Weight
-		}
-	}
-	if len(c.Members) == 0 || bls.Quorum.Reached(l.m.SyncWeight, c.NShards) {
+	// Only members that report count towards the change (F13.3,
+	// staking_inner.move::epoch_sync_done), also those whose shards did not
+	// move. With no previous committee nobody has anything to fetch, and
+	// with an empty new one nobody can report: then the change is done now.
+	if prev == nil || len(prev.Members) == 0 || len(c.Members) == 0 {
 		l.m.Epoch.Phase = PhaseChangeDone
 		l.emit(t, Event{Type: EventEpochChangeDone, Epoch: next})
 	}
@@ -406,8 +430,9 @@ func (l *Ledger) EpochSyncDone(ctx context.Context, node ID, epoch uint32) error
 		return err
 	}
 	defer l.mu.Unlock()
-	if epoch != l.m.Epoch.Epoch {
-		return fmt.Errorf("%w: sync done for epoch %d in epoch %d", ErrWrongEpoch, epoch, l.m.Epoch.Epoch)
+	es := &l.m.Epoch
+	if epoch != es.Epoch {
+		return fmt.Errorf("%w: sync done for epoch %d in epoch %d", ErrWrongEpoch, epoch, es.Epoch)
 	}
 	c := l.committees[epoch]
 	idx := -1
@@ -417,17 +442,19 @@ func (l *Ledger) EpochSyncDone(ctx context.Context, node ID, epoch uint32) error
 	if idx < 0 {
 		return fmt.Errorf("%w: %s in epoch %d", ErrNotInCommittee, node, epoch)
 	}
-	if slices.Contains(l.m.SyncDone, node) {
+	pos, done := slices.BinarySearchFunc(es.SyncDoneNodes, node, ID.Compare)
+	if done {
 		return fmt.Errorf("%w: %s in epoch %d", ErrSyncDone, node, epoch)
 	}
 	t := l.begin()
 	m := c.Members[idx]
-	l.m.SyncDone = append(l.m.SyncDone, node)
-	l.m.SyncWeight += m.Weight
+	es.SyncDoneNodes = slices.Insert(es.SyncDoneNodes, pos, node)
+	es.SyncDoneWeight += m.Weight
 	l.emit(t, Event{Type: EventShardsReceived, Epoch: epoch, NodeID: node, Shards: slices.Clone(m.Shards)})
-	if l.m.Epoch.Phase == PhaseChangeSync && bls.Quorum.Reached(l.m.SyncWeight, c.NShards) {
-		l.m.Epoch.Phase = PhaseChangeDone
+	if es.Phase == PhaseChangeSync && bls.Quorum.Reached(es.SyncDoneWeight, c.NShards) {
+		es.Phase = PhaseChangeDone
 		l.emit(t, Event{Type: EventEpochChangeDone, Epoch: epoch})
+		l.log.Info("epoch change done", "epoch", epoch, "sync_done_weight", es.SyncDoneWeight, "reported", len(es.SyncDoneNodes))
 	}
 	return l.commit(ctx, t)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -40,6 +41,7 @@ func suite(t *testing.T, nh newHarness) {
 		{"Invalidate", testInvalidate},
 		{"FeesPaidToStakers", testFees},
 		{"EpochSync", testEpochSync},
+		{"Withdrawals", testWithdrawals},
 		{"CommitteeStability", testCommitteeStability},
 		{"EventsResumeAcrossRestart", testEventsResume},
 		{"RestartKeepsState", testRestartKeepsState},
@@ -736,63 +738,278 @@ func testFees(t *testing.T, nh newHarness) {
 	if b3 := balances(); !slices.Equal(b3, b2) {
 		t.Fatalf("paid after the storage ended: %v → %v", b2, b3)
 	}
-	// Unstake returns the stake.
-	if _, err := f.c.Unstake(ctx, acct(77), f.nodes[1].ID, 100); err != nil {
+	// Unstake is a withdrawal request: the stake leaves the node at once
+	// and earns nothing more; the balance is credited at the advance to
+	// e+2.
+	e := f.epoch()
+	n1, err := f.c.Unstake(ctx, acct(77), f.nodes[1].ID, 100)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := f.c.Account(ctx, acct(77)); a.Balance != 100+400 {
-		t.Fatalf("balance after unstake %d", a.Balance)
+	if want := []Withdrawal{{Staker: acct(77), Amount: 100, CreditEpoch: e + 2}}; n1.Stake != 100 || !slices.Equal(n1.Withdrawals, want) {
+		t.Fatalf("after unstake: stake %d, withdrawals %+v, want %+v", n1.Stake, n1.Withdrawals, want)
+	}
+	if b := balances(); !slices.Equal(b, b2) {
+		t.Fatalf("unstake credited at once: %v → %v", b2, b)
+	}
+	// Fees paid into epoch e go to the stake still staked: 300 / 100.
+	if _, cost, err := f.c.ReserveSpace(ctx, f.user, 1, 1); err != nil || cost != 1000 {
+		t.Fatalf("reserve: %d %v", cost, err)
+	}
+	f.advance() // e+1: epoch e's fees paid, the withdrawal still pending
+	b4 := balances()
+	if want := []uint64{b2[0] + 750, b2[1] + 250, b2[2]}; !slices.Equal(b4, want) {
+		t.Fatalf("payout with a pending withdrawal: %v, want %v", b4, want)
+	}
+	if n, _ := f.c.Node(ctx, f.nodes[1].ID); len(n.Withdrawals) != 1 {
+		t.Fatalf("withdrawal gone before e+2: %+v", n.Withdrawals)
+	}
+	f.advance() // e+2: credited
+	b5 := balances()
+	if want := []uint64{b4[0], b4[1], b4[2] + 100}; !slices.Equal(b5, want) {
+		t.Fatalf("at e+2: %v, want %v", b5, want)
+	}
+	if a, _ := f.c.Account(ctx, acct(77)); a.Balance != 100+400 || a.Rewards != 400 {
+		t.Fatalf("after the credit: %+v", a)
+	}
+	if n, _ := f.c.Node(ctx, f.nodes[1].ID); n.Withdrawals != nil {
+		t.Fatalf("credited withdrawal still pending: %+v", n.Withdrawals)
 	}
 }
 
 func testEpochSync(t *testing.T, nh newHarness) {
 	f := newFixture(t, nh, []uint64{100, 100, 100, 100})
 	ctx := f.ctx
-	// The first committee needs no sync: change done at once.
-	evs := collect(t, f.c, 0, "")
-	types := []EventType{}
-	for _, e := range evs {
-		if e.Type == EventEpochChangeStart || e.Type == EventEpochChangeDone {
-			types = append(types, e.Type)
+	state := func() EpochState {
+		t.Helper()
+		s, err := f.c.EpochState(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return s
 	}
-	if !slices.Equal(types, []EventType{EventEpochChangeStart, EventEpochChangeDone}) {
-		t.Fatalf("epoch events %v", types)
+	epochEvents := func(evs []Event) []EventType {
+		var out []EventType
+		for _, e := range evs {
+			switch e.Type {
+			case EventEpochChangeStart, EventEpochChangeDone, EventShardsReceived:
+				out = append(out, e.Type)
+			}
+		}
+		return out
 	}
-	// A fifth node with a big stake takes shards from everyone.
-	n5 := f.addNode(5, 1000)
+	// The first committee has nobody to fetch from: the change is done at
+	// the advance, with no report counted.
+	evs := collect(t, f.c, 0, "")
+	if got := epochEvents(evs); !slices.Equal(got, []EventType{EventEpochChangeStart, EventEpochChangeDone}) {
+		t.Fatalf("epoch events %v", got)
+	}
+	if s := state(); s.Phase != PhaseChangeDone || s.SyncDoneWeight != 0 || s.SyncDoneNodes != nil {
+		t.Fatalf("first epoch: %+v", s)
+	}
+	// A member may still report: ShardsReceived, no second EpochChangeDone.
+	c1 := f.committee()
+	if err := f.c.EpochSyncDone(ctx, c1.Members[2].NodeID, c1.Epoch); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(); s.Phase != PhaseChangeDone || s.SyncDoneWeight != c1.Members[2].Weight ||
+		!slices.Equal(s.SyncDoneNodes, []ID{c1.Members[2].NodeID}) {
+		t.Fatalf("after a report in the first epoch: %+v", s)
+	}
+	last := evs[len(evs)-1].Cursor
+	if got := epochEvents(collect(t, f.c, last, "")); !slices.Equal(got, []EventType{EventShardsReceived}) {
+		t.Fatalf("events of a report in the first epoch: %v", got)
+	}
+
+	// Same stakes: no shard moves, yet nobody is counted at the advance.
+	last = lastCursor(t, f.c)
 	st := f.advance()
-	if st.Phase != PhaseChangeSync {
-		t.Fatalf("phase %s", st.Phase)
+	if st.Phase != PhaseChangeSync || st.SyncDoneWeight != 0 || st.SyncDoneNodes != nil {
+		t.Fatalf("advance with a previous committee: %+v", st)
 	}
 	c := f.committee()
+	err := f.c.EpochSyncDone(ctx, c.Members[0].NodeID, st.Epoch-1)
+	wantErr(t, "sync for old epoch", err, ErrWrongEpoch)
+	err = f.c.EpochSyncDone(ctx, c.Members[0].NodeID, st.Epoch+1)
+	wantErr(t, "sync for a future epoch", err, ErrWrongEpoch)
+	err = f.c.EpochSyncDone(ctx, ID{5}, st.Epoch)
+	wantErr(t, "sync by non-member", err, ErrNotInCommittee)
+	// Report from the last member down: the phase turns exactly at quorum,
+	// and every report, also after it, emits ShardsReceived.
+	var want []EventType
+	w := 0
+	var reported []ID
+	for i := len(c.Members) - 1; i >= 0; i-- {
+		m := c.Members[i]
+		if err := f.c.EpochSyncDone(ctx, m.NodeID, st.Epoch); err != nil {
+			t.Fatalf("report of member %d: %v", i, err)
+		}
+		wasDone := bls.Quorum.Reached(w, testShards)
+		w += m.Weight
+		reported = append([]ID{m.NodeID}, reported...) // members are in ID order
+		want = append(want, EventShardsReceived)
+		if !wasDone && bls.Quorum.Reached(w, testShards) {
+			want = append(want, EventEpochChangeDone)
+		}
+		s := state()
+		wantPhase := PhaseChangeSync
+		if bls.Quorum.Reached(w, testShards) {
+			wantPhase = PhaseChangeDone
+		}
+		if s.Phase != wantPhase || s.SyncDoneWeight != w || !slices.Equal(s.SyncDoneNodes, reported) {
+			t.Fatalf("after %d reports (%d shards): %+v, want phase %s", len(reported), w, s, wantPhase)
+		}
+		err := f.c.EpochSyncDone(ctx, m.NodeID, st.Epoch)
+		wantErr(t, "second report", err, ErrSyncDone)
+	}
+	evs = collect(t, f.c, last, "")
+	if got := epochEvents(evs); !slices.Equal(got, append([]EventType{EventEpochChangeStart}, want...)) {
+		t.Fatalf("epoch events %v, want start then %v", got, want)
+	}
+	for _, e := range evs {
+		if e.Type == EventShardsReceived {
+			m := c.Members[c.Index(e.NodeID)]
+			if e.Epoch != st.Epoch || !slices.Equal(e.Shards, m.Shards) {
+				t.Fatalf("ShardsReceived %+v for member %+v", e, m)
+			}
+		}
+	}
+
+	// A fifth node with a big stake takes shards from everyone: the same
+	// rule, with members that lost shards counting their new weight.
+	n5 := f.addNode(5, 1000)
+	st = f.advance()
+	if st.Phase != PhaseChangeSync || st.SyncDoneWeight != 0 {
+		t.Fatalf("advance with a newcomer: %+v", st)
+	}
+	c = f.committee()
 	if c.Index(n5.ID) < 0 {
 		t.Fatal("new node not in committee")
 	}
-	err := f.c.EpochSyncDone(ctx, n5.ID, st.Epoch-1)
-	wantErr(t, "sync for old epoch", err, ErrWrongEpoch)
-	err = f.c.EpochSyncDone(ctx, ID{5}, st.Epoch)
-	wantErr(t, "sync by non-member", err, ErrNotInCommittee)
 	for _, m := range c.Members {
-		s, _ := f.c.EpochState(ctx)
-		if s.Phase == PhaseChangeDone {
-			break
-		}
-		if err := f.c.EpochSyncDone(ctx, m.NodeID, st.Epoch); err != nil && !errors.Is(err, ErrSyncDone) {
+		if err := f.c.EpochSyncDone(ctx, m.NodeID, st.Epoch); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s, _ := f.c.EpochState(ctx)
-	if s.Phase != PhaseChangeDone {
-		t.Fatalf("phase %s after all synced", s.Phase)
+	if s := state(); s.Phase != PhaseChangeDone || s.SyncDoneWeight != testShards || len(s.SyncDoneNodes) != len(c.Members) {
+		t.Fatalf("after all reported: %+v", s)
 	}
-	if err := f.c.EpochSyncDone(ctx, n5.ID, st.Epoch); !errors.Is(err, ErrSyncDone) {
-		// n5 may have been auto-done if it gained nothing (it gained all).
-		t.Fatalf("second sync done: %v", err)
+	err = f.c.EpochSyncDone(ctx, n5.ID, st.Epoch)
+	wantErr(t, "second sync done", err, ErrSyncDone)
+}
+
+// lastCursor returns the cursor of the last event so far (0 if none).
+func lastCursor(t *testing.T, c Chain) uint64 {
+	t.Helper()
+	evs := collect(t, c, 0, "")
+	if len(evs) == 0 {
+		return 0
 	}
-	received := collect(t, f.c, 0, EventShardsReceived)
-	if len(received) == 0 || received[0].NodeID.IsZero() || len(received[0].Shards) == 0 {
-		t.Fatalf("ShardsReceived %+v", received)
+	return evs[len(evs)-1].Cursor
+}
+
+// testWithdrawals: Unstake takes the stake out of the next committee
+// selection at once and credits it at the advance to e+2; a node with no
+// stake left leaves the next committee; an empty committee completes its
+// change at once.
+func testWithdrawals(t *testing.T, nh newHarness) {
+	f := newFixture(t, nh, []uint64{100, 100, 100, 100})
+	ctx := f.ctx
+	node0 := f.nodes[0].ID
+	del := acct(77)
+	if _, err := f.c.Faucet(ctx, del, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.Stake(ctx, del, node0, 300); err != nil {
+		t.Fatal(err)
+	}
+	bal := func(a ID) uint64 {
+		t.Helper()
+		x, err := f.c.Account(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x.Balance
+	}
+	withdrawals := func() []Withdrawal {
+		t.Helper()
+		n, err := f.c.Node(ctx, node0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Withdrawals
+	}
+	delBal, ownerBal := bal(del), bal(acct(0))
+	e := f.epoch()
+	// Two requests in one epoch merge; another staker's sorts by address.
+	for _, amt := range []uint64{100, 50} {
+		if _, err := f.c.Unstake(ctx, del, node0, amt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := f.c.Unstake(ctx, acct(0), node0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Withdrawal{{acct(0), 100, e + 2}, {del, 150, e + 2}}
+	if n.Stake != 150 || !slices.Equal(n.Withdrawals, want) || !slices.Equal(withdrawals(), want) {
+		t.Fatalf("node after unstaking: stake %d, withdrawals %+v, want %+v", n.Stake, n.Withdrawals, want)
+	}
+	if bal(del) != delBal || bal(acct(0)) != ownerBal {
+		t.Fatal("unstake credited the balance at once")
+	}
+	_, err = f.c.Unstake(ctx, acct(0), node0, 1)
+	wantErr(t, "unstake of a pending withdrawal", err, ErrInsufficientFunds)
+
+	f.advance() // e+1: the committee counts 150 for node 0
+	c1 := f.committee()
+	if i := c1.Index(node0); i < 0 || c1.Members[i].Stake != 150 {
+		t.Fatalf("committee of e+1: %+v", c1.Members)
+	}
+	if bal(del) != delBal || !slices.Equal(withdrawals(), want) {
+		t.Fatal("withdrawal credited before e+2")
+	}
+	// The rest in e+1: node 0 has no stake left.
+	if _, err := f.c.Unstake(ctx, del, node0, 150); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, Withdrawal{del, 150, e + 3})
+	if !slices.Equal(withdrawals(), want) {
+		t.Fatalf("withdrawals %+v, want %+v", withdrawals(), want)
+	}
+	f.c = f.h.restart(t)
+	if !slices.Equal(withdrawals(), want) {
+		t.Fatalf("withdrawals after restart %+v, want %+v", withdrawals(), want)
+	}
+
+	f.advance() // e+2: the first two credited; node 0 leaves the committee
+	if bal(del) != delBal+150 || bal(acct(0)) != ownerBal+100 {
+		t.Fatalf("at e+2: balances %d, %d", bal(del)-delBal, bal(acct(0))-ownerBal)
+	}
+	if w := withdrawals(); !slices.Equal(w, want[2:]) {
+		t.Fatalf("withdrawals at e+2 %+v", w)
+	}
+	if c := f.committee(); c.Index(node0) >= 0 || len(c.Members) != 3 {
+		t.Fatalf("node without stake in the committee of e+2: %+v", c.Members)
+	}
+	f.advance() // e+3
+	if bal(del) != delBal+300 || withdrawals() != nil {
+		t.Fatalf("at e+3: balance +%d, withdrawals %+v", bal(del)-delBal, withdrawals())
+	}
+
+	// Everyone leaves: the empty committee completes its change at once.
+	for i := 1; i < 4; i++ {
+		if _, err := f.c.Unstake(ctx, acct(i), f.nodes[i].ID, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := lastCursor(t, f.c)
+	st := f.advance()
+	if c := f.committee(); len(c.Members) != 0 || st.Phase != PhaseChangeDone {
+		t.Fatalf("empty committee: %d members, phase %s", len(c.Members), st.Phase)
+	}
+	if got := collect(t, f.c, last, ""); len(got) != 2 || got[1].Type != EventEpochChangeDone {
+		t.Fatalf("events of an empty committee %+v", got)
 	}
 }
 
@@ -977,17 +1194,29 @@ func testRestartKeepsState(t *testing.T, nh newHarness) {
 		t.Fatal(err)
 	}
 	f.advance()
-	before := f.h.digest(t)
+	// A sync report and a pending withdrawal are state too.
 	c1 := f.committee()
+	if err := f.c.EpochSyncDone(ctx, c1.Members[0].NodeID, c1.Epoch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.Unstake(ctx, acct(1), f.nodes[1].ID, 50); err != nil {
+		t.Fatal(err)
+	}
+	before := f.h.digest(t)
 	st1, _ := f.c.EpochState(ctx)
+	n1, _ := f.c.Node(ctx, f.nodes[1].ID)
+	if st1.SyncDoneWeight != c1.Members[0].Weight || len(n1.Withdrawals) != 1 {
+		t.Fatalf("before restart: %+v, withdrawals %+v", st1, n1.Withdrawals)
+	}
 	f.c = f.h.restart(t)
 	if after := f.h.digest(t); after != before {
 		t.Fatalf("state digest changed across restart:\n%s\n%s", before, after)
 	}
 	c2 := f.committee()
 	st2, _ := f.c.EpochState(ctx)
-	if fmt.Sprint(c1) != fmt.Sprint(c2) || st1 != st2 {
-		t.Fatal("committee or epoch changed across restart")
+	n2, _ := f.c.Node(ctx, f.nodes[1].ID)
+	if fmt.Sprint(c1) != fmt.Sprint(c2) || !reflect.DeepEqual(st1, st2) || !reflect.DeepEqual(n1, n2) {
+		t.Fatalf("committee, epoch or node changed across restart: %+v / %+v, %+v / %+v", st1, st2, n1, n2)
 	}
 	// The reopened ledger still certifies with the restored committee.
 	b2 := f.register(mkBlob(3, 10), false, 2).Blob

@@ -94,6 +94,21 @@ type Node struct {
 	// Stakers maps staker addresses (hex) to their stake.
 	Stakers         map[string]uint64 `json:"stakers,omitempty"`
 	RegisteredEpoch uint32            `json:"registered_epoch"`
+	// Withdrawals are stake withdrawn from the node (Unstake) and not yet
+	// credited back to the stakers, ordered by credit epoch, then staker.
+	// They no longer count in Stake, in committee selection or in rewards.
+	Withdrawals []Withdrawal `json:"withdrawals,omitempty"`
+}
+
+// Withdrawal is stake on its way back to a staker's balance: Unstake in
+// epoch e creates it with CreditEpoch e+2, and the advance to CreditEpoch
+// credits it. By then the committee of e+1, selected without this stake,
+// has taken over the node's shards, and the node has kept serving them
+// through that change.
+type Withdrawal struct {
+	Staker      ID     `json:"staker"`
+	Amount      uint64 `json:"amount"`
+	CreditEpoch uint32 `json:"credit_epoch"`
 }
 
 // Member is a committee member, in committee order (sorted by node ID).
@@ -160,7 +175,9 @@ type EpochPhase string
 const (
 	// PhaseChangeSync: the epoch started; nodes are pulling shards.
 	PhaseChangeSync EpochPhase = "change_sync"
-	// PhaseChangeDone: nodes holding a quorum of shards reported done.
+	// PhaseChangeDone: members holding a quorum of shards reported done
+	// (or there was nothing to hand over: the first committee, or an empty
+	// one).
 	PhaseChangeDone EpochPhase = "change_done"
 )
 
@@ -177,6 +194,12 @@ type EpochState struct {
 	MaxEpochsAhead      uint32 `json:"max_epochs_ahead"`
 	StoragePricePerUnit uint64 `json:"storage_price_per_unit"`
 	WritePricePerUnit   uint64 `json:"write_price_per_unit"`
+	// SyncDoneWeight is the number of shards held, in this epoch's
+	// committee, by the members that reported EpochSyncDone in this epoch;
+	// the change is done when it reaches a quorum of NShards.
+	SyncDoneWeight int `json:"sync_done_weight"`
+	// SyncDoneNodes are those members, sorted by node ID.
+	SyncDoneNodes []ID `json:"sync_done_nodes,omitempty"`
 }
 
 // Storage is a storage resource: Size bytes for epochs [StartEpoch,
@@ -322,14 +345,31 @@ type Chain interface {
 	// Stake moves amount from staker's balance to node's stake; it counts
 	// from the next committee selection.
 	Stake(ctx context.Context, staker, node ID, amount uint64) (Node, error)
-	// Unstake returns amount of staker's stake in node to its balance.
+	// Unstake requests the withdrawal of amount of staker's stake in node.
+	// The amount leaves the node's stake at once, so the next committee
+	// selection no longer counts it (a node left with no stake leaves the
+	// committee at the next epoch), and it earns no more rewards. It is
+	// credited to staker's balance only at the advance to epoch e+2, e
+	// being the current epoch: by then the committee of e+1 has taken over
+	// the node's shards while the node kept serving them. Until then it is
+	// a pending Withdrawal of the returned Node. ErrInsufficientFunds if
+	// staker has less than amount staked with node.
 	Unstake(ctx context.Context, staker, node ID, amount uint64) (Node, error)
 
 	// AdvanceEpoch ends the current epoch now: fees are paid out, the next
-	// committee is selected and EpochChangeStart is emitted.
+	// committee is selected, withdrawals due in the new epoch are credited
+	// and EpochChangeStart is emitted. EpochChangeDone follows at once only
+	// when nothing is handed over (no previous committee, or an empty new
+	// one); otherwise the phase is PhaseChangeSync until EpochSyncDone
+	// reports reach a quorum.
 	AdvanceEpoch(ctx context.Context) (EpochState, error)
-	// EpochSyncDone records that node received all its shards for epoch
-	// (ShardsReceived; EpochChangeDone at quorum, F13.3).
+	// EpochSyncDone records that node, a member of epoch's committee, holds
+	// every shard it has in that committee; a member whose shards did not
+	// change reports too. Each report emits ShardsReceived and adds the
+	// member's whole weight to SyncDoneWeight; EpochChangeDone is emitted
+	// once, when that reaches a quorum (3w ≥ 2n+1, F13.3). ErrWrongEpoch if
+	// epoch is not the current one, ErrNotInCommittee for a non-member,
+	// ErrSyncDone for a second report.
 	EpochSyncDone(ctx context.Context, node ID, epoch uint32) error
 
 	// ReserveSpace buys size bytes for epochs [current, current+epochsAhead).

@@ -112,6 +112,12 @@ type prog struct {
 	i int
 }
 
+// balance returns an account's balance on the in-process chain (0 if none).
+func (p *pair) balance(a chainlink.ID) uint64 {
+	acct, _ := p.local.Account(p.ctx, a)
+	return acct.Balance
+}
+
 func (g *prog) byte() byte {
 	if g.i >= len(g.b) {
 		return 0
@@ -177,14 +183,52 @@ func (p *pair) op(g *prog) {
 			return
 		}
 		unstake := g.b[0]%13 == 3
-		same(p, "stake/unstake", func(c chainlink.Chain) (chainlink.Node, error) {
+		before := p.balance(staker)
+		n, err := same(p, "stake/unstake", func(c chainlink.Chain) (chainlink.Node, error) {
 			if unstake {
 				return c.Unstake(ctx, staker, node, amt)
 			}
 			return c.Stake(ctx, staker, node, amt)
 		})
+		if err == nil && unstake {
+			// A withdrawal request: the balance is untouched, the amount is
+			// pending on the node until the advance to e+2.
+			es, _ := p.local.EpochState(ctx)
+			i := slices.IndexFunc(n.Withdrawals, func(w chainlink.Withdrawal) bool {
+				return w.Staker == staker && w.CreditEpoch == es.Epoch+2
+			})
+			if p.balance(staker) != before || i < 0 || n.Withdrawals[i].Amount < amt {
+				p.t.Fatalf("step %d: unstake of %d: balance %d → %d, withdrawals %+v", p.step, amt, before, p.balance(staker), n.Withdrawals)
+			}
+		}
 	case 4:
-		same(p, "advance", func(c chainlink.Chain) (chainlink.EpochState, error) { return c.AdvanceEpoch(ctx) })
+		// Model: at the advance to epoch e+1 each account gains its rewards
+		// plus exactly the withdrawals due in e+1.
+		es, _ := p.local.EpochState(ctx)
+		due := map[chainlink.ID]uint64{}
+		nodes, _ := p.local.Nodes(ctx)
+		for _, n := range nodes {
+			for _, w := range n.Withdrawals {
+				if w.CreditEpoch <= es.Epoch+1 {
+					due[w.Staker] += w.Amount
+				}
+			}
+		}
+		before := make([]chainlink.Account, 5)
+		for i := range before {
+			before[i], _ = p.local.Account(ctx, Account(i))
+		}
+		_, err := same(p, "advance", func(c chainlink.Chain) (chainlink.EpochState, error) { return c.AdvanceEpoch(ctx) })
+		if err != nil {
+			return
+		}
+		for i := range before {
+			after, _ := p.local.Account(ctx, Account(i))
+			if got := (after.Balance - before[i].Balance) - (after.Rewards - before[i].Rewards); got != due[Account(i)] {
+				p.t.Fatalf("step %d: advance to %d credited account %d with %d besides rewards, withdrawals due %d",
+					p.step, es.Epoch+1, i, got, due[Account(i)])
+			}
+		}
 	case 5:
 		owner, size, epochs := acct(), g.u64(50_000), uint32(g.byte()%8)
 		st, err := same(p, "reserve", func(c chainlink.Chain) (chainlink.Storage, error) {
@@ -307,7 +351,21 @@ func (p *pair) compareAll() {
 	for e := uint32(0); e <= es.Epoch+1; e++ {
 		same(p, fmt.Sprint("committee ", e), func(c chainlink.Chain) (*chainlink.Committee, error) { return c.Committee(ctx, e) })
 	}
-	same(p, "nodes", func(c chainlink.Chain) ([]chainlink.Node, error) { return c.Nodes(ctx) })
+	nodes, _ := same(p, "nodes", func(c chainlink.Chain) ([]chainlink.Node, error) { return c.Nodes(ctx) })
+	for _, n := range nodes {
+		var sum uint64
+		for _, s := range n.Stakers {
+			sum += s
+		}
+		if sum != n.Stake {
+			t.Fatalf("node %s: stake %d, stakers hold %d", n.ID, n.Stake, sum)
+		}
+		for _, w := range n.Withdrawals {
+			if w.CreditEpoch <= es.Epoch || w.CreditEpoch > es.Epoch+2 {
+				t.Fatalf("node %s: withdrawal %+v pending in epoch %d", n.ID, w, es.Epoch)
+			}
+		}
+	}
 	for i := range 5 {
 		same(p, "account", func(c chainlink.Chain) (chainlink.Account, error) { return c.Account(ctx, Account(i)) })
 	}

@@ -6,7 +6,9 @@
 // Run(t, factory) exercises the rules of shared/spec/walrus-compat.md §8,
 // §9 and §13 through the interface only: committee selection (members
 // ordered by node ID, D'Hondt shares, stable shard assignments), node
-// registration with proofs of possession, storage pricing, blob
+// registration with proofs of possession, epoch changes that complete only
+// when members holding a quorum of shards report their sync, stake
+// withdrawals credited at the second epoch change, storage pricing, blob
 // registration with blob-ID re-derivation, certification with the exact
 // quorum rule and every way a certificate can be wrong (each rejected with
 // its sentinel, and the node-side verifier of package bls agreeing with the

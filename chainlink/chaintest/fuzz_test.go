@@ -36,6 +36,7 @@ func seedLedger(tb testing.TB, ds datastore.Batching) (*chainlink.Ledger, chainl
 		}
 	}
 	keys := map[chainlink.ID]*bls.SecretKey{}
+	var first chainlink.ID // node 0, owned by Account(1000)
 	for i, s := range stakes4 {
 		owner := Account(1000 + i)
 		_, err := l.Faucet(ctx, owner, s+1_000_000)
@@ -45,10 +46,18 @@ func seedLedger(tb testing.TB, ds datastore.Batching) (*chainlink.Ledger, chainl
 			PublicKey: k.PublicKey(), ProofOfPossession: k.ProofOfPossession(0, owner), Stake: s})
 		must(err)
 		keys[n.ID] = k
+		if i == 0 {
+			first = n.ID
+		}
 	}
 	_, err = l.AdvanceEpoch(ctx)
 	must(err)
 	cm, err := l.Committee(ctx, 1)
+	must(err)
+	// A sync report and a pending withdrawal, so corrupt records reach
+	// them too.
+	must(l.EpochSyncDone(ctx, cm.Members[0].NodeID, 1))
+	_, err = l.Unstake(ctx, Account(1000), first, 1000)
 	must(err)
 	cert := func(msg []byte) chainlink.Certificate {
 		var sigs []bls.Signature

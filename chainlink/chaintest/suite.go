@@ -21,6 +21,7 @@ func Run(t *testing.T, f Factory) {
 		{"RegisterNode", testRegisterNode},
 		{"ShardStability", testShardStability},
 		{"EpochSync", testEpochSync},
+		{"Withdrawals", testWithdrawals},
 		{"StoragePricing", testStoragePricing},
 		{"RegisterBlobRules", testRegisterBlobRules},
 		{"Certify", testCertify},
@@ -207,9 +208,25 @@ func testRegisterNode(t *testing.T, f Factory) {
 	}
 	_, err = c.Unstake(ctx, other, n.ID, 201)
 	wantErr(t, "withdraw more than delegated", err, chainlink.ErrInsufficientFunds)
+	_, err = c.Unstake(ctx, other, n.ID, 0)
+	wantErr(t, "withdraw nothing", err, chainlink.ErrBadRequest)
+	_, err = c.Unstake(ctx, other, Account(99), 1)
+	wantErr(t, "withdraw from unknown node", err, chainlink.ErrNotFound)
+	// A withdrawal leaves the stake at once and reaches the balance two
+	// epochs later.
+	e := fx.Epoch().Epoch
 	n, err = c.Unstake(ctx, other, n.ID, 50)
-	if err != nil || n.Stake != 650 || fx.Balance(other) != 150 {
-		t.Fatalf("unstake: stake %d balance %d err %v", n.Stake, fx.Balance(other), err)
+	wantW := []chainlink.Withdrawal{{Staker: other, Amount: 50, CreditEpoch: e + 2}}
+	if err != nil || n.Stake != 650 || n.Stakers[other.String()] != 150 || !slices.Equal(n.Withdrawals, wantW) || fx.Balance(other) != 100 {
+		t.Fatalf("unstake: %+v balance %d err %v", n, fx.Balance(other), err)
+	}
+	fx.Advance()
+	if fx.Balance(other) != 100 {
+		t.Fatalf("withdrawal credited at e+1: balance %d", fx.Balance(other))
+	}
+	fx.Advance()
+	if n, err = c.Node(ctx, n.ID); err != nil || fx.Balance(other) != 150 || n.Withdrawals != nil {
+		t.Fatalf("at e+2: balance %d, node %+v %v", fx.Balance(other), n, err)
 	}
 
 	// Update network info: owner only.
@@ -320,32 +337,114 @@ func testShardStability(t *testing.T, f Factory) {
 	checkStable(t, c3, c4)
 }
 
+// syncState reads the epoch state and checks its sync fields.
+func syncState(t *testing.T, fx *Fixture, phase chainlink.EpochPhase, weight int, nodes []chainlink.ID) chainlink.EpochState {
+	t.Helper()
+	es := fx.Epoch()
+	if es.Phase != phase || es.SyncDoneWeight != weight || !slices.Equal(es.SyncDoneNodes, nodes) {
+		t.Fatalf("epoch %d: phase %s, sync done weight %d by %v; want %s, %d by %v",
+			es.Epoch, es.Phase, es.SyncDoneWeight, es.SyncDoneNodes, phase, weight, nodes)
+	}
+	return es
+}
+
 func testEpochSync(t *testing.T, f Factory) {
 	fx := NewFixture(t, f, stakes4...)
 	ctx, c := fx.Ctx, fx.C()
-	// The first committee has nothing to fetch: the change is done at once.
-	if ph := fx.Epoch().Phase; ph != chainlink.PhaseChangeDone {
-		t.Fatalf("phase after the first committee: %s", ph)
-	}
+	// The first committee has nothing to fetch: the change is done at once,
+	// and nobody counts as reported.
+	syncState(t, fx, chainlink.PhaseChangeDone, 0, nil)
 	start := DrainEvents(t, ctx, c, 0, 200*time.Millisecond)
 	if n := len(findEvents(start, chainlink.EventEpochChangeStart)); n != 1 {
 		t.Fatalf("%d EpochChangeStart events", n)
 	}
+	if n := len(findEvents(start, chainlink.EventEpochChangeDone)); n != 1 {
+		t.Fatalf("%d EpochChangeDone events", n)
+	}
 	last := start[len(start)-1].Cursor
 
-	// A big newcomer takes shards from everyone: the epoch waits for it.
-	newcomer := fx.AddNode(4, 4_000_000)
+	// Unchanged stakes: no shard moves, and still nobody is counted until
+	// it reports (staking_inner.move::epoch_sync_done).
 	es := fx.Advance()
 	cm := fx.Committee()
+	if es.Phase != chainlink.PhaseChangeSync || es.SyncDoneWeight != 0 || len(es.SyncDoneNodes) != 0 {
+		t.Fatalf("advance with a previous committee: %+v", es)
+	}
+	syncState(t, fx, chainlink.PhaseChangeSync, 0, nil)
+	// Report the heaviest first (weights 4, 3, 2, 1): the quorum of 7
+	// falls on the second report, and two reports come after it.
+	order := make([]int, len(cm.Members))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cm.Members[b].Weight - cm.Members[a].Weight })
+	var reported []chainlink.ID
+	w := 0
+	quorumAt := -1
+	for k, i := range order {
+		m := cm.Members[i]
+		if err := c.EpochSyncDone(ctx, m.NodeID, es.Epoch); err != nil {
+			t.Fatalf("report %d: %v", k, err)
+		}
+		w += m.Weight
+		reported = append(reported, m.NodeID)
+		slices.SortFunc(reported, chainlink.ID.Compare)
+		phase := chainlink.PhaseChangeSync
+		if bls.Quorum.Reached(w, suiteShards) {
+			phase = chainlink.PhaseChangeDone
+			if quorumAt < 0 {
+				quorumAt = k
+			}
+		}
+		syncState(t, fx, phase, w, reported)
+		wantErr(t, "sync done twice", c.EpochSyncDone(ctx, m.NodeID, es.Epoch), chainlink.ErrSyncDone)
+	}
+	if quorumAt == len(order)-1 {
+		t.Fatal("the test needs a report after the quorum")
+	}
+	evs := DrainEvents(t, ctx, c, last, 200*time.Millisecond)
+	var kinds []chainlink.EventType
+	for _, e := range evs {
+		kinds = append(kinds, e.Type)
+	}
+	want := []chainlink.EventType{chainlink.EventEpochChangeStart}
+	for k := range order {
+		want = append(want, chainlink.EventShardsReceived)
+		if k == quorumAt {
+			want = append(want, chainlink.EventEpochChangeDone)
+		}
+	}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("events %v, want %v", kinds, want)
+	}
+	for k, e := range findEvents(evs, chainlink.EventShardsReceived) {
+		m := cm.Members[order[k]]
+		if e.NodeID != m.NodeID || e.Epoch != es.Epoch || !slices.Equal(e.Shards, m.Shards) {
+			t.Fatalf("ShardsReceived %+v for member %+v", e, m)
+		}
+	}
+	last = evs[len(evs)-1].Cursor
+
+	// A big newcomer takes shards from everyone: the epoch waits for it
+	// and for the members that only lost shards.
+	newcomer := fx.AddNode(4, 4_000_000)
+	es = fx.Advance()
+	cm = fx.Committee()
 	if es.Phase != chainlink.PhaseChangeSync {
 		t.Fatalf("phase %s while the newcomer fetches %d shards", es.Phase, cm.Members[cm.Index(newcomer.Node.ID)].Weight)
 	}
 	err := c.EpochSyncDone(ctx, newcomer.Node.ID, es.Epoch-1)
 	wantErr(t, "sync done for an old epoch", err, chainlink.ErrWrongEpoch)
+	err = c.EpochSyncDone(ctx, newcomer.Node.ID, es.Epoch+1)
+	wantErr(t, "sync done for a future epoch", err, chainlink.ErrWrongEpoch)
 	err = c.EpochSyncDone(ctx, Account(55), es.Epoch)
 	wantErr(t, "sync done by a stranger", err, chainlink.ErrNotInCommittee)
 	if err := c.EpochSyncDone(ctx, newcomer.Node.ID, es.Epoch); err != nil {
 		t.Fatal(err)
+	}
+	nw := cm.Members[cm.Index(newcomer.Node.ID)].Weight
+	if !bls.Quorum.Reached(nw, suiteShards) {
+		syncState(t, fx, chainlink.PhaseChangeSync, nw, []chainlink.ID{newcomer.Node.ID})
 	}
 	err = c.EpochSyncDone(ctx, newcomer.Node.ID, es.Epoch)
 	wantErr(t, "sync done twice", err, chainlink.ErrSyncDone)
@@ -355,17 +454,96 @@ func testEpochSync(t *testing.T, f Factory) {
 			t.Fatal(err)
 		}
 	}
-	if ph := fx.Epoch().Phase; ph != chainlink.PhaseChangeDone {
-		t.Fatalf("phase after all reported: %s", ph)
+	all := make([]chainlink.ID, len(cm.Members))
+	for i, m := range cm.Members {
+		all[i] = m.NodeID
 	}
-	evs := DrainEvents(t, ctx, c, last, 200*time.Millisecond)
+	syncState(t, fx, chainlink.PhaseChangeDone, suiteShards, all)
+	evs = DrainEvents(t, ctx, c, last, 200*time.Millisecond)
 	done := findEvents(evs, chainlink.EventEpochChangeDone)
 	if len(done) != 1 || done[0].Epoch != es.Epoch {
 		t.Fatalf("EpochChangeDone events %+v", done)
 	}
 	recv := findEvents(evs, chainlink.EventShardsReceived)
-	if len(recv) == 0 || recv[0].NodeID != newcomer.Node.ID || len(recv[0].Shards) != cm.Members[cm.Index(newcomer.Node.ID)].Weight {
+	if len(recv) != len(cm.Members) || recv[0].NodeID != newcomer.Node.ID || len(recv[0].Shards) != nw {
 		t.Fatalf("ShardsReceived events %+v", recv)
+	}
+	// The reports survive a restart.
+	fx.Env.Restart(t)
+	syncState(t, fx, chainlink.PhaseChangeDone, suiteShards, all)
+}
+
+// testWithdrawals: Unstake in epoch e takes the stake out of the next
+// committee selection at once and credits the balance at the advance to
+// e+2, not before; a node with no stake left leaves the committee of e+1;
+// pending withdrawals are on the node and survive a restart.
+func testWithdrawals(t *testing.T, f Factory) {
+	fx := NewFixture(t, f, stakes4...)
+	ctx, c := fx.Ctx, fx.C()
+	leaver := fx.Nodes[3] // weight 1
+	delegator := Account(9)
+	fx.Fund(delegator, 50_000)
+	if _, err := c.Stake(ctx, delegator, leaver.Node.ID, 50_000); err != nil {
+		t.Fatal(err)
+	}
+	owner0, del0 := fx.Balance(leaver.Owner), fx.Balance(delegator)
+	e := fx.Epoch().Epoch
+	n, err := c.Unstake(ctx, leaver.Owner, leaver.Node.ID, stakes4[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err = c.Unstake(ctx, delegator, leaver.Node.ID, 20_000); err != nil {
+		t.Fatal(err)
+	}
+	if n, err = c.Unstake(ctx, delegator, leaver.Node.ID, 30_000); err != nil {
+		t.Fatal(err)
+	}
+	want := []chainlink.Withdrawal{
+		{Staker: leaver.Owner, Amount: stakes4[3], CreditEpoch: e + 2},
+		{Staker: delegator, Amount: 50_000, CreditEpoch: e + 2},
+	}
+	slices.SortFunc(want, func(a, b chainlink.Withdrawal) int { return a.Staker.Compare(b.Staker) })
+	if n.Stake != 0 || len(n.Stakers) != 0 || !slices.Equal(n.Withdrawals, want) {
+		t.Fatalf("node after withdrawing everything: %+v, want withdrawals %+v", n, want)
+	}
+	if fx.Balance(leaver.Owner) != owner0 || fx.Balance(delegator) != del0 {
+		t.Fatal("Unstake credited the balance at once")
+	}
+	_, err = c.Unstake(ctx, delegator, leaver.Node.ID, 1)
+	wantErr(t, "withdraw a pending withdrawal again", err, chainlink.ErrInsufficientFunds)
+
+	// e+1: the leaver is out of the new committee but the funds are not
+	// back: it still has to hand its shard over.
+	fx.Advance()
+	c1 := fx.Committee()
+	checkCommitteeShape(t, c1)
+	if c1.Index(leaver.Node.ID) >= 0 || len(c1.Members) != 3 {
+		t.Fatalf("node without stake in the committee of e+1: %+v", c1.Members)
+	}
+	if fx.Balance(leaver.Owner) != owner0 || fx.Balance(delegator) != del0 {
+		t.Fatal("withdrawal credited at e+1")
+	}
+	got, err := c.Node(ctx, leaver.Node.ID)
+	if err != nil || !slices.Equal(got.Withdrawals, want) {
+		t.Fatalf("pending withdrawals at e+1: %+v %v", got.Withdrawals, err)
+	}
+	fx.Env.Restart(t)
+	c = fx.C()
+	if got, err = c.Node(ctx, leaver.Node.ID); err != nil || !slices.Equal(got.Withdrawals, want) {
+		t.Fatalf("pending withdrawals after restart: %+v %v", got.Withdrawals, err)
+	}
+
+	// e+2: credited, exactly once.
+	fx.Advance()
+	if fx.Balance(leaver.Owner) != owner0+stakes4[3] || fx.Balance(delegator) != del0+50_000 {
+		t.Fatalf("at e+2: owner +%d, delegator +%d", fx.Balance(leaver.Owner)-owner0, fx.Balance(delegator)-del0)
+	}
+	if got, err = c.Node(ctx, leaver.Node.ID); err != nil || got.Withdrawals != nil {
+		t.Fatalf("withdrawals after the credit: %+v %v", got.Withdrawals, err)
+	}
+	fx.Advance()
+	if fx.Balance(leaver.Owner) != owner0+stakes4[3] || fx.Balance(delegator) != del0+50_000 {
+		t.Fatal("credited twice")
 	}
 }
 
