@@ -54,6 +54,6 @@ func newLedgerCommand() *cobra.Command {
 		},
 	}
 	advance.Flags().StringVar(&ledgerURL, "ledger", "http://127.0.0.1:7070", "ledger service URL")
-	cmd.AddCommand(serve, advance)
+	cmd.AddCommand(serve, advance, newLedgerStatusCommand())
 	return cmd
 }

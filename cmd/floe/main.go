@@ -30,6 +30,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newBlobIDCommand(), newBenchCommand(), newLedgerCommand(),
-		newDevnetCommand(), newStoreCommand(), newReadCommand(), newStatusCommand(), newNodeCommand(), newGatewayCommand())
+		newDevnetCommand(), newStoreCommand(), newReadCommand(), newStatusCommand(), newNodeCommand(), newGatewayCommand(),
+		newStakeCommand(), newUnstakeCommand(), newAuditCommand())
 	return root
 }
