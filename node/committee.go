@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -87,25 +88,40 @@ func (v *committeeView) verifySigned(i int, msg []byte, sig [codec.BLSSignatureS
 	return v.keys[i].Verify(msg, bls.Signature(sig))
 }
 
-// committees caches committee views by epoch.
+// committees caches committee views by epoch. Membership, keys and shards
+// never change once selected, but members update their addresses (a node
+// restarted on another port), so a view is refetched once it is older than
+// viewTTL; if that fails the old one is used.
 type committees struct {
 	chain chainlink.Chain
 	mu    sync.Mutex
 	views map[uint32]*committeeView
+	at    map[uint32]time.Time
 }
 
+// viewTTL bounds how stale the members' addresses in a cached view get.
+const viewTTL = 5 * time.Second
+
 func newCommittees(chain chainlink.Chain) *committees {
-	return &committees{chain: chain, views: map[uint32]*committeeView{}}
+	return &committees{chain: chain, views: map[uint32]*committeeView{}, at: map[uint32]time.Time{}}
 }
 
 // get returns the committee of epoch, ErrNoCommittee if it has none.
 func (c *committees) get(ctx context.Context, epoch uint32) (*committeeView, error) {
 	c.mu.Lock()
-	v := c.views[epoch]
+	v, at := c.views[epoch], c.at[epoch]
 	c.mu.Unlock()
-	if v != nil {
+	if v != nil && time.Since(at) < viewTTL {
 		return v, nil
 	}
+	fresh, err := c.fetch(ctx, epoch)
+	if err != nil && v != nil {
+		return v, nil
+	}
+	return fresh, err
+}
+
+func (c *committees) fetch(ctx context.Context, epoch uint32) (*committeeView, error) {
 	cm, err := c.chain.Committee(ctx, epoch)
 	if errors.Is(err, chainlink.ErrNotFound) || errors.Is(err, chainlink.ErrNoCommittee) || (err == nil && len(cm.Members) == 0) {
 		return nil, fmt.Errorf("%w: epoch %d", ErrNoCommittee, epoch)
@@ -113,19 +129,21 @@ func (c *committees) get(ctx context.Context, epoch uint32) (*committeeView, err
 	if err != nil {
 		return nil, fmt.Errorf("%w: committee of epoch %d: %w", ErrChain, epoch, err)
 	}
-	v, err = newCommitteeView(cm)
+	v, err := newCommitteeView(cm)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Committees never change once selected; keep the few recent ones.
+	// Keep the few recent ones.
 	for e := range c.views {
 		if e+4 < epoch || e > epoch+4 {
 			delete(c.views, e)
+			delete(c.at, e)
 		}
 	}
 	c.views[epoch] = v
+	c.at[epoch] = time.Now()
 	return v, nil
 }
 

@@ -241,6 +241,17 @@ func (d *Devnet) StartNode(ctx context.Context, i int) error {
 		return fmt.Errorf("starting %s: %w", d.configs[i].Name, err)
 	}
 	d.nodes[i] = n
+	// Restarts keep the address, as an operator's node does (the chain
+	// and the peers' address books still point at it).
+	if slices.Equal(d.configs[i].Listen, []string{"/ip4/127.0.0.1/tcp/0"}) {
+		var listen []string
+		for _, a := range n.host.Addrs() {
+			listen = append(listen, a.String())
+		}
+		if len(listen) > 0 {
+			d.configs[i].Listen = listen
+		}
+	}
 	return nil
 }
 

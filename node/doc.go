@@ -14,10 +14,56 @@
 // Events drive the store: BlobRegistered registers the blob (metadata and
 // slivers pushed before it wait in the store's bounded pending buffer),
 // BlobCertified queues recovery, BlobDeleted and InvalidBlobID drop the
-// data, and EpochChangeStart expires blobs whose storage ended and takes up
-// the new committee's shards. Applying an event twice is harmless, so the
-// cursor is saved once a second and on shutdown, held back before the
-// oldest blob whose recovery has not finished: a crash never forgets work.
+// data, EpochChangeStart expires blobs whose storage ended and plans the
+// epoch change, EpochChangeDone starts the grace period of lost shards.
+// Applying an event twice is harmless, so the cursor is saved once a second
+// and on shutdown, held back before the oldest blob whose recovery has not
+// finished: a crash never forgets work.
+//
+// # Epoch change (migrate.go, F13.3)
+//
+// At EpochChangeStart of the chain's current epoch e (older starts replayed
+// after downtime only expire blobs) the node compares the shards the
+// committee of e assigns it with the shards its store holds, and persists
+// the plan in epoch-change.json before the event's cursor can be saved:
+//
+//   - Gained shard: pulled from its previous owner (the latest earlier
+//     committee's owner that is not this node) over sync-shard, primary
+//     then secondary slivers of blobs certified before e, 64 slivers or
+//     16 MiB a batch, from a persisted per-type cursor. Requests are
+//     Walrus's SyncShardMsg signed with the node's BLS key; the server
+//     answers only the member its current committee assigns that shard.
+//     Each sliver is checked against the blob's metadata (fetched first
+//     from the source, then from the committees, verified against the blob
+//     ID) before it is stored. A source that serves a sliver failing
+//     verification is logged by name and not asked again in that change;
+//     one unreachable past Config.ShardSyncFallback is given up. Then a gap
+//     check (store.ShardGaps: both slivers of every certified, unexpired
+//     blob) sends what is missing to recovery, until nothing is. Missing
+//     slivers of a shard still syncing are not recovered meanwhile: a sync
+//     moves about the shard's sliver bytes, recovery about n times more.
+//   - Lost shard: retained and served (slivers, recovery symbols, sync to
+//     its new owner) until EpochChangeDone of an epoch ≥ the one it was
+//     lost at plus Config.ShardDropGrace, then dropped (store.DropShard).
+//   - Sync done: the node calls EpochSyncDone once every gained shard is
+//     complete by the gap check; a node that gained nothing reports at
+//     once. The chain's EpochChangeDone needs reports of a quorum of shards.
+//
+// Across a change, readers (Client.Read) and recovering nodes ask for each
+// shard the owner in the committee the data should be in — the previous
+// one while the change is in progress for blobs certified before e (F6.1),
+// else the current one — and the other owner when the first does not have
+// a sliver: a miss is not a fault; only data failing verification, or a
+// broken stream, drops a member from a read. Recovery runs from a queue:
+// each blob at most once, retried with backoff (1 s doubling to 2 min) on
+// failure, by up to Config.RecoveryWorkers workers started on demand.
+//
+// NodeStatus (the node-status protocol, `floe node status`) reports the
+// epoch, the assigned shards, every gained shard's progress (slivers and
+// bytes synced, metadata bytes, whether the source failed), retained
+// shards, slivers held against assigned, recovery counts and the counters
+// of Stats. Client.Audit (`floe audit`) asks a member for every sliver of
+// its shards of some blobs and verifies each.
 //
 // The handler (p2p.Handler) accepts metadata only if it verifies against
 // its blob ID, and slivers only for the node's own shards, with the index
@@ -61,7 +107,9 @@
 // arrive, until n−2f verified ones are in (falling back to secondary
 // slivers, n−f); then decoding and the consistency check. A node whose data
 // fails verification is skipped for the rest of the read and reported in
-// ReadResult.Liars.
+// ReadResult.Liars. A store that an epoch change overtakes (its
+// confirmations are of the old epoch) distributes again to the new
+// committee and certifies there.
 //
 // # Devnet
 //

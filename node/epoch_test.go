@@ -3,15 +3,20 @@ package node
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"floe/chainlink"
+	"floe/chainlink/bls"
 	"floe/codec"
+	"floe/p2p"
 )
 
 // storedBlob is a blob a test stored and must read back.
@@ -19,6 +24,7 @@ type storedBlob struct {
 	id   codec.BlobID
 	data []byte
 	end  uint32
+	cert uint32 // epoch of certification
 }
 
 // checkSwarm asserts the epoch-change invariants: every certified,
@@ -56,7 +62,7 @@ func checkSwarm(t *testing.T, ctx context.Context, d *Devnet, c *Client, blobs [
 		if n == nil || cm.Index(n.ID()) < 0 {
 			continue
 		}
-		rep, err := c.Audit(ctx, n.ID(), live)
+		rep, err := c.Audit(ctx, n.ID(), 0, live)
 		if err != nil {
 			t.Fatalf("epoch %d: auditing %s: %v", st.Epoch, n.cfg.Name, err)
 		}
@@ -81,7 +87,11 @@ func storeBlobs(t *testing.T, ctx context.Context, c *Client, seed uint64, count
 		if err != nil {
 			t.Fatalf("storing blob %d: %v", i, err)
 		}
-		out = append(out, storedBlob{res.BlobID, data, res.EndEpoch})
+		var cert uint32
+		if res.Blob.CertifiedEpoch != nil {
+			cert = *res.Blob.CertifiedEpoch
+		}
+		out = append(out, storedBlob{res.BlobID, data, res.EndEpoch, cert})
 	}
 	return out
 }
@@ -241,7 +251,7 @@ func TestReadsDuringTransition(t *testing.T) {
 	for _, i := range joined {
 		n := d.Nodes()[i]
 		moved += len(n.Shards())
-		rep, err := c.Audit(ctx, n.ID(), live)
+		rep, err := c.Audit(ctx, n.ID(), 0, live)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,6 +271,8 @@ func TestReadsDuringTransition(t *testing.T) {
 			t.Fatalf("read during the transition: wrong bytes or liars %+v", got.Liars)
 		}
 	}
+	// Writes go to the new committee at once, syncing or not.
+	blobs = append(blobs, storeBlobs(t, ctx, c, 70, 1, 90_000, 10)...)
 	d.ReleaseShardSyncs()
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
 	defer wcancel()
@@ -268,6 +280,78 @@ func TestReadsDuringTransition(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSwarm(t, ctx, d, c, blobs)
+}
+
+// The sync-shard handler serves only the member the current committee
+// assigns the shard, on a request signed with that member's BLS key.
+func TestSyncShardRequestsAreAuthenticated(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := startDevnet(t, 4, 20)
+	c := newTestClient(t, d)
+	storeBlobs(t, ctx, c, 21, 2, 30_000, 10)
+	d.HoldShardSyncs() // the newcomer does not sync by itself; the test asks
+	i, err := d.AddNode(ctx, DevnetStake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := d.AdvanceEpoch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newcomer := d.Nodes()[i]
+	ms := newcomer.mig.snapshot()
+	var shard int
+	var source *Node
+	for s, g := range ms.Gained {
+		for _, n := range d.Nodes()[:i] {
+			if n.ID() == g.Source {
+				shard, source = s, n
+			}
+		}
+	}
+	if source == nil {
+		t.Fatal("the newcomer gained no shard from a running node")
+	}
+	other := d.Nodes()[(slices.Index(d.Nodes(), source)+1)%i]
+	ask := func(from *Node, key *bls.SecretKey, r codec.SyncShardRequest) (p2p.SyncBatch, error) {
+		req := p2p.NewSyncRequest(from.pk, r, func(m []byte) [codec.BLSSignatureSize]byte { return key.Sign(m) })
+		from.host.Peerstore().AddAddrs(source.PeerID(), source.AddrInfo().Addrs, time.Hour)
+		return from.client.SyncShard(ctx, source.PeerID(), req)
+	}
+	good := codec.SyncShardRequest{Shard: uint16(shard), Type: codec.Primary, Count: 16, Epoch: e}
+	b, err := ask(newcomer, newcomer.key, good)
+	if err != nil || len(b.Items) != 2 || !b.Done {
+		t.Fatalf("the shard's new owner: %d items, done %v, %v", len(b.Items), b.Done, err)
+	}
+	stranger, _ := bls.GenerateKey(crand.Reader)
+	for _, tc := range []struct {
+		name string
+		from *Node
+		key  *bls.SecretKey
+		r    codec.SyncShardRequest
+		want error
+	}{
+		{"another member asks for the newcomer's shard", other, other.key, good, p2p.ErrInvalidRequest},
+		{"signed with a key that is not the requester's", newcomer, stranger, good, p2p.ErrInvalidRequest},
+		{"an old epoch", newcomer, newcomer.key, codec.SyncShardRequest{Shard: uint16(shard), Count: 16, Epoch: e - 1}, p2p.ErrInvalidRequest},
+		{"a future epoch", newcomer, newcomer.key, codec.SyncShardRequest{Shard: uint16(shard), Count: 16, Epoch: e + 1}, p2p.ErrNotFound},
+	} {
+		if _, err := ask(tc.from, tc.key, tc.r); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// A member's own shard that the source never held: not found.
+	for _, s := range other.Shards() {
+		if !source.mig.serves(s) {
+			r := codec.SyncShardRequest{Shard: uint16(s), Type: codec.Secondary, Count: 4, Epoch: e}
+			if _, err := ask(other, other.key, r); !errors.Is(err, p2p.ErrNotFound) {
+				t.Errorf("a shard the source does not hold: %v", err)
+			}
+			break
+		}
+	}
+	d.ReleaseShardSyncs()
 }
 
 // A previous owner that is down: the new owner waits out the fallback and
@@ -333,7 +417,7 @@ func TestShardSyncSourceLies(t *testing.T) {
 		if j == 1 || m == nil || cm.Index(m.ID()) < 0 {
 			continue
 		}
-		rep, err := c.Audit(ctx, m.ID(), live)
+		rep, err := c.Audit(ctx, m.ID(), 0, live)
 		if err != nil || !rep.OK() {
 			t.Fatalf("%s: %v %+v", m.cfg.Name, err, firstFaults(rep))
 		}

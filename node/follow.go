@@ -164,12 +164,15 @@ func (n *Node) applyEpochStart(ctx context.Context, epoch uint32) error {
 		return err
 	}
 	v := n.currentView()
-	if v == nil || v.Epoch != epoch {
-		// A replayed start of an older epoch: the current epoch's own
-		// start event, later in the log, plans the change.
-		return nil
+	if v != nil && v.Epoch == epoch {
+		if err := n.mig.plan(ctx, v); err != nil {
+			return err
+		}
 	}
-	return n.mig.plan(ctx, v)
+	// Else a replayed start of an older epoch: the current epoch's own
+	// start event, later in the log, plans the change.
+	n.log.Info("epoch applied", "epoch", n.Epoch(), "shards", len(n.Shards()))
+	return nil
 }
 
 func (n *Node) forget(id codec.BlobID) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"floe/chainlink"
@@ -99,7 +100,9 @@ type shardSync struct {
 	Slivers       int64 `json:"slivers"`
 	Bytes         int64 `json:"bytes"`
 	MetadataBytes int64 `json:"metadata_bytes"`
-	// Recovered counts slivers the gap check sent to recovery.
+	// Recovered counts the blobs this shard's gap check sent to recovery
+	// (a recovery rebuilds every missing sliver of a blob, so slivers of
+	// this shard may also come with another shard's).
 	Recovered       int64 `json:"recovered"`
 	CompletedUnixMs int64 `json:"completed_unix_ms,omitempty"`
 }
@@ -525,6 +528,10 @@ func (m *migration) shardWorker(ctx context.Context, epoch uint32, shard int) {
 	if !ok {
 		return
 	}
+	if g.Slivers > 0 {
+		n.log.Info("resuming shard sync", "epoch", epoch, "shard", shard, "synced_slivers", g.Slivers,
+			"primary_done", g.Streamed[codec.Primary], "secondary_done", g.Streamed[codec.Secondary])
+	}
 	if !g.Source.IsZero() && !g.SourceFailed {
 		m.syncFromSource(ctx, epoch, shard, planned)
 	}
@@ -587,11 +594,7 @@ func (m *migration) syncFromSource(ctx context.Context, epoch uint32, shard int,
 		m.update(epoch, shard, func(g *shardSync) { g.SourceFailed = true })
 		return
 	}
-	for _, a := range src.Addresses {
-		if addr, err := ma.NewMultiaddr(a); err == nil {
-			n.host.Peerstore().AddAddrs(pid, []ma.Multiaddr{addr}, time.Hour)
-		}
-	}
+	addPeerAddrs(n.host.Peerstore(), pid, src.Addresses)
 	log := n.log.With("shard", shard, "source", src.ID, "source_name", src.Name, "source_peer", pid)
 	for _, t := range []codec.SliverType{codec.Primary, codec.Secondary} {
 		backoff := syncRetryBackoff
@@ -621,6 +624,11 @@ func (m *migration) syncFromSource(ctx context.Context, epoch uint32, shard int,
 				}
 				log.Debug("shard sync batch failed; retrying", "type", t, "err", err, "retry_in", backoff)
 				sleep(ctx, backoff)
+				// The source may be back (restarted, perhaps elsewhere).
+				if nd, err := n.chain.Node(ctx, g.Source); err == nil {
+					addPeerAddrs(n.host.Peerstore(), pid, nd.Addresses)
+				}
+				n.host.ForgetDialFailures(pid)
 				backoff = min(2*backoff, syncRetryBackoffMax)
 				continue
 			}
@@ -782,6 +790,15 @@ func (n *Node) shardGaps(ctx context.Context, shard int) ([]store.ShardGap, int,
 			return gaps, checked, nil
 		}
 		from = b.Next
+	}
+}
+
+// addPeerAddrs adds a peer's registered addresses to a peerstore.
+func addPeerAddrs(ps peerstore.Peerstore, p peer.ID, addrs []string) {
+	for _, a := range addrs {
+		if addr, err := ma.NewMultiaddr(a); err == nil {
+			ps.AddAddrs(p, []ma.Multiaddr{addr}, time.Hour)
+		}
 	}
 }
 

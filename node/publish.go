@@ -79,27 +79,51 @@ func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (*St
 	res.EndEpoch = reg.Blob.Storage.EndEpoch
 	res.EncodedLength, _ = v.params.EncodedLength(uint64(len(data)))
 
-	t = time.Now()
-	cert, weight, failed, err := c.distribute(ctx, v, enc, reg.Blob.Persistence(), opts.Progress)
-	phases["distribute"] = time.Since(t)
-	res.Failed = failed
-	if err != nil {
-		return res, err
+	// An epoch change between registration and certification makes the
+	// confirmations of the old committee useless (a certificate must be of
+	// the current epoch): distribute again to the new committee, which
+	// takes writes at once (F13.3).
+	var (
+		cert chainlink.Certificate
+		blob chainlink.Blob
+	)
+	for attempt := 0; ; attempt++ {
+		t = time.Now()
+		var weight int
+		var failed []NodeFailure
+		cert, weight, failed, err = c.distribute(ctx, v, enc, reg.Blob.Persistence(), opts.Progress)
+		phases["distribute"] += time.Since(t)
+		res.Failed = failed
+		if err == nil {
+			res.ConfirmedShards = weight
+			t = time.Now()
+			report(opts.Progress, "certify", 0, 1)
+			blob, err = c.chain.CertifyBlob(ctx, reg.Blob.ObjectID, cert)
+			phases["certify"] += time.Since(t)
+			if err == nil {
+				break
+			}
+			err = fmt.Errorf("%w: certifying: %w", ErrChain, err)
+		}
+		if attempt == maxEpochRetries || ctx.Err() != nil {
+			return res, err
+		}
+		nst, nv, cerr := c.comms.current(ctx)
+		if cerr != nil || nst.Epoch == v.Epoch {
+			return res, err
+		}
+		c.log.Info("the epoch changed during the store; distributing to the new committee", "blob", id, "from", v.Epoch, "to", nst.Epoch)
+		v = nv
 	}
-	res.ConfirmedShards = weight
-
-	t = time.Now()
-	report(opts.Progress, "certify", 0, 1)
-	blob, err := c.chain.CertifyBlob(ctx, reg.Blob.ObjectID, cert)
-	if err != nil {
-		return res, fmt.Errorf("%w: certifying: %w", ErrChain, err)
-	}
-	phases["certify"] = time.Since(t)
 	report(opts.Progress, "certify", 1, 1)
 	res.Blob = blob
 	res.Certificate = &cert
 	return res, nil
 }
+
+// maxEpochRetries bounds how often one store follows an epoch change to
+// the new committee.
+const maxEpochRetries = 2
 
 // ErrInvalidOptions marks store or read options the swarm cannot honour.
 var ErrInvalidOptions = errors.New("node: invalid options")
@@ -267,6 +291,9 @@ func (c *Client) pushMember(ctx context.Context, v *committeeView, i int, enc *c
 		return bls.Signature{}, err
 	}
 	id := enc.BlobID
+	// Every member is asked once per store: a dial that failed before (a
+	// node that was restarting) must not keep it out of this one.
+	c.host.ForgetDialFailures(pid)
 	if err := c.p2p.PutMetadata(ctx, pid, id, meta); err != nil {
 		return bls.Signature{}, fmt.Errorf("put metadata: %w", err)
 	}

@@ -144,6 +144,9 @@ func (c *Client) CommitteeStatus(ctx context.Context) ([]MemberStatus, error) {
 	return out, nil
 }
 
+// auditRetries is how often Audit asks again after a stream failure.
+const auditRetries = 3
+
 // AuditReport says whether a member serves what it is assigned.
 type AuditReport struct {
 	NodeID chainlink.ID `json:"node_id"`
@@ -170,17 +173,21 @@ type SliverFault struct {
 // OK reports whether the member served everything and all of it verified.
 func (r AuditReport) OK() bool { return r.Checked == r.Served }
 
-// Audit asks a member of the current committee for every sliver its shards
-// hold of each blob and verifies each against the blob's metadata (read
-// from the swarm and verified against the blob ID). It is how an operator
-// or a test checks, over the network, that a node holds what it must.
-func (c *Client) Audit(ctx context.Context, node chainlink.ID, blobs []codec.BlobID) (AuditReport, error) {
+// Audit asks a member of the committee of epoch (0: the current one) for
+// every sliver its shards there hold of each blob, and verifies each
+// against the blob's metadata (read from other members and verified
+// against the blob ID). It is how an operator or a test checks, over the
+// network, that a node holds what it must.
+func (c *Client) Audit(ctx context.Context, node chainlink.ID, epoch uint32, blobs []codec.BlobID) (AuditReport, error) {
 	rep := AuditReport{NodeID: node}
-	st, err := c.chain.EpochState(ctx)
-	if err != nil {
-		return rep, fmt.Errorf("%w: %w", ErrChain, err)
+	if epoch == 0 {
+		st, err := c.chain.EpochState(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("%w: %w", ErrChain, err)
+		}
+		epoch = st.Epoch
 	}
-	v, err := c.comms.get(ctx, st.Epoch)
+	v, err := c.comms.get(ctx, epoch)
 	if err != nil {
 		return rep, err
 	}
@@ -229,6 +236,16 @@ func (c *Client) Audit(ctx context.Context, node chainlink.ID, blobs []codec.Blo
 			return SliverFault{Blob: id, Shard: v.params.ShardOfPair(id, int(r.Pair)), Type: r.Type, Reason: reason}
 		}
 		results, err := c.p2p.GetSlivers(ctx, pid, id, refs)
+		for try := 0; err != nil && try < auditRetries && ctx.Err() == nil; try++ {
+			// The audited node may have just restarted: forget failed
+			// dials and try again with its current addresses.
+			sleep(ctx, time.Duration(try+1)*200*time.Millisecond)
+			if nd, nerr := c.chain.Node(ctx, node); nerr == nil {
+				addPeerAddrs(c.host.Peerstore(), pid, nd.Addresses)
+			}
+			c.host.ForgetDialFailures(pid)
+			results, err = c.p2p.GetSlivers(ctx, pid, id, refs)
+		}
 		if err != nil {
 			for _, r := range refs {
 				rep.Missing = append(rep.Missing, fault(r, err.Error()))

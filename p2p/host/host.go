@@ -17,6 +17,7 @@ import (
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -300,6 +301,15 @@ func (h *Host) SetCommittee(peers []peer.ID) {
 		}
 	}
 	h.committee = next
+}
+
+// ForgetDialFailures clears the swarm's dial backoff for p, so the next
+// stream to it dials at once: for a caller that learned p is back (a
+// restarted node), or that must reach p specifically.
+func (h *Host) ForgetDialFailures(p peer.ID) {
+	if sw, ok := h.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(p)
+	}
 }
 
 // IsProtected reports whether p is protected as a committee peer.
