@@ -331,7 +331,11 @@ func newNodeCommand() *cobra.Command {
 	f.StringVar(&owner, "owner", "", "owner account (0x + 64 hex digits)")
 	f.Uint64Var(&icfg.Stake, "stake", 1_000_000, "stake moved from the owner's balance to the node")
 	f.BoolVar(&icfg.Faucet, "faucet", false, "take the stake from the ledger's faucet first (local ledgers)")
-	cmd.AddCommand(run, initCmd)
+	f.DurationVar((*time.Duration)(&icfg.ShardSyncFallback), "shard-sync-fallback", 0,
+		"how long to pull a gained shard from its previous owner before recovering the rest (default 10m)")
+	f.DurationVar((*time.Duration)(&icfg.ShardDropGrace), "shard-drop-grace", 0,
+		"how long to keep serving a lost shard after the epoch change is done (default 10m)")
+	cmd.AddCommand(run, initCmd, newNodeStatusCommand())
 	return cmd
 }
 

@@ -77,6 +77,10 @@ type procSwarm struct {
 	nodes     []*proc
 	configs   []string
 	client    string // client config path
+	// initArgs are extra `floe node init` flags of addNode; nodeIDs the
+	// on-chain IDs of the nodes addNode started.
+	initArgs []string
+	nodeIDs  []chainlink.ID
 }
 
 func freePort(t *testing.T) int {
