@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -81,6 +82,9 @@ type migrationState struct {
 	// Reported is set once EpochSyncDone for Epoch was sent (or refused
 	// because it no longer applies).
 	Reported bool `json:"reported,omitempty"`
+	// Liars are sources caught serving data that fails verification in
+	// this change: no shard is pulled from them again until the next one.
+	Liars []chainlink.ID `json:"liars,omitempty"`
 }
 
 // shardSync is the progress of one gained shard.
@@ -145,7 +149,7 @@ type migration struct {
 }
 
 func newMigration(n *Node, gate <-chan struct{}) (*migration, error) {
-	m := &migration{n: n, path: n.cfg.DataDir + "/" + migrationFile, running: map[int]bool{}, kick: make(chan struct{}, 1), gate: gate}
+	m := &migration{n: n, path: filepath.Join(n.cfg.DataDir, migrationFile), running: map[int]bool{}, kick: make(chan struct{}, 1), gate: gate}
 	b, err := os.ReadFile(m.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -153,20 +157,50 @@ func newMigration(n *Node, gate <-chan struct{}) (*migration, error) {
 	case err != nil:
 		return nil, fmt.Errorf("epoch-change state: %w", err)
 	default:
-		if err := json.Unmarshal(b, &m.st); err != nil {
+		if m.st, err = parseMigrationState(b, n.params.NShards); err != nil {
 			return nil, fmt.Errorf("%w: epoch-change state %s: %v", ErrConfig, m.path, err)
 		}
-		if m.st.Version != migrationStateVersion {
-			return nil, fmt.Errorf("%w: epoch-change state version %d, want %d", ErrConfig, m.st.Version, migrationStateVersion)
-		}
 	}
-	if m.st.Gained == nil {
-		m.st.Gained = map[int]*shardSync{}
-	}
-	if m.st.Retained == nil {
-		m.st.Retained = map[int]*retainedShard{}
+	if err := m.st.check(n.params.NShards); err != nil {
+		return nil, fmt.Errorf("%w: epoch-change state %s: %v", ErrConfig, m.path, err)
 	}
 	return m, nil
+}
+
+// parseMigrationState decodes a persisted state and checks it against the
+// shard count: every shard index in range, no nil entries.
+func parseMigrationState(b []byte, nShards int) (migrationState, error) {
+	var st migrationState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, err
+	}
+	if st.Version != migrationStateVersion {
+		return st, fmt.Errorf("version %d, want %d", st.Version, migrationStateVersion)
+	}
+	return st, st.check(nShards)
+}
+
+func (s *migrationState) check(nShards int) error {
+	if s.Gained == nil {
+		s.Gained = map[int]*shardSync{}
+	}
+	if s.Retained == nil {
+		s.Retained = map[int]*retainedShard{}
+	}
+	for k, g := range s.Gained {
+		if k < 0 || k >= nShards || g == nil {
+			return fmt.Errorf("gained shard %d of %d", k, nShards)
+		}
+	}
+	for k, r := range s.Retained {
+		if k < 0 || k >= nShards || r == nil {
+			return fmt.Errorf("retained shard %d of %d", k, nShards)
+		}
+	}
+	if len(s.Liars) > chainlink.MaxActiveSetSize {
+		return fmt.Errorf("%d liars", len(s.Liars))
+	}
+	return nil
 }
 
 // saveLocked persists the state; m.mu is held.
@@ -230,13 +264,7 @@ func (m *migration) plan(ctx context.Context, v *committeeView) error {
 	if planned {
 		return nil
 	}
-	var assigned []int
-	if i := v.Index(n.id); i >= 0 {
-		for _, s := range v.Members[i].Shards {
-			assigned = append(assigned, int(s))
-		}
-	}
-	slices.Sort(assigned)
+	assigned := n.assignedIn(v)
 	held := n.store.Shards()
 	// Sources of newly gained shards: the latest earlier owner that is not
 	// this node.
@@ -287,26 +315,8 @@ func (m *migration) plan(ctx context.Context, v *committeeView) error {
 	}
 	m.mu.Unlock()
 
-	if err := n.store.SetShards(ctx, assigned); err != nil {
+	if err := m.takeUp(ctx, assigned); err != nil {
 		return err
-	}
-	n.mu.Lock()
-	n.shards = make(map[int]bool, len(assigned))
-	for _, s := range assigned {
-		n.shards[s] = true
-	}
-	n.mu.Unlock()
-	if n.disc != nil {
-		adv := slices.Clone(assigned)
-		for s := range next.Retained {
-			adv = append(adv, s)
-		}
-		slices.Sort(adv)
-		ds := make([]uint16, len(adv))
-		for i, s := range adv {
-			ds[i] = uint16(s)
-		}
-		n.disc.SetShards(ds)
 	}
 	var gained, lost []int
 	for s := range next.Gained {
@@ -322,6 +332,50 @@ func (m *migration) plan(ctx context.Context, v *committeeView) error {
 	n.log.Info("epoch change planned", "epoch", epoch, "shards", len(assigned), "gained", gained, "lost", lost, "retained", len(next.Retained))
 	m.signal()
 	return nil
+}
+
+// takeUp makes assigned the node's shards (the store's list, what the
+// handler accepts) and advertises them and the retained ones on the DHT.
+func (m *migration) takeUp(ctx context.Context, assigned []int) error {
+	n := m.n
+	if err := n.store.SetShards(ctx, assigned); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.shards = make(map[int]bool, len(assigned))
+	for _, s := range assigned {
+		n.shards[s] = true
+	}
+	n.mu.Unlock()
+	if n.disc != nil {
+		adv := slices.Clone(assigned)
+		m.mu.Lock()
+		for s := range m.st.Retained {
+			if !slices.Contains(adv, s) {
+				adv = append(adv, s)
+			}
+		}
+		m.mu.Unlock()
+		slices.Sort(adv)
+		ds := make([]uint16, len(adv))
+		for i, s := range adv {
+			ds[i] = uint16(s)
+		}
+		n.disc.SetShards(ds)
+	}
+	return nil
+}
+
+// assignedIn returns the node's shards in committee v, ascending.
+func (n *Node) assignedIn(v *committeeView) []int {
+	var out []int
+	if i := v.Index(n.id); i >= 0 {
+		for _, s := range v.Members[i].Shards {
+			out = append(out, int(s))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // previousOwner returns the most recent owner of shard before epoch that is
@@ -583,6 +637,10 @@ func (m *migration) syncFromSource(ctx context.Context, epoch uint32, shard int,
 	n := m.n
 	deadline := planned.Add(time.Duration(n.cfg.ShardSyncFallback))
 	g, _, _ := m.entry(epoch, shard)
+	if m.isLiar(g.Source) {
+		m.update(epoch, shard, func(g *shardSync) { g.SourceFailed = true })
+		return
+	}
 	src, err := n.chain.Node(ctx, g.Source)
 	if err != nil {
 		n.log.Warn("shard sync source unknown to the chain; recovering instead", "shard", shard, "source", g.Source, "err", err)
@@ -656,10 +714,28 @@ func (m *migration) syncFromSource(ctx context.Context, epoch uint32, shard int,
 			n.stats.syncSlivers.Add(int64(stored))
 			n.stats.syncBytes.Add(bytes)
 			if lie != nil {
+				m.addLiar(epoch, g.Source)
 				n.stats.syncLiars.Add(1)
 				log.Error("previous owner served a sliver that fails verification; not asking it again this epoch, recovering the rest", "type", t, "err", lie)
 				return
 			}
+		}
+	}
+}
+
+func (m *migration) isLiar(id chainlink.ID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Contains(m.st.Liars, id)
+}
+
+func (m *migration) addLiar(epoch uint32, id chainlink.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.st.Epoch == epoch && !slices.Contains(m.st.Liars, id) {
+		m.st.Liars = append(m.st.Liars, id)
+		if err := m.saveLocked(); err != nil {
+			m.n.log.Error("saving epoch-change state", "err", err)
 		}
 	}
 }
@@ -873,23 +949,16 @@ func (m *migration) resume(ctx context.Context, cursor uint64) error {
 	if changed {
 		err2 = m.saveLocked()
 	}
-	adv := n.store.Shards()
-	for s := range m.st.Retained {
-		if !slices.Contains(adv, s) {
-			adv = append(adv, s)
-		}
-	}
+	planned := m.st.Epoch
 	m.mu.Unlock()
 	if err2 != nil {
 		return err2
 	}
-	slices.Sort(adv)
-	if n.disc != nil {
-		ds := make([]uint16, len(adv))
-		for i, s := range adv {
-			ds[i] = uint16(s)
-		}
-		n.disc.SetShards(ds)
+	// A crash between persisting a plan and taking it up leaves the store
+	// on the old shards: the plan's epoch's committee says which are ours.
+	held := n.store.Shards()
+	if v := n.currentView(); v != nil && v.Epoch == planned {
+		held = n.assignedIn(v)
 	}
-	return nil
+	return m.takeUp(ctx, held)
 }
