@@ -28,6 +28,9 @@ var (
 	ErrNoCommittee = errors.New("node: empty committee")
 	// ErrInconsistent: the decoded blob failed the consistency check.
 	ErrInconsistent = errors.New("node: blob inconsistently encoded")
+	// ErrNoSpace: storage nodes refused the data for lack of space (their
+	// space limit or free-disk reserve); retrying soon will not help.
+	ErrNoSpace = errors.New("node: storage nodes out of space")
 )
 
 // StoreOptions tune one store.

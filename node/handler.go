@@ -34,7 +34,9 @@ func storeErr(err error) error {
 		return fmt.Errorf("%w: %v", p2p.ErrNotFound, err)
 	case errors.Is(err, store.ErrBlobGone), errors.Is(err, store.ErrInvalidArgument):
 		return fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)
-	case errors.Is(err, store.ErrNoSpace), errors.Is(err, store.ErrPendingFull):
+	case errors.Is(err, store.ErrNoSpace):
+		return fmt.Errorf("%w: %v", p2p.ErrNoSpace, err)
+	case errors.Is(err, store.ErrPendingFull):
 		return fmt.Errorf("%w: %v", p2p.ErrRateLimited, err)
 	default:
 		return err

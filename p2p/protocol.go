@@ -63,6 +63,10 @@ const (
 	StatusRateLimited Status = 3
 	// StatusInternal: the peer failed; try another peer.
 	StatusInternal Status = 4
+	// StatusNoSpace: the peer is out of storage space (its space limit or
+	// its disk's free-space reserve); retrying it will not help until its
+	// operator frees or adds space.
+	StatusNoSpace Status = 5
 )
 
 func (s Status) String() string {
@@ -77,11 +81,13 @@ func (s Status) String() string {
 		return "rate limited"
 	case StatusInternal:
 		return "internal error"
+	case StatusNoSpace:
+		return "out of space"
 	}
 	return fmt.Sprintf("status(%d)", byte(s))
 }
 
-func (s Status) valid() bool { return s <= StatusInternal }
+func (s Status) valid() bool { return s <= StatusNoSpace }
 
 // Errors returned by the client, and that a Handler returns (wrapped) to pick
 // the status of its answer.
@@ -97,6 +103,9 @@ var (
 	ErrRateLimited = errors.New("p2p: rate limited")
 	// ErrInternal means the peer failed while serving. Retry with another peer.
 	ErrInternal = errors.New("p2p: internal error at peer")
+	// ErrNoSpace means the peer is out of storage space. Retrying it will not
+	// help; the data must go elsewhere or wait for its operator.
+	ErrNoSpace = errors.New("p2p: peer out of storage space")
 	// ErrTimeout means the peer did not answer within the deadline. Retry with
 	// another peer.
 	ErrTimeout = errors.New("p2p: timeout")
@@ -117,6 +126,8 @@ func statusOf(err error) Status {
 		return StatusInvalidRequest
 	case errors.Is(err, ErrRateLimited):
 		return StatusRateLimited
+	case errors.Is(err, ErrNoSpace):
+		return StatusNoSpace
 	}
 	return StatusInternal
 }
@@ -133,6 +144,8 @@ func errorOf(s Status, msg string) error {
 		base = ErrInvalidRequest
 	case StatusRateLimited:
 		base = ErrRateLimited
+	case StatusNoSpace:
+		base = ErrNoSpace
 	default:
 		base = ErrInternal
 	}

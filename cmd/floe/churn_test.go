@@ -248,6 +248,7 @@ type churnWatch struct {
 	rounds     []string
 	shardBytes []float64 // synced bytes / the shard's sliver bytes, per migrated shard
 	syncBytes  []int64
+	recovery   string
 }
 
 type churnBlob struct {
@@ -275,7 +276,8 @@ func newChurnWatch(ctx context.Context, t *testing.T, s *procSwarm) *churnWatch 
 		t.Fatal(err)
 	}
 	stopped := make(chan struct{})
-	t.Cleanup(func() { stream.Close(); <-stopped })
+	var audits sync.WaitGroup
+	t.Cleanup(func() { stream.Close(); <-stopped; audits.Wait() })
 	go func() {
 		defer close(stopped)
 		for {
@@ -294,8 +296,11 @@ func newChurnWatch(ctx context.Context, t *testing.T, s *procSwarm) *churnWatch 
 				cw.done[ev.Epoch] = now
 				cw.mu.Unlock()
 			case chainlink.EventShardsReceived:
+				// Audited at once, beside the event loop, so the loop's
+				// timestamps of the next events are not delayed.
 				if ev.Epoch >= 2 {
-					cw.auditReport(ev)
+					audits.Add(1)
+					go func() { defer audits.Done(); cw.auditReport(ev) }()
 				}
 			}
 		}
@@ -580,6 +585,24 @@ func (cw *churnWatch) checkFellBack(i int, e uint32) {
 	if fell == 0 {
 		cw.t.Fatalf("epoch %d: node-%d was down but lost no shard; the fault did not happen", e, i)
 	}
+	// What recovering cost, per sliver pair, next to the pair's own bytes.
+	var recBytes, recPairs, pairBytes int64
+	for _, j := range cw.liveMembers(e, map[int]bool{i: true}) {
+		if st, err := cw.status(j); err == nil {
+			recBytes += st.Stats.RecoveryBytes
+			recPairs += st.Stats.PairsRecovered
+		}
+	}
+	blobs := cw.liveBlobs(e)
+	for _, b := range blobs {
+		pairBytes += b.bytes
+	}
+	if recPairs > 0 {
+		cw.mu.Lock()
+		cw.recovery = fmt.Sprintf("recovery instead of sync (previous owner down): %d bytes fetched per sliver pair rebuilt, %.1f× the %d bytes of an average pair",
+			recBytes/recPairs, float64(recBytes/recPairs)/float64(pairBytes/int64(len(blobs))), pairBytes/int64(len(blobs)))
+		cw.mu.Unlock()
+	}
 	cw.t.Logf("epoch %d: %d shards of the downed previous owner were recovered by their new owners", e, fell)
 }
 
@@ -652,6 +675,9 @@ func (cw *churnWatch) report() {
 		slices.Sort(sb)
 		fmt.Fprintf(&b, "bytes moved per migrated shard (slivers + metadata) / the shard's sliver bytes: median %.3f, max %.3f over %d shards; median sliver bytes synced per shard %d\n",
 			r[len(r)/2], r[len(r)-1], len(r), sb[len(sb)/2])
+	}
+	if cw.recovery != "" {
+		b.WriteString(cw.recovery + "\n")
 	}
 	cw.t.Log(b.String())
 	if p := os.Getenv("FLOE_CHURN_REPORT"); p != "" {
