@@ -10,18 +10,15 @@ import (
 	"testing"
 )
 
-// vectorsDir is shared/vectors beside the repository (CI clones it there);
-// FLOE_VECTORS overrides it.
+// vectorsDir is testdata/vectors, the Walrus encoder's vectors committed with
+// the package (testdata/vectors/gen regenerates them); FLOE_VECTORS overrides it.
 func vectorsDir(t testing.TB) string {
-	if d := os.Getenv("FLOE_VECTORS"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs("../../shared/vectors")
-	if err != nil {
-		t.Fatal(err)
+	d := filepath.Join("testdata", "vectors")
+	if e := os.Getenv("FLOE_VECTORS"); e != "" {
+		d = e
 	}
 	if _, err := os.Stat(filepath.Join(d, "index.json")); err != nil {
-		t.Fatalf("test vectors not found at %s (set FLOE_VECTORS): %v", d, err)
+		t.Fatalf("test vectors not found at %s: %v", d, err)
 	}
 	return d
 }
