@@ -61,6 +61,13 @@ func (c *Client) Limits() Limits { return c.limits }
 // ErrNotFound/ErrInvalidRequest/ErrRateLimited/ErrInternal, ErrTimeout,
 // ErrProtocol, or a transport error.
 func (c *Client) exchange(ctx context.Context, p peer.ID, name string, send func(frameConn) error, recv func(frameConn) error) (err error) {
+	return c.exchangeWait(ctx, p, name, 0, send, recv)
+}
+
+// exchangeWait is exchange with a longer wait for the answer's status when
+// statusWait is more than Timeouts.Idle: for requests the server processes
+// after the last byte arrives.
+func (c *Client) exchangeWait(ctx context.Context, p peer.ID, name string, statusWait time.Duration, send func(frameConn) error, recv func(frameConn) error) (err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeouts.Handler)
@@ -98,7 +105,9 @@ func (c *Client) exchange(ctx context.Context, p peer.ID, name string, send func
 	}
 	// Read the status even when sending failed: the server may have refused
 	// early (rate limit, oversized request) and said why.
-	peerErr, err := fc.readStatus(maxStatusMessage)
+	sc := fc
+	sc.t.Idle = max(sc.t.Idle, statusWait)
+	peerErr, err := sc.readStatus(maxStatusMessage)
 	if err != nil {
 		if sendErr != nil {
 			return wireError(sendErr)
@@ -257,7 +266,17 @@ func (c *Client) PutSlivers(ctx context.Context, p peer.ID, id codec.BlobID, sli
 		}
 	}
 	var out []error
-	err := c.exchange(ctx, p, NamePutSlivers, func(fc frameConn) error {
+	// The server verifies and stores its last batch after the last byte:
+	// wait for the answer as long as that batch may take at MinRate.
+	total := 0
+	for _, s := range slivers {
+		total += len(s.Data)
+	}
+	wait := c.cfg.Timeouts.allowance(min(total, PutBatchFor(c.limits.Params)))
+	err := c.exchangeWait(ctx, p, NamePutSlivers, wait, func(fc frameConn) error {
+		// The server stops reading while it verifies and stores a batch,
+		// so a write may wait that long for flow-control credit.
+		fc.t.Idle = wait
 		if err := fc.writeFrame(putSliversHeader{ID: id, Count: len(slivers)}.encode()); err != nil {
 			return err
 		}

@@ -10,7 +10,8 @@
 //
 // One protocol ID per request type, /floe/<network>/<name>/1, with <name> one
 // of get-metadata, put-metadata, get-slivers, put-slivers, get-confirmation,
-// get-recovery-symbols, sync-shard and blob-status (ProtocolID, ProtocolIDs).
+// get-recovery-symbols, sync-shard, blob-status and node-status (ProtocolID,
+// ProtocolIDs).
 //
 // Every message is a sequence of frames: a 4-byte big-endian length and that
 // many bytes. Requests are small fixed binary structs (little-endian
@@ -20,8 +21,8 @@
 //
 // The exchange follows celestia-node's shrex: the client writes its request
 // and half-closes; the server answers a Status byte first (ok, not found,
-// invalid request, rate-limited, internal; a non-OK status is followed by a
-// short message frame), then the payload, then closes. Multi-item requests
+// invalid request, rate-limited, internal, out of space; a non-OK status is
+// followed by a short message frame), then the payload, then closes. Multi-item requests
 // (get-slivers, put-slivers, get-recovery-symbols) answer one status (and,
 // when OK, one frame) per item, in request order. A sync-shard answer is a
 // header frame (count, done) then count frames of blob ID ‖ sliver.
@@ -33,9 +34,17 @@
 //	get-confirmation      → ID ‖ deletable(u8) [‖ object ID]     ← status, BCS SignedMessage
 //	get-recovery-symbols  → ID ‖ target pair ‖ target type ‖ n(u32) ‖ n×source pair
 //	                                                            ← status, n×(status[, symbol])
-//	sync-shard            → shard ‖ type ‖ epoch ‖ has-after ‖ after(32) ‖ limit(u16)
+//	sync-shard            → BLS public key(48) ‖ BCS SignedMessage<SyncShardMsg>
 //	                                                            ← status, (count, done), count×(ID ‖ sliver)
 //	blob-status           → ID(32)                              ← status, opaque status
+//	node-status           → version(u8 = 1)                     ← status, opaque status
+//
+// A sync-shard request is Walrus's (F7.11): the SyncShardMsg (intent 3:
+// shard, sliver type, starting blob ID — inclusive —, count, epoch; see
+// codec.SyncShardMessage) signed by the requester's BLS key, which the
+// handler checks against the committee that assigns it the shard. The
+// answer holds at most count slivers and Limits.MaxSyncBytes, in blob-ID
+// order from the start; done says there is nothing after the last one.
 //
 // # Limits and deadlines
 //
@@ -52,7 +61,13 @@
 // (RateLimit); a peer over its quota, or a stream the resource manager
 // refuses, gets StatusRateLimited. AddProtocolLimits adds per-service,
 // per-peer and per-protocol resource-manager limits, and put-slivers
-// reserves the memory of what it buffers in the stream's scope.
+// reserves the memory of what it buffers in the stream's scope, at high
+// priority, in batches of PutBatchFor(params) (one largest sliver, at least
+// 8 MiB); the per-peer limits (PerPeerMemory) hold two such batches, so a
+// writer's stream fits whatever the committee size and blob size. A node out
+// of storage space answers StatusNoSpace (ErrNoSpace), not a rate limit:
+// retrying it soon does not help. A handler that panics gets its request
+// answered with StatusInternal and the stack logged; the server goes on.
 //
 // # Using it from node/
 //
@@ -126,7 +141,8 @@
 // now ≈ 3.7 GB/s (BenchmarkReadFrameBody).
 //
 // Client errors are ErrNotFound, ErrRateLimited, ErrInternal (try another
-// peer), ErrInvalidRequest (do not retry), ErrTimeout and ErrProtocol (the
-// peer stalled or misbehaved; try another). The client resets the stream
+// peer), ErrInvalidRequest (do not retry), ErrNoSpace (the peer is full:
+// store elsewhere), ErrTimeout and ErrProtocol (the peer stalled or
+// misbehaved; try another). The client resets the stream
 // when its context ends.
 package p2p

@@ -10,20 +10,35 @@ import (
 // is attached to, so its memory and streams can be limited as a whole.
 const ServiceName = "floe.streams"
 
+// minPutBatch is the smallest put-slivers batch: small slivers are handed to
+// the node in batches of at least this many bytes.
+const minPutBatch = 8 << 20
+
+// PutBatchFor is the put-slivers batch a server buffers before handing it
+// to the node: one of the largest sliver items of the committee's
+// parameters, and at least 8 MiB. Every limit that a batch must fit in is
+// derived from it, so a blob of any size up to the protocol maximum stores
+// on any committee size.
+func PutBatchFor(p codec.Params) int { return max(LimitsFor(p).maxSliverItem(), minPutBatch) }
+
+// PerPeerMemory is the stream memory one peer may hold on a node's
+// protocols: two put-slivers batches and 16 MiB.
+func PerPeerMemory(p codec.Params) int64 { return int64(2*PutBatchFor(p) + 16<<20) }
+
 // AddProtocolLimits adds resource-manager limits for the stream protocols of
 // a network to cfg (before cfg.AutoScale or cfg.Scale):
 //
 //   - the service as a whole may use 128 MiB plus 1/8 of the scaled memory
 //     (…Increase is per GiB of the memory given to the resource manager),
 //     and 256 inbound streams plus 256 per GiB;
-//   - per peer, the service may use enough memory for two of the largest
-//     slivers plus 16 MiB (a put-slivers batch reserves what it buffers), and
-//     16 inbound streams, so one peer cannot take the whole budget;
+//   - per peer, the service (and each protocol) may use two put-slivers
+//     batches plus 16 MiB (PutBatchFor: a batch reserves what it buffers,
+//     at high priority, so one writer's stream always fits), and 16 inbound
+//     streams, so one peer cannot take the whole budget;
 //   - small request types (metadata, status, confirmation) get their own
 //     stream limits so bulk transfers cannot starve them.
 func AddProtocolLimits(cfg *rcmgr.ScalingLimitConfig, network string, p codec.Params) {
-	l := LimitsFor(p)
-	perPeerMem := int64(2*l.maxSliver() + 16<<20)
+	perPeerMem := PerPeerMemory(p)
 	cfg.AddServiceLimit(ServiceName,
 		rcmgr.BaseLimit{StreamsInbound: 256, StreamsOutbound: 256, Streams: 512, Memory: 128 << 20},
 		rcmgr.BaseLimitIncrease{StreamsInbound: 256, StreamsOutbound: 256, Streams: 512, Memory: 128 << 20})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -27,6 +28,9 @@ type ServerConfig struct {
 	RateLimit RateLimit
 	// PutBatchBytes is the most sliver bytes buffered before PutSlivers is
 	// called; a put-slivers stream with more is handed over in batches.
+	// Zero (the default) derives it from Params (PutBatchFor); larger
+	// values are capped there, since the resource-manager limits of
+	// AddProtocolLimits are sized for it.
 	PutBatchBytes int
 	// Logger receives debug logs about refused and failed streams.
 	Logger *slog.Logger
@@ -35,12 +39,11 @@ type ServerConfig struct {
 // DefaultServerConfig returns the defaults for a network and parameters.
 func DefaultServerConfig(network string, p codec.Params) ServerConfig {
 	return ServerConfig{
-		Network:       network,
-		Params:        p,
-		Timeouts:      DefaultTimeouts(),
-		RateLimit:     DefaultRateLimit(),
-		PutBatchBytes: 32 << 20,
-		Logger:        slog.Default(),
+		Network:   network,
+		Params:    p,
+		Timeouts:  DefaultTimeouts(),
+		RateLimit: DefaultRateLimit(),
+		Logger:    slog.Default(),
 	}
 }
 
@@ -58,22 +61,24 @@ func (c ServerConfig) Validate() error {
 	if err := c.RateLimit.Validate(); err != nil {
 		return err
 	}
-	if c.PutBatchBytes <= 0 {
-		return errors.New("p2p: PutBatchBytes must be positive")
+	if c.PutBatchBytes < 0 {
+		return errors.New("p2p: negative PutBatchBytes")
 	}
 	return nil
 }
 
-// ValidateNetwork checks a network name: 1..64 characters of letters,
-// digits, '-', '_' and '.', so it can sit in protocol IDs, DHT keys and
-// topic names.
+// ValidateNetwork checks a network name: 1 to 64 characters of lowercase
+// letters, digits, '.', '_' and '-', starting with a letter or digit, so it
+// can sit in protocol IDs, DHT keys and topic names. It is the one rule of
+// every layer (stream protocols, discovery, gossip, node and client
+// configs): a name it accepts is accepted everywhere.
 func ValidateNetwork(n string) error {
 	if n == "" || len(n) > 64 {
-		return fmt.Errorf("p2p: network name %q must have 1..64 characters", n)
+		return fmt.Errorf("p2p: network name %q must have 1 to 64 characters", n)
 	}
-	for _, r := range n {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return fmt.Errorf("p2p: network name %q: only letters, digits, '-', '_' and '.'", n)
+	for i, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || i > 0 && (r == '-' || r == '_' || r == '.')) {
+			return fmt.Errorf("p2p: network name %q: only lowercase letters, digits, '.', '_' and '-', starting with a letter or digit", n)
 		}
 	}
 	return nil
@@ -107,6 +112,9 @@ func NewServer(h host.Host, handler Handler, cfg ServerConfig) (*Server, error) 
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if b := PutBatchFor(cfg.Params); cfg.PutBatchBytes == 0 || cfg.PutBatchBytes > b {
+		cfg.PutBatchBytes = b
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
@@ -201,8 +209,10 @@ func (s *Server) wrap(kind int, name string, fn serveFunc) network.StreamHandler
 		defer cancel()
 		stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
 		defer stop()
-		err := fn(ctx, c)
+		err := s.serve(fn, ctx, c, name)
 		switch {
+		case errors.Is(err, errPanicked):
+			// Answered and closed already.
 		case err == nil:
 			_ = st.Close()
 		case errors.As(err, new(errRequest)):
@@ -216,6 +226,24 @@ func (s *Server) wrap(kind int, name string, fn serveFunc) network.StreamHandler
 			_ = st.Reset()
 		}
 	}
+}
+
+// errPanicked marks a request whose handler panicked.
+var errPanicked = errors.New("p2p: handler panicked")
+
+// serve runs fn, turning a panic (a decoder or handler bug that some
+// request triggers) into an internal-error answer and a logged stack, so no
+// request can end the node.
+func (s *Server) serve(fn serveFunc, ctx context.Context, c frameConn, name string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("stream handler panicked; the request is answered with an internal error",
+				"proto", name, "peer", c.s.Conn().RemotePeer(), "panic", r, "stack", string(debug.Stack()))
+			s.refuse(c, StatusInternal, "internal error")
+			err = errPanicked
+		}
+	}()
+	return fn(ctx, c)
 }
 
 // refuse answers with a status and closes the stream without reading
@@ -569,8 +597,12 @@ func (s *Server) putSlivers(ctx context.Context, c frameConn) error {
 				return answer(c, err)
 			}
 		}
-		if err := c.s.Scope().ReserveMemory(n, network.ReservationPriorityMedium); err != nil {
-			return answer(c, fmt.Errorf("%w: %v", ErrRateLimited, err))
+		// High priority: the per-peer limits leave room for a writer's
+		// batch; what is refused is contention with other streams, which a
+		// retry later can get past.
+		if err := c.s.Scope().ReserveMemory(n, network.ReservationPriorityHigh); err != nil {
+			return answer(c, fmt.Errorf("%w: this node's resource manager refused %d bytes for a put-slivers batch (%d held by this stream; the per-peer limit is %d): it is busy with other streams; retry later: %v",
+				ErrRateLimited, n, reserved, PerPeerMemory(s.cfg.Params), err))
 		}
 		reserved += n
 		_ = c.s.SetReadDeadline(time.Now().Add(c.t.allowance(n)))

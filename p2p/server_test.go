@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"floe/codec"
 )
@@ -386,5 +388,54 @@ func TestServerStop(t *testing.T) {
 	_, err := p.cli.BlobStatus(ctx, p.srvHost.ID(), blobID(1))
 	if err == nil || !Retryable(err) {
 		t.Fatalf("after Stop: %v", err)
+	}
+}
+
+// panicky panics on metadata requests for one blob ID.
+type panicky struct {
+	*memHandler
+	boom codec.BlobID
+}
+
+func (p panicky) GetMetadata(ctx context.Context, from peer.ID, id codec.BlobID) ([]byte, error) {
+	if id == p.boom {
+		var m map[string]int
+		m["a handler bug"]++ // nil map write: a real runtime panic
+	}
+	return p.memHandler.GetMetadata(ctx, from, id)
+}
+
+// A handler that panics answers that request with an internal error, and
+// the server goes on serving.
+func TestHandlerPanicIsContained(t *testing.T) {
+	p := testParams(t)
+	sh, ch := newTestHost(t), newTestHost(t)
+	connect(t, ch, sh)
+	h := panicky{memHandler: newMemHandler(), boom: blobID(1)}
+	cfg := DefaultServerConfig(testNetwork, p)
+	cfg.Timeouts = fastTimeouts()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := NewServer(sh, h, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(context.Background())
+	ccfg := DefaultClientConfig(testNetwork, p)
+	ccfg.Timeouts = fastTimeouts()
+	cli, err := NewClient(ch, ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 20*time.Second)
+	for range 3 {
+		if _, err := cli.GetMetadata(ctx, sh.ID(), blobID(1)); !errors.Is(err, ErrInternal) {
+			t.Fatalf("request that panics the handler: %v, want ErrInternal", err)
+		}
+	}
+	if _, err := cli.GetMetadata(ctx, sh.ID(), blobID(2)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the server after a panic: %v, want it still serving (not found)", err)
 	}
 }

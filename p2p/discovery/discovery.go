@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/multiformats/go-multihash"
+
+	"floe/p2p"
 )
 
 // Mode says whether this peer serves the DHT.
@@ -69,12 +70,10 @@ func DefaultConfig(network string, mode Mode) Config {
 	}
 }
 
-var networkName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if !networkName.MatchString(c.Network) {
-		return fmt.Errorf("p2p/discovery: invalid network name %q", c.Network)
+	if err := p2p.ValidateNetwork(c.Network); err != nil {
+		return fmt.Errorf("p2p/discovery: %w", err)
 	}
 	if c.Mode != ModeServer && c.Mode != ModeClient {
 		return fmt.Errorf("p2p/discovery: mode %d", c.Mode)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"regexp"
 	"sync"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"floe/p2p"
 )
 
 // Verdict is a validator's decision about a gossiped message.
@@ -94,12 +95,10 @@ func DefaultConfig(network string, va AttestationValidator, vn NoticeValidator) 
 	}
 }
 
-var networkName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if !networkName.MatchString(c.Network) {
-		return fmt.Errorf("p2p/gossip: invalid network name %q", c.Network)
+	if err := p2p.ValidateNetwork(c.Network); err != nil {
+		return fmt.Errorf("p2p/gossip: %w", err)
 	}
 	if c.ValidateAttestation == nil || c.ValidateNotice == nil {
 		return errors.New("p2p/gossip: both validators are required")

@@ -117,6 +117,16 @@ func DefaultConfig() Config {
 	}
 }
 
+// ClientConfig is DefaultConfig without listen addresses: the production
+// host of a light client, publisher or gateway, which only dials. Its
+// limits are a storage node's (scaled from the machine), since a client
+// reads whole slivers too.
+func ClientConfig() Config {
+	c := DefaultConfig()
+	c.ListenAddrs = nil
+	return c
+}
+
 // LoopbackConfig is for tests and local swarms: an ephemeral key, one TCP
 // and one QUIC listener on 127.0.0.1 with kernel-chosen ports, and modest
 // limits.
@@ -235,7 +245,11 @@ func New(cfg Config) (*Host, error) {
 		opts = append(opts, libp2p.NoListenAddrs)
 	}
 	if !cfg.DisableTCP {
-		opts = append(opts, libp2p.Transport(tcp.NewTCPTransport))
+		// No SO_REUSEPORT: with it a second node (another process)
+		// binds the same TCP port without an error and the kernel splits
+		// the incoming connections between the two. Hole punching, the
+		// reason go-libp2p dials from the listen port, is off anyway.
+		opts = append(opts, libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()))
 	}
 	if !cfg.DisableQUIC {
 		opts = append(opts, libp2p.Transport(quic.NewTransport))

@@ -2,7 +2,9 @@ package host
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +175,62 @@ func TestSecurityPreference(t *testing.T) {
 		if got := string(conns[0].ConnState().Security); got != tc.want {
 			t.Errorf("PreferNoise=%v: negotiated %s, want %s", tc.noise, got, tc.want)
 		}
+	}
+}
+
+// TestClientConfig: a light client's host has the production settings
+// (only the listen addresses dropped) and dials a node.
+func TestClientConfig(t *testing.T) {
+	cfg, def := ClientConfig(), DefaultConfig()
+	if len(cfg.ListenAddrs) != 0 {
+		t.Fatalf("client listens on %v", cfg.ListenAddrs)
+	}
+	cfg.ListenAddrs = def.ListenAddrs
+	if cfg.ConnLow != def.ConnLow || cfg.ConnHigh != def.ConnHigh || cfg.MaxMemory != def.MaxMemory || cfg.MaxFDs != def.MaxFDs ||
+		cfg.StreamMemory != def.StreamMemory || cfg.StreamWindow != def.StreamWindow || cfg.MuxerFrameSize != def.MuxerFrameSize ||
+		cfg.DisableTCP || cfg.DisableQUIC {
+		t.Fatalf("client config %+v differs from the defaults %+v", cfg, def)
+	}
+	c, err := New(ClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if len(c.Addrs()) != 0 {
+		t.Fatalf("client host listens on %v", c.Addrs())
+	}
+	n := newLoopback(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Connect(ctx, n.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLibp2pLogs: the fx lifecycle records of go-libp2p are dropped,
+// other go-libp2p records keep their level.
+func TestLibp2pLogs(t *testing.T) {
+	ctx := context.Background()
+	cfgLog := libp2pHandler{}.WithAttrs([]slog.Attr{slog.String("logger", "p2p-config")})
+	if !cfgLog.Enabled(ctx, slog.LevelError) {
+		t.Fatal("p2p-config errors dropped")
+	}
+	if fx := cfgLog.WithAttrs([]slog.Attr{slog.String("system", "fx")}); fx.Enabled(ctx, slog.LevelError) {
+		t.Fatal("fx lifecycle errors kept")
+	}
+	other := libp2pHandler{}.WithAttrs([]slog.Attr{slog.String("logger", "swarm2")}).WithAttrs([]slog.Attr{slog.String("system", "fx")})
+	if !other.Enabled(ctx, slog.LevelError) {
+		t.Fatal("an fx attribute on another logger dropped its errors")
+	}
+	// A host that cannot listen fails with the error, and only that.
+	a := newLoopback(t, func(c *Config) { c.DisableQUIC = true })
+	_, err := New(func() Config {
+		c := LoopbackConfig()
+		c.DisableQUIC = true
+		c.ListenAddrs = []string{a.Addrs()[0].String()}
+		return c
+	}())
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("host on a busy port: %v", err)
 	}
 }
