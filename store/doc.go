@@ -82,7 +82,11 @@
 // persisted, so they cannot disagree with the data after a crash. Writes
 // reserve their growth before committing: past Options.SpaceLimit they fail
 // with ErrNoSpace, as they do when the disk would have less than
-// Options.MinFreeDisk free.
+// Options.MinFreeDisk free. Usage.Disk is what pebble occupies on disk, its
+// logs included: up to four write-ahead logs preallocated at 1.1 ×
+// Options.MemTableSize. Deleted slivers give their space back when pebble
+// compacts them away; Reclaim compacts now (the node calls it after large
+// expiries and shard drops).
 //
 // # Concurrency
 //

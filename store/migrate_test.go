@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"floe/codec"
 )
@@ -129,4 +130,41 @@ func TestSyncSliversAndShardGaps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Space of expired slivers goes back to the disk once Reclaim compacts.
+func TestReclaimAfterExpiry(t *testing.T) {
+	ctx := context.Background()
+	s := diskBackend().open(t, t.TempDir(), Options{MemTableSize: 4 << 20})
+	params := codec.Params{NShards: testN}
+	for i := range 40 {
+		id := blob(i)
+		register(t, s, id, 3)
+		pair := params.PairOfShard(id, 1)
+		if err := s.PutSlivers(ctx, id, []Sliver{{pair, codec.Primary, payload(id.String(), 512<<10)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Reclaim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	full := s.Usage()
+	if full.Total < 20<<20 || full.Disk < full.Total {
+		t.Fatalf("usage before expiry %+v", full)
+	}
+	if ps, err := s.Expire(ctx, 3); err != nil || ps.Blobs != 40 {
+		t.Fatalf("expire: %+v %v", ps, err)
+	}
+	if err := s.Reclaim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Obsolete files are deleted in the background.
+	after := s.Usage()
+	for deadline := time.Now().Add(10 * time.Second); after.Disk > full.Disk/2 && time.Now().Before(deadline); after = s.Usage() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if after.Total != 0 || after.Disk > full.Disk/2 {
+		t.Fatalf("after expiry and reclaim: payload %d, disk %d (was %d)", after.Total, after.Disk, full.Disk)
+	}
+	t.Logf("disk %d bytes with %d of payload; %d after expiry and reclaim", full.Disk, full.Total, after.Disk)
 }

@@ -53,6 +53,11 @@ type Options struct {
 	NoSync bool
 	// CacheSize is pebble's block cache in bytes (default 64 MiB).
 	CacheSize int64
+	// MemTableSize is pebble's memtable in bytes (default 64 MiB: slivers
+	// are large values, and a bigger memtable means fewer flushes). Pebble
+	// preallocates up to four write-ahead logs of 1.1 × this on disk, so a
+	// small node (a devnet's) wants less.
+	MemTableSize int64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -72,6 +77,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = 64 << 20
+	}
+	if o.MemTableSize <= 0 {
+		o.MemTableSize = 64 << 20
 	}
 	if o.MinFreeDisk == 0 {
 		o.MinFreeDisk = 256 << 20
@@ -155,9 +163,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 func (s *Store) pebbleOptions() *pebble.Options {
 	log := s.log
 	o := &pebble.Options{
-		// Slivers are large values: a bigger memtable means fewer,
-		// larger flushes per blob stored.
-		MemTableSize: 64 << 20,
+		MemTableSize: uint64(s.opts.MemTableSize),
 		Logger:       quietLogger{log},
 		EventListener: &pebble.EventListener{
 			DataCorruption: func(info pebble.DataCorruptionInfo) {
@@ -172,6 +178,25 @@ func (s *Store) pebbleOptions() *pebble.Options {
 	// flush and compaction.
 	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
 	return o
+}
+
+// Reclaim compacts the whole store, so the space of deleted slivers (expired
+// blobs, dropped shards) goes back to the file system now rather than when
+// pebble's own heuristics get to it. It costs about a rewrite of what is
+// left; the node calls it after large deletions. A no-op for backends other
+// than pebble.
+func (s *Store) Reclaim(ctx context.Context) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.exit()
+	if s.pdb == nil {
+		return nil
+	}
+	if err := s.pdb.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
+		return fmt.Errorf("store: reclaiming space: %w", err)
+	}
+	return nil
 }
 
 // quietLogger sends pebble's informational logs to slog at debug level.
@@ -275,14 +300,23 @@ type Usage struct {
 	PendingBytes   int64
 	PendingEntries int
 	Limit          int64 // 0: none
+	// Disk is what the datastore occupies on disk (pebble's files,
+	// including its logs and not yet compacted deletions); 0 for other
+	// backends.
+	Disk int64
 }
 
 // Usage returns the current space counters.
 func (s *Store) Usage() Usage {
+	var disk int64
+	if s.pdb != nil {
+		disk = int64(s.pdb.Metrics().DiskSpaceUsage())
+	}
 	s.acctMu.Lock()
 	defer s.acctMu.Unlock()
 	u := Usage{Total: s.total, PerShard: maps.Clone(s.perShard), Metadata: s.metaBytes,
 		PendingBytes: s.pendBytes, PendingEntries: s.pendEntries, Limit: s.opts.SpaceLimit}
+	u.Disk = disk
 	for k, v := range u.PerShard {
 		if v == 0 {
 			delete(u.PerShard, k)
