@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"floe/chainlink"
@@ -32,6 +33,25 @@ var (
 	// space limit or free-disk reserve); retrying soon will not help.
 	ErrNoSpace = errors.New("node: storage nodes out of space")
 )
+
+// InterruptedStoreError is a store that stopped (its context ended) after
+// the blob was registered: the registration stays, and storing the same
+// bytes again from the same account finishes it without paying again.
+type InterruptedStoreError struct {
+	BlobID   codec.BlobID
+	ObjectID chainlink.ID
+	Err      error // the context's error
+}
+
+func (e *InterruptedStoreError) Error() string { return fmt.Sprintf("%v: %s", e.Err, e.Left()) }
+
+// Left says what the interrupted store left behind and how to finish it.
+func (e *InterruptedStoreError) Left() string {
+	return fmt.Sprintf("blob %s is registered (object %s) but not certified; storing the same bytes again finishes it without paying again",
+		e.BlobID, e.ObjectID)
+}
+
+func (e *InterruptedStoreError) Unwrap() error { return e.Err }
 
 // StoreOptions tune one store.
 type StoreOptions struct {
@@ -65,12 +85,17 @@ type StoreResult struct {
 	// is the certified end epoch.
 	AlreadyCertified bool   `json:"already_certified"`
 	EndEpoch         uint32 `json:"end_epoch"`
-	// Blob is the new blob object (newly created).
-	Blob          chainlink.Blob         `json:"blob"`
-	Certificate   *chainlink.Certificate `json:"certificate,omitempty"`
-	Cost          uint64                 `json:"cost"`
-	EncodedLength uint64                 `json:"encoded_length"`
-	EpochsAhead   uint32                 `json:"epochs_ahead"`
+	// Blob is the new blob object (newly created, or the caller's own
+	// uncertified registration when ReusedRegistration).
+	Blob chainlink.Blob `json:"blob"`
+	// ReusedRegistration: an earlier, interrupted store of these bytes by
+	// the same account had registered the blob; this store finished it and
+	// paid nothing (Cost 0).
+	ReusedRegistration bool                   `json:"reused_registration,omitempty"`
+	Certificate        *chainlink.Certificate `json:"certificate,omitempty"`
+	Cost               uint64                 `json:"cost"`
+	EncodedLength      uint64                 `json:"encoded_length"`
+	EpochsAhead        uint32                 `json:"epochs_ahead"`
 	// ConfirmedShards is the weight of the confirmations aggregated.
 	ConfirmedShards int `json:"confirmed_shards"`
 	// Failed lists nodes that did not confirm and why.

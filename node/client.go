@@ -62,6 +62,8 @@ func NewClient(ctx context.Context, cfg ClientConfig, opts ...ClientOption) (*Cl
 			return nil, err
 		}
 		o.chain = chainlink.NewClient(cfg.Ledger, nil)
+	} else if err := p2p.ValidateNetwork(cfg.Network); err != nil {
+		return nil, fmt.Errorf("%w: network: %v", ErrConfig, err)
 	}
 	if o.log == nil {
 		o.log = slog.Default()
@@ -80,8 +82,7 @@ func NewClient(ctx context.Context, cfg ClientConfig, opts ...ClientOption) (*Cl
 	if c.params, err = codec.NewParams(st.NShards); err != nil {
 		return nil, err
 	}
-	hc := host.LoopbackConfig()
-	hc.ListenAddrs = nil // a light client only dials
+	hc := host.ClientConfig() // production defaults; a light client only dials
 	hc.Logger = o.log
 	hc.AdjustLimits = func(l *rcmgr.ScalingLimitConfig) { p2p.AddProtocolLimits(l, cfg.Network, c.params) }
 	if c.host, err = host.New(hc); err != nil {

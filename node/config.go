@@ -42,8 +42,18 @@ type Config struct {
 	Stake uint64 `json:"stake"`
 	// Faucet asks the ledger's faucet for the stake first (devnets only).
 	Faucet bool `json:"faucet,omitempty"`
-	// SpaceLimit caps the bytes the store holds (0: none).
+	// SpaceLimit caps the payload bytes the store holds: slivers,
+	// metadata and the pending buffer (0: none). Past it the node refuses
+	// new slivers with an out-of-space error (not a rate limit).
 	SpaceLimit int64 `json:"space_limit,omitempty"`
+	// MinFreeDisk is the free space the node leaves on its disk for
+	// pebble's compactions and logs: writes that would leave less fail as
+	// out of space (default 256 MiB; negative: no reserve).
+	MinFreeDisk int64 `json:"min_free_disk,omitempty"`
+	// StoreMemTable is pebble's memtable size (default 64 MiB). Pebble
+	// preallocates up to four write-ahead logs of 1.1 × this on disk; a
+	// small node (a devnet's) wants less.
+	StoreMemTable int64 `json:"store_memtable,omitempty"`
 	// NoSync skips fsync on store commits: a process crash loses nothing,
 	// a machine crash may lose recent writes.
 	NoSync bool `json:"no_sync,omitempty"`
@@ -93,6 +103,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShardSyncFallback < 0 || c.ShardDropGrace < 0 {
 		return fmt.Errorf("%w: negative shard_sync_fallback or shard_drop_grace", ErrConfig)
+	}
+	if c.SpaceLimit < 0 {
+		return fmt.Errorf("%w: space_limit %d is negative", ErrConfig, c.SpaceLimit)
+	}
+	if c.StoreMemTable != 0 && (c.StoreMemTable < 1<<20 || c.StoreMemTable > 1<<30) {
+		return fmt.Errorf("%w: store_memtable %d out of [1 MiB, 1 GiB]", ErrConfig, c.StoreMemTable)
 	}
 	if c.Ledger != "" {
 		if err := checkLedgerURL(c.Ledger); err != nil {

@@ -43,6 +43,8 @@ type DevnetConfig struct {
 	// completes in seconds.
 	ShardSyncFallback time.Duration
 	ShardDropGrace    time.Duration
+	// SpaceLimit caps each node's stored bytes (Config.SpaceLimit; 0: none).
+	SpaceLimit int64
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -70,7 +72,7 @@ const ClientConfigFile = "client.json"
 
 // StartDevnet starts (or resumes) a devnet and returns once every node
 // holds its shards of the current committee.
-func StartDevnet(ctx context.Context, cfg DevnetConfig) (d *Devnet, err error) {
+func StartDevnet(ctx context.Context, cfg DevnetConfig) (_ *Devnet, err error) {
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 4
 	}
@@ -89,6 +91,12 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (d *Devnet, err error) {
 	if cfg.LedgerListen == "" {
 		cfg.LedgerListen = "127.0.0.1:0"
 	}
+	// Checked before anything is opened: the ledger has no authentication.
+	if h, _, err := net.SplitHostPort(cfg.LedgerListen); err != nil {
+		return nil, fmt.Errorf("%w: ledger listen address %q: %v", ErrConfig, cfg.LedgerListen, err)
+	} else if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%w: ledger listen address %q is not loopback: the devnet ledger serves on loopback only", ErrConfig, cfg.LedgerListen)
+	}
 	if cfg.ShardSyncFallback == 0 {
 		cfg.ShardSyncFallback = 5 * time.Second
 	}
@@ -101,7 +109,9 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (d *Devnet, err error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	d = &Devnet{cfg: cfg, served: make(chan error, 1)}
+	d := &Devnet{cfg: cfg, served: make(chan error, 1)}
+	// Undo what was started if a later step fails (d, not the result,
+	// which a failing return sets to nil).
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -111,11 +121,11 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (d *Devnet, err error) {
 		chainlink.WithShards(cfg.Shards), chainlink.WithEpochDuration(cfg.EpochDuration),
 		chainlink.WithLogger(cfg.Logger.With("role", "ledger")))
 	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
+		return nil, fmt.Errorf("ledger: %w", ExplainDirLock(filepath.Join(cfg.Dir, "ledger"), err))
 	}
 	ln, err := net.Listen("tcp", cfg.LedgerListen)
 	if err != nil {
-		return nil, fmt.Errorf("ledger listener: %w", err)
+		return nil, fmt.Errorf("ledger listen address %s: %w", cfg.LedgerListen, err)
 	}
 	if !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
 		ln.Close()
@@ -161,6 +171,10 @@ func (d *Devnet) AddNode(ctx context.Context, stake uint64) (int, error) {
 		Ledger:  d.ledgerURL, Owner: DevnetOwner(i),
 		Stake: stake, Faucet: true, NoSync: d.cfg.NoSync, Bootstrap: slices.Clone(d.bootstrap),
 		ShardSyncFallback: Duration(d.cfg.ShardSyncFallback), ShardDropGrace: Duration(d.cfg.ShardDropGrace),
+		SpaceLimit: d.cfg.SpaceLimit,
+		// A devnet's nodes are small: pebble's preallocated logs would
+		// dwarf their data with the default memtable.
+		StoreMemTable: 8 << 20,
 	}
 	if slices.Contains(d.cfg.Byzantine, i) {
 		ncfg.Byzantine = ByzantineCorrupt

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
 	"floe/codec"
+	"floe/p2p"
 )
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -120,22 +122,75 @@ func TestAlreadyCertifiedRules(t *testing.T) {
 	}
 }
 
-// The 64 MiB round trip at n = 1000 takes a few seconds and 2.5 GiB; it
-// runs when FLOE_LARGE=1 (floe bench e2e does the same with timings).
-func TestDevnetStoreRead64MiB(t *testing.T) {
-	if os.Getenv("FLOE_LARGE") == "" {
-		t.Skip("set FLOE_LARGE=1 to store and read 64 MiB at n = 1000")
-	}
-	d := startDevnet(t, 7, 1000)
-	c := newTestClient(t, d)
+// storeReadBack stores data and reads it back byte-identical.
+func storeReadBack(t *testing.T, c *Client, data []byte) {
+	t.Helper()
 	ctx := context.Background()
-	data := randomBlob(64, 64<<20)
 	res, err := c.Store(ctx, data, StoreOptions{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("store %d bytes: %v", len(data), err)
 	}
 	got, err := c.Read(ctx, res.BlobID, ReadOptions{})
 	if err != nil || !bytes.Equal(got.Data, data) {
-		t.Fatalf("64 MiB read back: %v", err)
+		t.Fatalf("%d bytes read back: %v", len(data), err)
+	}
+}
+
+// The default devnet (4 nodes, 100 shards) stores blobs past the ~13 MB at
+// which a put-slivers batch used to outgrow the per-peer memory the
+// resource manager allowed; 64 MB and the largest blob the parameters
+// allow run with FLOE_LARGE=1.
+func TestDevnetStoreReadLarge(t *testing.T) {
+	d := startDevnet(t, 4, 100)
+	c := newTestClient(t, d)
+	storeReadBack(t, c, randomBlob(14, 14_000_000))
+	if os.Getenv("FLOE_LARGE") == "" {
+		t.Log("set FLOE_LARGE=1 for 64 MB and the maximum blob size")
+		return
+	}
+	storeReadBack(t, c, randomBlob(64, 64_000_000))
+	storeReadBack(t, c, randomBlob(99, int(c.Params().MaxBlobSize())))
+}
+
+// The 64 MiB and 256 MiB round trips at n = 1000 take a few seconds and
+// several GiB; they run when FLOE_LARGE=1 (floe bench e2e does the same
+// with timings).
+func TestDevnetStoreRead64MiB(t *testing.T) {
+	if os.Getenv("FLOE_LARGE") == "" {
+		t.Skip("set FLOE_LARGE=1 to store and read 64 MiB and 256 MiB at n = 1000")
+	}
+	d := startDevnet(t, 7, 1000)
+	c := newTestClient(t, d)
+	storeReadBack(t, c, randomBlob(64, 64<<20))
+	storeReadBack(t, c, randomBlob(256, 256<<20))
+}
+
+func TestSplitSlivers(t *testing.T) {
+	mk := func(sizes ...int) []p2p.Sliver {
+		var out []p2p.Sliver
+		for i, n := range sizes {
+			out = append(out, p2p.Sliver{SliverRef: p2p.SliverRef{Pair: uint16(i)}, Data: make([]byte, n)})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		sizes []int
+		max   int
+		want  []int // run lengths
+	}{
+		{[]int{5, 5, 5, 5}, 10, []int{2, 2}},
+		{[]int{5, 5, 5}, 10, []int{2, 1}},
+		{[]int{20, 1, 1}, 10, []int{1, 2}}, // an oversized sliver travels alone
+		{[]int{1}, 10, []int{1}},
+	} {
+		var got []int
+		n := 0
+		for _, run := range splitSlivers(mk(tc.sizes...), tc.max) {
+			got = append(got, len(run))
+			n += len(run)
+		}
+		if !slices.Equal(got, tc.want) || n != len(tc.sizes) {
+			t.Errorf("split %v at %d: runs %v, want %v", tc.sizes, tc.max, got, tc.want)
+		}
 	}
 }

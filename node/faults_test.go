@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,5 +225,83 @@ func TestClientErrors(t *testing.T) {
 	defer empty.Close()
 	if _, err := empty.Store(ctx, []byte("x"), StoreOptions{}); !errors.Is(err, ErrNoCommittee) {
 		t.Fatalf("store with an empty committee: %v", err)
+	}
+}
+
+// Full nodes: the client gets ErrNoSpace (not a rate limit), each full node
+// warns once for the episode, nothing stored is lost, and once space is
+// freed stores work again.
+func TestOutOfSpace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log, lines := newRecorder()
+	d := startDevnetWith(t, DevnetConfig{Nodes: 4, Shards: 20, SpaceLimit: 3 << 19, Logger: log})
+	c := newTestClient(t, d)
+	kept := randomBlob(1, 100_000)
+	keptRes, err := c.Store(ctx, kept, StoreOptions{Epochs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler, err := c.Store(ctx, randomBlob(2, 1_000_000), StoreOptions{Epochs: 5, Deletable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := randomBlob(3, 900_000)
+	for range 2 {
+		_, err := c.Store(ctx, big, StoreOptions{Epochs: 5})
+		if !errors.Is(err, ErrNoSpace) {
+			t.Fatalf("store into full nodes: %v, want ErrNoSpace", err)
+		}
+	}
+	warned := map[string]int{}
+	for _, l := range lines() {
+		if strings.HasPrefix(l, "WARN out of storage space") {
+			for _, f := range strings.Fields(l) {
+				if strings.HasPrefix(f, "node=") {
+					warned[f]++
+				}
+			}
+		}
+	}
+	if len(warned) == 0 {
+		t.Fatal("no full node logged a warning")
+	}
+	for n, k := range warned {
+		if k != 1 {
+			t.Fatalf("%s warned %d times in one episode", n, k)
+		}
+	}
+	got, err := c.Read(ctx, keptRes.BlobID, ReadOptions{})
+	if err != nil || !bytes.Equal(got.Data, kept) {
+		t.Fatalf("a blob stored before the nodes filled up: %v", err)
+	}
+	// Freeing space: the deletable filler goes.
+	if _, err := c.Chain().DeleteBlob(ctx, c.cfg.Account, filler.Blob.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the filler's space freed", func() bool {
+		for _, n := range d.Nodes() {
+			if n.Store().Usage().Total > 1<<20 {
+				return false
+			}
+		}
+		return true
+	})
+	res, err := c.Store(ctx, big, StoreOptions{Epochs: 5})
+	if err != nil {
+		t.Fatalf("store after space was freed: %v", err)
+	}
+	got, err = c.Read(ctx, res.BlobID, ReadOptions{})
+	if err != nil || !bytes.Equal(got.Data, big) {
+		t.Fatalf("read after space was freed: %v", err)
+	}
+	again := 0
+	for _, l := range lines() {
+		if strings.HasPrefix(l, "INFO storage space available again") {
+			again++
+		}
+	}
+	if again == 0 {
+		t.Fatal("no node logged that it accepts slivers again")
 	}
 }

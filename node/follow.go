@@ -154,6 +154,7 @@ func (n *Node) applyEpochStart(ctx context.Context, epoch uint32) error {
 	if ps.Blobs > 0 {
 		n.stats.expired.Add(int64(ps.Blobs))
 		n.log.Info("expired blobs", "epoch", epoch, "blobs", ps.Blobs, "slivers", ps.Slivers, "bytes", ps.Bytes)
+		n.freed(ps.Bytes, n.store.Usage().Total)
 		n.meta.dropIf(func(codec.BlobID) bool { return true })
 		n.symbols.dropIf(func(symbolKey) bool { return true })
 	}

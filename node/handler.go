@@ -102,7 +102,9 @@ func (h *handler) PutMetadata(ctx context.Context, _ peer.ID, id codec.BlobID, r
 	if _, err := n.store.GetMetadata(ctx, id); err == nil {
 		return nil // already stored
 	}
-	return storeErr(n.store.PutMetadata(ctx, id, raw))
+	err = n.store.PutMetadata(ctx, id, raw)
+	n.noteWrite(err)
+	return storeErr(err)
 }
 
 func (h *handler) PutSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, in []p2p.Sliver) ([]error, error) {
@@ -154,7 +156,9 @@ func (h *handler) PutSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, in
 		}
 	}
 	if len(good) > 0 {
-		if err := n.store.PutSlivers(ctx, id, good); err != nil {
+		err := n.store.PutSlivers(ctx, id, good)
+		n.noteWrite(err)
+		if err != nil {
 			return nil, storeErr(err)
 		}
 		n.stats.stored.Add(int64(len(good)))

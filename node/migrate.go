@@ -525,6 +525,7 @@ func (m *migration) dropRetained(ctx context.Context) {
 		n.stats.shardsDropped.Add(1)
 		n.symbols.dropIf(func(k symbolKey) bool { return n.params.ShardOfPair(k.id, k.pair) == s })
 		n.log.Info("dropped lost shard", "shard", s, "slivers", ps.Slivers, "bytes", ps.Bytes)
+		n.freed(ps.Bytes, n.store.Usage().Total)
 		m.mu.Lock()
 		delete(m.st.Retained, s)
 		if err := m.saveLocked(); err != nil {

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -81,8 +83,12 @@ type Node struct {
 	params codec.Params
 	comms  *committees
 	cursor cursorFile
-	mig    *migration
-	recq   *recoveryQueue
+	// cursorLoaded: the cursor was read, so shutdown may save it (a
+	// start that fails earlier must not overwrite it with 0).
+	cursorLoaded bool
+	mig          *migration
+	recq         *recoveryQueue
+	space        *spaceWatch
 
 	meta    *metaCache
 	symbols *symbolCache
@@ -109,7 +115,9 @@ type Node struct {
 // New starts a storage node: it opens its store, creates its keys on first
 // start, starts its libp2p host, registers on the chain (or updates its
 // addresses), and begins following chain events and serving peers.
-func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
+func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
+	// The network name (with the rest of cfg) is checked before anything
+	// is created, opened or registered.
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -141,14 +149,16 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n = &Node{
+	n := &Node{
 		cfg: cfg, log: log, chain: chain, key: key, pk: key.PublicKey(), params: params,
 		comms: newCommittees(chain), cursor: cursorFile{filepath.Join(cfg.DataDir, "chain.cursor")},
 		meta: newMetaCache(256), symbols: newSymbolCache(128 << 20),
 		shards: map[int]bool{}, attested: map[codec.BlobID]bool{},
 	}
 	n.recq = newRecoveryQueue(cfg.RecoveryWorkers, log, n.recoverBlob)
-	// Undo whatever was started if a later step fails.
+	n.space = newSpaceWatch()
+	// Undo whatever was started if a later step fails (n, not the result,
+	// which a failing return sets to nil).
 	defer func() {
 		if err != nil {
 			n.shutdown()
@@ -156,9 +166,10 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	}()
 	n.store, err = store.Open(ctx, store.Options{
 		Path: filepath.Join(cfg.DataDir, "store"), SpaceLimit: cfg.SpaceLimit, NoSync: cfg.NoSync, Logger: log,
+		MinFreeDisk: cfg.MinFreeDisk, MemTableSize: cfg.StoreMemTable,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, fmt.Errorf("store: %w", ExplainDirLock(filepath.Join(cfg.DataDir, "store"), err))
 	}
 	for _, s := range n.store.Shards() {
 		n.shards[s] = true
@@ -212,7 +223,7 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.applied = applied
+	n.applied, n.cursorLoaded = applied, true
 	if err := n.refreshEpoch(ctx); err != nil && !errors.Is(err, ErrNoCommittee) {
 		return nil, err
 	}
@@ -235,8 +246,9 @@ func New(ctx context.Context, cfg Config, opts Options) (n *Node, err error) {
 	if err := n.disc.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.follow(runCtx)
+	go func() { defer n.wg.Done(); n.reclaimLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.recq.loop(runCtx) }()
 	go func() { defer n.wg.Done(); n.mig.loop(runCtx) }()
 	log.Info("storage node started", "node_id", n.id, "peer", n.host.ID(), "addrs", n.host.Addrs(), "shards", len(n.Shards()))
@@ -416,10 +428,51 @@ func (n *Node) shutdown() error {
 		errs = append(errs, n.host.Close())
 	}
 	if n.store != nil {
-		n.saveCursor()
+		if n.cursorLoaded {
+			n.saveCursor()
+		}
 		errs = append(errs, n.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// DirInUseError says that a database directory is locked by another
+// process: most likely another floe (a second copy of a node, a devnet or
+// a ledger) using the same directory.
+type DirInUseError struct {
+	Dir string
+	Err error // the lock error
+}
+
+func (e *DirInUseError) Error() string {
+	if errors.Is(e.Err, errLockedHere) {
+		return fmt.Sprintf("%s is locked: this process uses it already", e.Dir)
+	}
+	return fmt.Sprintf("%s is locked: another floe process probably uses it (%v)", e.Dir, e.Err)
+}
+
+func (e *DirInUseError) Unwrap() error { return e.Err }
+
+// errLockedHere is pebble's refusal to lock a directory twice in one
+// process (a plain error string, not an errno).
+var errLockedHere = errors.New("lock held by current process")
+
+// ExplainDirLock returns a *DirInUseError if err (from opening the pebble
+// database in dir) failed because another process holds dir's lock, and
+// err otherwise.
+func ExplainDirLock(dir string, err error) error {
+	// The lock is taken with fcntl(F_SETLK), which fails with EAGAIN or
+	// EACCES, unwrapped; a *PathError is another failure (say, creating
+	// the LOCK file without permission).
+	var errno syscall.Errno
+	var pathErr *os.PathError
+	if errors.As(err, &errno) && !errors.As(err, &pathErr) && (errno == syscall.EAGAIN || errno == syscall.EACCES) {
+		return &DirInUseError{Dir: dir, Err: errno}
+	}
+	if err != nil && strings.HasSuffix(err.Error(), errLockedHere.Error()) {
+		return &DirInUseError{Dir: dir, Err: errLockedHere}
+	}
+	return err
 }
 
 func parsePeers(addrs []string) ([]peer.AddrInfo, error) {

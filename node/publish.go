@@ -23,7 +23,7 @@ const pushGrace = time.Second
 // confirmations and anchors the aggregate certificate. Storing bytes that
 // are already certified long enough is a no-op (AlreadyCertified) unless
 // opts.Force or opts.Deletable.
-func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (*StoreResult, error) {
+func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (_ *StoreResult, err error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.Timeout))
 	defer cancel()
 	if opts.Epochs == 0 {
@@ -69,12 +69,25 @@ func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (*St
 
 	t = time.Now()
 	report(opts.Progress, "register", 0, 1)
-	reg, err := c.register(ctx, enc, uint64(len(data)), opts)
-	if err != nil {
+	var reg chainlink.RegisterBlobResult
+	if b, ok := c.pendingRegistration(ctx, bs, st.Epoch+opts.Epochs, opts); ok && !opts.Force {
+		// An earlier store of these bytes by this caller was interrupted
+		// after registering: finish that one instead of paying again
+		// (Walrus's reuse of registrations).
+		reg.Blob = b
+		res.ReusedRegistration = true
+	} else if reg, err = c.register(ctx, enc, uint64(len(data)), opts); err != nil {
 		return nil, err
 	}
 	phases["register"] = time.Since(t)
 	res.Blob, res.Cost = reg.Blob, reg.StorageCost+reg.WriteCost
+	// From here on an interruption leaves a registration that the next
+	// store of the same bytes finishes.
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			err = &InterruptedStoreError{BlobID: id, ObjectID: reg.Blob.ObjectID, Err: ctx.Err()}
+		}
+	}()
 	res.EpochsAhead = opts.Epochs
 	res.EndEpoch = reg.Blob.Storage.EndEpoch
 	res.EncodedLength, _ = v.params.EncodedLength(uint64(len(data)))
@@ -214,6 +227,7 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 		sigs     []bls.Signature
 		signers  []uint16
 		weight   int
+		noSpace  int // weight of members that refused for lack of space
 		failures []NodeFailure
 		counted  = map[int]bool{}
 	)
@@ -245,6 +259,9 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 			}
 			if r.err != nil {
 				failures = append(failures, failure(v, r.member, "%v", r.err))
+				if errors.Is(r.err, p2p.ErrNoSpace) {
+					noSpace += v.Members[r.member].Weight
+				}
 				continue
 			}
 			add(r)
@@ -254,6 +271,11 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 			add(r)
 			report(progress, "distribute", int64(weight), total)
 		case <-pushCtx.Done():
+			if noSpace > 0 && !bls.Quorum.Reached(v.NShards-noSpace, v.NShards) {
+				// No retry gets a quorum while these nodes are full.
+				return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: members holding %d of %d shards have no room for the blob, so no quorum is possible; confirmations cover %d%s",
+					ErrNoSpace, noSpace, v.NShards, weight, firstFailure(failures))
+			}
 			return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards, need %s%s", ErrUnavailable, weight, v.NShards, bls.Quorum, firstFailure(failures))
 		case <-ctx.Done():
 			return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards: %w", ErrUnavailable, weight, v.NShards, ctx.Err())
@@ -305,13 +327,18 @@ func (c *Client) pushMember(ctx context.Context, v *committeeView, i int, enc *c
 			p2p.Sliver{SliverRef: p2p.SliverRef{Pair: uint16(p), Type: codec.Primary}, Data: sp.Primary.MarshalBCS()},
 			p2p.Sliver{SliverRef: p2p.SliverRef{Pair: uint16(p), Type: codec.Secondary}, Data: sp.Secondary.MarshalBCS()})
 	}
-	errs, err := c.p2p.PutSlivers(ctx, pid, id, slivers)
-	if err != nil {
-		return bls.Signature{}, fmt.Errorf("put slivers: %w", err)
-	}
-	for j, e := range errs {
-		if e != nil {
-			return bls.Signature{}, fmt.Errorf("%s sliver of pair %d refused: %w", slivers[j].Type, slivers[j].Pair, e)
+	// One stream carries at most two of the server's batches, so each
+	// stream's work fits the server's per-request bound whatever the blob
+	// and committee sizes; the streams to one member go one after another.
+	for _, part := range splitSlivers(slivers, 2*p2p.PutBatchFor(v.params)) {
+		errs, err := c.p2p.PutSlivers(ctx, pid, id, part)
+		if err != nil {
+			return bls.Signature{}, fmt.Errorf("put slivers: %w", err)
+		}
+		for j, e := range errs {
+			if e != nil {
+				return bls.Signature{}, fmt.Errorf("%s sliver of pair %d refused: %w", part[j].Type, part[j].Pair, e)
+			}
 		}
 	}
 	sm, err := c.p2p.GetConfirmation(ctx, pid, p2p.ConfirmationRequest{ID: id, Persistence: pers})
@@ -327,6 +354,24 @@ func (c *Client) pushMember(ctx context.Context, v *committeeView, i int, enc *c
 	return bls.Signature(sm.Signature), nil
 }
 
+// splitSlivers cuts slivers into runs of at most maxBytes (at least one
+// sliver each), in order.
+func splitSlivers(slivers []p2p.Sliver, maxBytes int) [][]p2p.Sliver {
+	var out [][]p2p.Sliver
+	start, size := 0, 0
+	for i, s := range slivers {
+		if i > start && size+len(s.Data) > maxBytes {
+			out = append(out, slivers[start:i])
+			start, size = i, 0
+		}
+		size += len(s.Data)
+	}
+	if start < len(slivers) {
+		out = append(out, slivers[start:])
+	}
+	return out
+}
+
 // faucetAmount is what a devnet client asks the faucet for when its
 // account runs dry (the ledger caps one call at 1e15).
 const faucetAmount = 1_000_000_000_000
@@ -337,6 +382,27 @@ func firstFailure(fs []NodeFailure) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%d nodes failed; first: %s: %s)", len(fs), fs[0].PeerID, fs[0].Reason)
+}
+
+// pendingRegistration finds an uncertified registration of the blob that
+// the caller owns, with the requested persistence, lasting until at least
+// endEpoch: what an interrupted store left behind.
+func (c *Client) pendingRegistration(ctx context.Context, bs chainlink.BlobStatus, endEpoch uint32, opts StoreOptions) (chainlink.Blob, bool) {
+	owner := c.cfg.Account
+	if !opts.SendObjectTo.IsZero() {
+		owner = opts.SendObjectTo
+	}
+	for i, o := range bs.Objects {
+		if i == maxObjectsChecked {
+			break
+		}
+		b, err := c.chain.Blob(ctx, o)
+		if err != nil || b.CertifiedEpoch != nil || b.Owner != owner || b.Deletable != opts.Deletable || b.Storage.EndEpoch < endEpoch {
+			continue
+		}
+		return b, true
+	}
+	return chainlink.Blob{}, false
 }
 
 // maxObjectsChecked bounds the chain lookups when looking for a reusable

@@ -59,18 +59,22 @@ func (n *Node) recoverBlob(ctx context.Context, id codec.BlobID) error {
 	if err != nil {
 		return err
 	}
+	// The counters move before each sliver is stored, so whoever sees a
+	// sliver in the store also sees what it cost.
 	var fetched int64 = metaBytes
+	n.stats.recoveryBytes.Add(metaBytes)
 	pairs := map[int]bool{}
 	for _, ref := range missing {
+		if !pairs[ref.Pair] {
+			pairs[ref.Pair] = true
+			n.stats.pairs.Add(1)
+		}
 		b, err := n.recoverSliver(ctx, holders, id, vm.m, ref.Pair, ref.Type)
 		fetched += b
 		if err != nil {
 			return fmt.Errorf("recovering %s sliver of pair %d: %w", ref.Type, ref.Pair, err)
 		}
-		pairs[ref.Pair] = true
 	}
-	n.stats.recoveryBytes.Add(fetched)
-	n.stats.pairs.Add(int64(len(pairs)))
 	n.log.Info("recovered slivers", "blob", id, "slivers", len(missing), "pairs", len(pairs),
 		"bytes_fetched", fetched, "bytes_per_pair", fetched/int64(len(pairs)), "took", time.Since(start).Round(time.Millisecond))
 	n.maybeAttest(ctx, id)
@@ -250,6 +254,7 @@ func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.B
 		}
 		queue = append(retry, queue...)
 	}
+	n.stats.recoveryBytes.Add(fetched)
 	if len(valid) < need {
 		return fetched, fmt.Errorf("%w: %d of %d recovery symbols", ErrUnavailable, len(valid), need)
 	}

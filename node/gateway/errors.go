@@ -141,6 +141,9 @@ func storeError(err error) *apiError {
 	case errors.Is(err, chainlink.ErrInsufficientFunds):
 		return &apiError{code: http.StatusServiceUnavailable, status: StatusUnavailable, reason: "INSUFFICIENT_FUNDS",
 			message: "the publisher's account cannot pay for the storage", cause: err}
+	case errors.Is(err, node.ErrNoSpace):
+		return &apiError{code: http.StatusInsufficientStorage, status: StatusResourceExhausted, reason: "NO_SPACE",
+			message: "storage nodes holding too many shards have no room for the blob; retrying will not help until they free space", cause: err}
 	case errors.Is(err, node.ErrUnavailable):
 		return &apiError{code: http.StatusGatewayTimeout, status: StatusDeadlineExceeded, reason: "INSUFFICIENT_CONFIRMATIONS",
 			message: "the service could not gather enough storage confirmations, please try again", cause: err}
