@@ -45,6 +45,14 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			switch {
+			case maxConcurrent < 1:
+				return fmt.Errorf("--max-concurrent %d: want at least 1", maxConcurrent)
+			case readTimeout <= 0:
+				return fmt.Errorf("--read-timeout %v: must be positive", readTimeout)
+			case storeTimeout <= 0:
+				return fmt.Errorf("--store-timeout %v: must be positive", storeTimeout)
+			}
 			size, err := parseByteSize(maxBlobSize)
 			if err != nil {
 				return fmt.Errorf("--max-blob-size: %w", err)
@@ -67,7 +75,7 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 			if err != nil {
 				return err
 			}
-			wait, err := startGateway(ctx, cc, listen, allowRemote, gcfg, cmd.OutOrStdout())
+			wait, err := startGateway(ctx, cc, listen, "--listen", allowRemote, gcfg, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
@@ -88,23 +96,23 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 	return cmd
 }
 
-// listenGateway listens on addr, refusing anything but loopback unless
-// allowRemote.
-func listenGateway(addr string, allowRemote bool) (net.Listener, error) {
+// listenGateway listens on addr (the value of flag), refusing anything but
+// loopback unless allowRemote.
+func listenGateway(addr, flag string, allowRemote bool) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("--listen %q: %w", addr, err)
+		return nil, fmt.Errorf("%s %q: %w", flag, addr, err)
 	}
 	if !allowRemote && !isLoopbackHost(host) {
-		return nil, fmt.Errorf("--listen %q is not a loopback address; pass --allow-remote to serve beyond this host", addr)
+		return nil, fmt.Errorf("%s %q is not a loopback address; pass --allow-remote to serve beyond this host", flag, addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+		return nil, fmt.Errorf("gateway: %s %s: %w", flag, addr, err)
 	}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !allowRemote && !tcp.IP.IsLoopback() {
 		ln.Close()
-		return nil, fmt.Errorf("--listen %q resolved to %s, not loopback", addr, tcp.IP)
+		return nil, fmt.Errorf("%s %q resolved to %s, not loopback", flag, addr, tcp.IP)
 	}
 	return ln, nil
 }
@@ -118,16 +126,16 @@ func isLoopbackHost(host string) bool {
 }
 
 // startGateway connects a client to the swarm of cc and serves the
-// gateway over it on addr (loopback unless allowRemote) until ctx ends,
-// printing its URL to out. wait blocks until the gateway has stopped and
+// gateway over it on addr (the value of flag; loopback unless allowRemote)
+// until ctx ends, printing its URL to out. wait blocks until the gateway has stopped and
 // its client is closed, and returns Serve's error. `floe devnet --gateway`
 // runs it too (and must call wait before closing the devnet).
-func startGateway(ctx context.Context, cc node.ClientConfig, addr string, allowRemote bool, cfg gateway.Config,
+func startGateway(ctx context.Context, cc node.ClientConfig, addr, flag string, allowRemote bool, cfg gateway.Config,
 	out io.Writer) (wait func() error, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	ln, err := listenGateway(addr, allowRemote)
+	ln, err := listenGateway(addr, flag, allowRemote)
 	if err != nil {
 		return nil, err
 	}
@@ -136,9 +144,14 @@ func startGateway(ctx context.Context, cc node.ClientConfig, addr string, allowR
 		ln.Close()
 		return nil, err
 	}
+	g, err := gateway.New(c, cfg)
+	if err != nil {
+		ln.Close()
+		return nil, errors.Join(err, c.Close())
+	}
 	fmt.Fprintf(out, "gateway: http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
-	go func() { errc <- gateway.Serve(ctx, ln, c, cfg) }()
+	go func() { errc <- g.Serve(ctx, ln) }()
 	return func() error {
 		err := <-errc
 		return errors.Join(err, c.Close())

@@ -4,18 +4,33 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"floe/node"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)
+	interrupted := ctx.Err() != nil
 	stop()
+	if err != nil && interrupted {
+		// Ctrl-C: say so (not the context error it caused), and what a
+		// store left behind, and exit as shells expect.
+		msg := "interrupted"
+		var ie *node.InterruptedStoreError
+		if errors.As(err, &ie) {
+			msg += ": " + ie.Left()
+		}
+		fmt.Fprintf(os.Stderr, "floe: %s\n", msg)
+		os.Exit(130)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "floe: %v\n", err)
 		os.Exit(1)

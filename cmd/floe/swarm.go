@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +21,7 @@ import (
 	"floe/codec"
 	"floe/node"
 	"floe/node/gateway"
+	"floe/p2p"
 )
 
 // quietLogger logs warnings and errors of the libraries to stderr; clients
@@ -25,6 +29,15 @@ import (
 func quietLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
+
+// defaultDevnetDir is the default --dir of `floe devnet` and, with
+// client.json, the default --config of the client commands, so that they
+// find a devnet started with the defaults wherever they run.
+var defaultDevnetDir = filepath.Join(os.TempDir(), "floe-devnet")
+
+// devnetPIDFile is the file in a devnet's --dir that holds its PID while
+// it runs (`floe devnet stop` reads it).
+const devnetPIDFile = "devnet.pid"
 
 func newDevnetCommand() *cobra.Command {
 	var (
@@ -37,29 +50,50 @@ func newDevnetCommand() *cobra.Command {
 		Long: `Run a local swarm: the embedded ledger, served over HTTP on loopback, and
 --nodes storage nodes on loopback. It prints "ready" once every node holds its
 shards, and writes a client config (client.json) into --dir that
-'floe store/read/status --config' accept. Stop it with Ctrl-C; starting it
-again on the same --dir resumes the swarm with its blobs.`,
+'floe store/read/status --config' accept, and its PID into --dir/devnet.pid.
+Stop it with Ctrl-C or 'floe devnet stop --dir DIR'; starting it again on
+the same --dir resumes the swarm with its blobs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkDevnetFlags(cfg, gw); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			cfg.Logger = quietLogger(cmd.ErrOrStderr())
 			d, err := node.StartDevnet(ctx, cfg)
 			if err != nil {
+				var inUse *node.DirInUseError
+				if errors.As(err, &inUse) {
+					if pid, perr := runningDevnet(cfg.Dir); perr == nil {
+						return fmt.Errorf("a devnet (pid %d) is running on %s; stop it with 'floe devnet stop --dir %s'", pid, cfg.Dir, cfg.Dir)
+					}
+				}
 				return err
 			}
 			defer d.Close()
+			// The devnet holds its directory's lock from here on, so the PID
+			// file is ours to write.
+			pidPath := filepath.Join(cfg.Dir, devnetPIDFile)
+			if err := writePIDFile(pidPath); err != nil {
+				return err
+			}
+			defer removePIDFile(pidPath)
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "ledger: %s\n", d.LedgerURL())
+			if st, err := d.Ledger.EpochState(ctx); err == nil && st.NShards != cfg.Shards {
+				fmt.Fprintf(cmd.ErrOrStderr(), "the devnet's ledger has %d shards (the --shards flag is ignored for an existing devnet)\n", st.NShards)
+			}
 			for _, n := range d.Nodes() {
 				fmt.Fprintf(out, "node %s: %d shards, %s\n", n.PeerID(), len(n.Shards()), n.AddrInfo().Addrs)
 			}
 			fmt.Fprintf(out, "client config: %s\n", d.ClientConfigPath())
 			var wait func() error
 			if gw != "" {
-				if wait, err = startGateway(ctx, d.ClientConfig(), gw, false, gateway.Config{Logger: cfg.Logger}, out); err != nil {
+				if wait, err = startGateway(ctx, d.ClientConfig(), gw, "--gateway", false, gateway.Config{Logger: cfg.Logger}, out); err != nil {
 					return err
 				}
 			}
+			fmt.Fprintf(out, "pid: %d (%s; 'floe devnet stop --dir %s' stops it)\n", os.Getpid(), pidPath, cfg.Dir)
 			fmt.Fprintln(out, "ready")
 			<-ctx.Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "stopping")
@@ -74,18 +108,222 @@ again on the same --dir resumes the swarm with its blobs.`,
 	f := cmd.Flags()
 	f.IntVar(&cfg.Nodes, "nodes", 4, "number of storage nodes")
 	f.IntVar(&cfg.Shards, "shards", 100, "number of shards (fixed when the devnet is first created)")
-	f.StringVar(&cfg.Dir, "dir", "floe-devnet", "directory of the swarm's state and client config")
+	f.StringVar(&cfg.Dir, "dir", defaultDevnetDir, "directory of the swarm's state and client config")
 	f.StringVar(&cfg.LedgerListen, "ledger-listen", "127.0.0.1:0", "loopback address to serve the ledger on")
 	f.DurationVar(&cfg.EpochDuration, "epoch-duration", 0, "advance epochs automatically (0: only on request)")
 	f.StringVar(&gw, "gateway", "", "also serve the Walrus aggregator/publisher HTTP API on this loopback address (e.g. 127.0.0.1:31415)")
+	cmd.AddCommand(newDevnetStopCommand())
 	return cmd
+}
+
+// checkDevnetFlags refuses flag values the devnet would otherwise replace
+// by defaults or find wrong only after it started.
+func checkDevnetFlags(cfg node.DevnetConfig, gw string) error {
+	switch {
+	case cfg.Nodes < 1 || cfg.Nodes > chainlink.MaxActiveSetSize:
+		return fmt.Errorf("--nodes %d: want 1 to %d", cfg.Nodes, chainlink.MaxActiveSetSize)
+	case cfg.Shards < 1:
+		return fmt.Errorf("--shards %d: want a positive number of shards", cfg.Shards)
+	case cfg.Shards < cfg.Nodes:
+		return fmt.Errorf("--shards %d: fewer shards than --nodes %d", cfg.Shards, cfg.Nodes)
+	case cfg.EpochDuration < 0:
+		return fmt.Errorf("--epoch-duration %v: must not be negative", cfg.EpochDuration)
+	case cfg.Dir == "":
+		return errors.New("--dir is required")
+	}
+	if h, _, err := net.SplitHostPort(cfg.LedgerListen); err != nil {
+		return fmt.Errorf("--ledger-listen %q: %w", cfg.LedgerListen, err)
+	} else if !isLoopbackHost(h) {
+		return fmt.Errorf("--ledger-listen %q is not a loopback address: the devnet serves its ledger on loopback only", cfg.LedgerListen)
+	}
+	if gw != "" {
+		if h, _, err := net.SplitHostPort(gw); err != nil {
+			return fmt.Errorf("--gateway %q: %w", gw, err)
+		} else if !isLoopbackHost(h) {
+			return fmt.Errorf("--gateway %q is not a loopback address: the devnet serves its gateway on loopback only "+
+				"(to serve beyond this host, run 'floe gateway --config %s --listen %s --allow-remote' beside the devnet)",
+				gw, filepath.Join(cfg.Dir, node.ClientConfigFile), gw)
+		}
+	}
+	return nil
+}
+
+func writePIDFile(path string) error {
+	if err := node.WriteFileAtomic(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
+}
+
+// removePIDFile removes path if it still names this process.
+func removePIDFile(path string) {
+	if pid, err := readPIDFile(path); err == nil && pid == os.Getpid() {
+		os.Remove(path)
+	}
+}
+
+func readPIDFile(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("%s does not hold a PID", path)
+	}
+	return pid, nil
+}
+
+// runningDevnet returns the PID in dir's devnet.pid after checking that it
+// is a live `floe devnet` process of dir: on Linux, its command line must
+// be floe's devnet command and its --dir (resolved against its working
+// directory) must be dir. A stale file (a devnet that was killed, its PID
+// since reused) is refused.
+func runningDevnet(dir string) (int, error) {
+	path := filepath.Join(dir, devnetPIDFile)
+	pid, err := readPIDFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("no devnet runs on %s (no %s)", dir, devnetPIDFile)
+	}
+	if err != nil {
+		return 0, err
+	}
+	p, err := os.FindProcess(pid)
+	if err == nil {
+		err = p.Signal(syscall.Signal(0))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s is stale: process %d is not running", path, pid)
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat("/proc/self/cmdline"); serr != nil {
+			return pid, nil // no /proc on this system: liveness is all we can check
+		}
+		return 0, fmt.Errorf("%s is stale: process %d is not running", path, pid)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checking process %d of %s: %w", pid, path, err)
+	}
+	args := strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
+	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	if !isDevnetOf(args, cwd, dir) {
+		return 0, fmt.Errorf("%s is stale: process %d is not a floe devnet of %s (%s)", path, pid, dir, strings.Join(args, " "))
+	}
+	return pid, nil
+}
+
+// isDevnetOf says whether args (a command line) run `floe devnet` with
+// --dir dir, a relative --dir taken from cwd.
+func isDevnetOf(args []string, cwd, dir string) bool {
+	if len(args) < 2 || args[1] != "devnet" {
+		return false
+	}
+	their := defaultDevnetDir
+	for i := 2; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--dir" && i+1 < len(args):
+			their = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--dir="):
+			their = strings.TrimPrefix(a, "--dir=")
+		case !strings.HasPrefix(a, "-"):
+			// devnet takes no arguments: a word is a subcommand
+			// (stop) or a flag's value.
+			if a == "stop" {
+				return false
+			}
+		}
+	}
+	if !filepath.IsAbs(their) {
+		if cwd == "" {
+			return false
+		}
+		their = filepath.Join(cwd, their)
+	}
+	return sameDir(their, dir)
+}
+
+// sameDir says whether a and b name the same existing directory.
+func sameDir(a, b string) bool {
+	var real [2]string
+	for i, p := range []string{a, b} {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return false
+		}
+		if real[i], err = filepath.EvalSymlinks(abs); err != nil {
+			return false
+		}
+	}
+	return real[0] == real[1]
+}
+
+func newDevnetStopCommand() *cobra.Command {
+	var (
+		dir     string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop the devnet running on --dir (SIGINT to the PID in its devnet.pid) and wait for it to exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--timeout %v: must be positive", timeout)
+			}
+			pid, err := runningDevnet(dir)
+			if err != nil {
+				return err
+			}
+			p, err := os.FindProcess(pid)
+			if err != nil {
+				return err
+			}
+			if err := p.Signal(os.Interrupt); err != nil {
+				return fmt.Errorf("signalling devnet (pid %d): %w", pid, err)
+			}
+			deadline := time.Now().Add(timeout)
+			for processRunning(pid) {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("devnet (pid %d) did not exit within %v of SIGINT", pid, timeout)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "stopped devnet (pid %d) on %s\n", pid, dir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", defaultDevnetDir, "the devnet's --dir")
+	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the devnet to exit")
+	return cmd
+}
+
+// processRunning says whether pid is alive and not a zombie (an exited
+// process its parent has not reaped yet).
+func processRunning(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil || p.Signal(syscall.Signal(0)) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		// Gone since the signal, unless this system has no /proc.
+		_, serr := os.Stat("/proc/self/stat")
+		return serr != nil
+	}
+	// The state follows the command name, which is in parentheses.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z'
+	}
+	return true
 }
 
 // clientFlags are the flags shared by the client commands.
 type clientFlags struct{ config string }
 
 func (c *clientFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&c.config, "config", filepath.Join("floe-devnet", node.ClientConfigFile), "client config (written by 'floe devnet')")
+	cmd.Flags().StringVar(&c.config, "config", filepath.Join(defaultDevnetDir, node.ClientConfigFile), "client config (written by 'floe devnet')")
 }
 
 func (c *clientFlags) open(ctx context.Context, stderr io.Writer) (*node.Client, error) {
@@ -107,6 +345,9 @@ func newStoreCommand() *cobra.Command {
 		Short: "Store a file on the swarm and print its blob ID",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Epochs < 1 {
+				return fmt.Errorf("--epochs %d: want at least 1", opts.Epochs)
+			}
 			fi, err := os.Stat(args[0])
 			if err != nil {
 				return err
@@ -291,6 +532,17 @@ func newNodeCommand() *cobra.Command {
 			if dir == "" {
 				return errors.New("--dir is required")
 			}
+			// Checked before anything is written: the rule of every layer
+			// the name reaches (protocol IDs, DHT keys, gossip topics).
+			if err := p2p.ValidateNetwork(icfg.Network); err != nil {
+				return fmt.Errorf("--network: %v", err)
+			}
+			if icfg.ShardSyncFallback < 0 {
+				return fmt.Errorf("--shard-sync-fallback %v: must not be negative", time.Duration(icfg.ShardSyncFallback))
+			}
+			if icfg.ShardDropGrace < 0 {
+				return fmt.Errorf("--shard-drop-grace %v: must not be negative", time.Duration(icfg.ShardDropGrace))
+			}
 			if owner == "" {
 				return errors.New("--owner is required (the account that stakes for the node)")
 			}
@@ -330,6 +582,8 @@ func newNodeCommand() *cobra.Command {
 	f.StringVar(&icfg.Ledger, "ledger", "http://127.0.0.1:7070", "ledger service URL")
 	f.StringVar(&owner, "owner", "", "owner account (0x + 64 hex digits)")
 	f.Uint64Var(&icfg.Stake, "stake", 1_000_000, "stake moved from the owner's balance to the node")
+	f.Int64Var(&icfg.SpaceLimit, "space-limit", 0, "most payload bytes the node stores (0: no limit)")
+	f.Int64Var(&icfg.MinFreeDisk, "min-free-disk", 0, "free disk bytes the node keeps for its database (default 256 MiB; negative: none)")
 	f.BoolVar(&icfg.Faucet, "faucet", false, "take the stake from the ledger's faucet first (local ledgers)")
 	f.DurationVar((*time.Duration)(&icfg.ShardSyncFallback), "shard-sync-fallback", 0,
 		"how long to pull a gained shard from its previous owner before recovering the rest (default 10m)")
