@@ -38,8 +38,12 @@ type NodeStatus struct {
 	// it stores.
 	SliversAssigned int64 `json:"slivers_assigned"`
 	SliversHeld     int64 `json:"slivers_held"`
-	// StoredBytes is the payload the store holds.
+	// StoredBytes is the payload the store holds, SpaceLimit its cap (0:
+	// none), DiskBytes what the store occupies on disk (its database's
+	// logs and not yet reclaimed deletions included).
 	StoredBytes int64          `json:"stored_bytes"`
+	SpaceLimit  int64          `json:"space_limit,omitempty"`
+	DiskBytes   int64          `json:"disk_bytes"`
 	Recovery    recoveryCounts `json:"recovery"`
 	Stats       Stats          `json:"stats"`
 }
@@ -50,8 +54,10 @@ func (n *Node) Status(ctx context.Context) (NodeStatus, error) {
 	st := NodeStatus{
 		NodeID: n.id, Name: n.cfg.Name, PeerID: n.host.ID().String(), Epoch: n.Epoch(), Shards: n.Shards(),
 		ChangeEpoch: ms.Epoch, SyncReported: ms.Reported, Gained: ms.gainedList(), Retained: ms.retainedList(),
-		StoredBytes: n.store.Usage().Total, Recovery: n.recq.counts(), Stats: n.Stats(),
+		Recovery: n.recq.counts(), Stats: n.Stats(),
 	}
+	u := n.store.Usage()
+	st.StoredBytes, st.SpaceLimit, st.DiskBytes = u.Total, u.Limit, u.Disk
 	for _, g := range st.Gained {
 		if !g.Complete {
 			st.Syncing++

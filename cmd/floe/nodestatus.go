@@ -39,15 +39,20 @@ func newNodeStatusCommand() *cobra.Command {
 				return enc.Encode(sts)
 			}
 			w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NODE\tNAME\tEPOCH\tSHARDS\tSYNCING\tRETAINED\tREPORTED\tSLIVERS HELD/ASSIGNED\tSYNCED BYTES\tRECOVERIES PENDING")
+			fmt.Fprintln(w, "NODE\tNAME\tEPOCH\tSHARDS\tSYNCING\tRETAINED\tREPORTED\tSLIVERS HELD/ASSIGNED\tSYNCED BYTES\tRECOVERIES PENDING\tSTORED\tDISK")
 			for _, m := range sts {
 				if m.Status == nil {
 					fmt.Fprintf(w, "%s\t\t\t\t\t\t\tunreachable: %s\t\t\n", short(m.NodeID), m.Err)
 					continue
 				}
 				s := m.Status
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%v\t%d/%d\t%d\t%d\n", short(m.NodeID), s.Name, s.Epoch, len(s.Shards),
-					s.Syncing, len(s.Retained), s.SyncReported, s.SliversHeld, s.SliversAssigned, s.Stats.SyncBytes, s.Recovery.Pending)
+				stored := mib(s.StoredBytes)
+				if s.SpaceLimit > 0 {
+					stored += " of " + mib(s.SpaceLimit)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%v\t%d/%d\t%d\t%d\t%s\t%s\n", short(m.NodeID), s.Name, s.Epoch, len(s.Shards),
+					s.Syncing, len(s.Retained), s.SyncReported, s.SliversHeld, s.SliversAssigned, s.Stats.SyncBytes, s.Recovery.Pending,
+					stored, mib(s.DiskBytes))
 			}
 			return w.Flush()
 		},
@@ -121,3 +126,5 @@ func newAuditCommand() *cobra.Command {
 }
 
 func short(id chainlink.ID) string { return id.String()[:10] }
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
