@@ -71,5 +71,74 @@
 // errors.Is works the same in process and over HTTP. Events are long-polled
 // (GET /v1/events?after=C&wait=20s).
 //
+// # Who may change what
+//
+// The Ledger's methods trust their caller (one process: a devnet, a test).
+// The HTTP service does not: every state-changing request is signed by the
+// key that acts, and the service checks the signature before the ledger
+// sees the request. Reads (GET) are open.
+//
+//	POST /v1/nodes                 account key of Owner (the proof of possession binds the BLS key to it)
+//	POST /v1/nodes/{id}/update     BLS key registered for node {id}
+//	POST /v1/epoch/sync-done       BLS key registered for the reporting node
+//	POST /v1/stake, /v1/unstake    account key of Staker
+//	POST /v1/storage               account key of Owner
+//	POST /v1/blobs                 account key of Payer, or of Owner when no payer is named
+//	POST /v1/blobs/{obj}/delete    account key of Owner (the ledger checks it owns the blob)
+//	POST /v1/blobs/{obj}/extend    account key of Payer
+//	POST /v1/blobs/{obj}/certify   none: the quorum certificate is the authorisation
+//	POST /v1/invalidate            none: the certificate (one correct node's weight) is the authorisation
+//	POST /v1/epoch/advance         the admin token: "Authorization: Bearer TOKEN" (WithAdminToken; none: refused)
+//	POST /v1/faucet                unsigned, off unless WithFaucet; rate-limited per account and per client IP
+//
+// Certification and invalidation carry no account signature: the ledger
+// verifies the BLS aggregate over a message that names the epoch, the blob
+// ID and (for deletable blobs) the object, exactly as the Walrus contract
+// does, so a submitter can only make happen what the committee attested,
+// once (a second certification is ErrAlreadyCertified). That lets a
+// publisher certify a blob it registered for another owner, and any node
+// submit an invalid-blob certificate, as on Walrus.
+//
+// Account keys are ed25519 (package account): the address is
+// blake2b-256(0x00 ‖ public key), as Sui derives it. A request signed by
+// account A may only act for A: the acting field of the body (owner,
+// staker, payer) must be A, or the request is refused.
+//
+// A signed request carries the header
+//
+//	Floe-Auth: v1 scheme=ed25519 signer=0x<address> key=<public key, 64 hex> session=<32 hex> nonce=<32 hex> expires=<Unix ms> sig=<128 hex>
+//	Floe-Auth: v1 scheme=bls signer=0x<node ID> session=… nonce=… expires=… sig=<192 hex>
+//
+// and the signature covers (AuthMessage)
+//
+//	"floe/ledger-request/v1" 0x00 ‖ scheme u8 ‖ signer [32] ‖ session [16] ‖ nonce [16] ‖
+//	expires_ms u64 BE ‖ u8 len ‖ method ‖ u16 BE len ‖ path (with query) ‖ sha256(body)
+//
+// The intent prefix starts with 'f' (0x66), no Walrus intent type, so a
+// node's BLS signature over an envelope is never a storage confirmation,
+// an invalid-blob attestation, a sync-shard request or a proof of
+// possession, nor the other way round; and an account's envelope
+// signature covers more than 32 bytes, so it is never a Sui signature
+// (those cover 32-byte intent digests).
+//
+// Replays: the session is 16 random bytes the service draws at every start
+// (GET /v1/auth also tells the service's clock, so a client with a skewed
+// clock picks a valid expiry). The service refuses an expiry in the past
+// or more than MaxAuthValidity (2 min) ahead, and remembers every accepted
+// (scheme, signer, nonce) until its expiry: a captured request replayed
+// within its window is refused, and after it is expired. The nonce cache
+// is in memory; a restart forgets it, but it also draws a new session, so
+// every signature made before the restart is refused (ErrStaleSession)
+// and nothing captured earlier can be replayed. The Client then fetches
+// the new session and signs again once, by itself: the refused request
+// changed nothing. The cache holds at most Config.MaxNonces entries; past
+// that, signed requests get ErrRateLimited until entries expire.
+//
+// Refusals are ErrUnauthorized (HTTP 401, code "unauthorized";
+// ErrStaleSession "stale_session"), ErrFaucetDisabled (403) and
+// ErrRateLimited (429), and change nothing. A Client asked for a mutation
+// it holds no key for returns a *MissingKeyError (ErrNoKey) and sends
+// nothing.
+//
 // The package keeps no mutable package-level state and logs with log/slog.
 package chainlink

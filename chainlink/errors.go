@@ -2,6 +2,7 @@ package chainlink
 
 import (
 	"errors"
+	"fmt"
 
 	"floe/chainlink/bls"
 )
@@ -32,6 +33,25 @@ var (
 	ErrNotInCommittee    = errors.New("chainlink: node not in the committee")
 	ErrClosed            = errors.New("chainlink: closed")
 	ErrUnavailable       = errors.New("chainlink: ledger unavailable")
+
+	// ErrUnauthorized: the HTTP service refused a request that is not
+	// signed, not signed by the key that may act (the account named in the
+	// request, the node itself), expired, replayed, or an admin operation
+	// without the admin token. Nothing was changed.
+	ErrUnauthorized = errors.New("chainlink: unauthorized")
+	// ErrStaleSession: the request was signed for an earlier session of
+	// the service (it restarted since); the Client fetches the new session
+	// and signs again once by itself. It is an ErrUnauthorized.
+	ErrStaleSession = fmt.Errorf("%w: signed for another session of the ledger service", ErrUnauthorized)
+	// ErrFaucetDisabled: the service was started without its faucet
+	// (`floe ledger serve` without --faucet).
+	ErrFaucetDisabled = errors.New("chainlink: the ledger's faucet is disabled")
+	// ErrRateLimited: too many requests (the faucet's limits per account
+	// and per client address); retry later.
+	ErrRateLimited = errors.New("chainlink: rate limited")
+	// ErrNoKey: the Client holds no key (or admin token) for the
+	// operation; nothing was sent (MissingKeyError says which key).
+	ErrNoKey = errors.New("chainlink: no key to sign with")
 
 	// Certificate errors are those of package bls, so a node verifying with
 	// bls gets the same sentinels.
@@ -74,4 +94,9 @@ var errorCodes = []struct {
 	{ErrInvalidPublicKey, "invalid_public_key", 422},
 	{ErrClosed, "closed", 503},
 	{ErrUnavailable, "unavailable", 503},
+	{ErrStaleSession, "stale_session", 401}, // before ErrUnauthorized, which it wraps
+	{ErrUnauthorized, "unauthorized", 401},
+	{ErrFaucetDisabled, "faucet_disabled", 403},
+	{ErrRateLimited, "rate_limited", 429},
+	{ErrNoKey, "no_key", 400}, // client side only; never sent
 }

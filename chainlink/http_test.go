@@ -18,11 +18,11 @@ import (
 // the suite the HTTP client.
 func overHTTP(t *testing.T, opts ...Option) *harness {
 	ds := NewMemDatastore()
-	opts = append(opts, WithLogger(quietLogger()))
+	opts = append(append(opts, WithLogger(quietLogger())), serviceOptions()...)
 	srv := startHTTP(t, ds, "127.0.0.1:0", opts...)
-	client := NewClient("http://"+srv.addr, nil)
+	client := testClient("http://" + srv.addr)
 	client.EventWait = 2 * time.Second
-	h := &harness{chain: client}
+	h := &harness{chain: client, base: "http://" + srv.addr}
 	h.restart = func(t *testing.T) Chain {
 		srv.stop(t)
 		srv = startHTTP(t, ds, srv.addr, opts...)
@@ -92,58 +92,74 @@ func (s *httpServer) stop(t *testing.T) {
 
 func TestHTTP(t *testing.T) { suite(t, overHTTP) }
 
-// Malformed requests get a 4xx with a message and change nothing.
+// Malformed requests get a 4xx with a message and change nothing, signed
+// by the account they name or not.
 func TestHTTPMalformed(t *testing.T) {
 	ds := NewMemDatastore()
-	srv := startHTTP(t, ds, "127.0.0.1:0", WithLogger(quietLogger()), WithShards(testShards))
+	srv := startHTTP(t, ds, "127.0.0.1:0", append(serviceOptions(), WithLogger(quietLogger()), WithShards(testShards))...)
 	defer srv.stop(t)
 	base := "http://" + srv.addr
 	ctx := context.Background()
 	// Some state first.
-	c := NewClient(base, nil)
+	c := testClient(base)
 	if _, err := c.Faucet(ctx, acct(1), 1000); err != nil {
 		t.Fatal(err)
 	}
 	before, _, _ := StateDigest(ctx, ds)
 	id := acct(1).String()
 	big := `{"address":"` + id + `","amount":1,"x":"` + strings.Repeat("a", maxRequestBody) + `"}`
+	const (
+		unsigned = iota
+		byAccount
+	)
 	for _, tc := range []struct {
 		method, path, body string
+		sign               int
 		status             int
 	}{
-		{"POST", "/v1/faucet", `{`, 400},
-		{"POST", "/v1/faucet", `{"address":"` + id + `","amount":1,"extra":1}`, 400},
-		{"POST", "/v1/faucet", `{"address":"` + id + `","amount":1} {}`, 400},
-		{"POST", "/v1/faucet", `{"address":"0x12","amount":1}`, 400},
-		{"POST", "/v1/faucet", `{"address":"` + id + `","amount":-1}`, 400},
-		{"POST", "/v1/faucet", `{"address":"` + id + `","amount":0}`, 400},
-		{"POST", "/v1/faucet", big, 400},
-		{"GET", "/v1/accounts/zz", "", 400},
-		{"GET", "/v1/accounts/" + acct(2).String(), "", 404},
-		{"GET", "/v1/committees/x", "", 400},
-		{"GET", "/v1/committees/0", "", 404},
-		{"GET", "/v1/blob-status/notablobid", "", 400},
-		{"GET", "/v1/events?after=-1", "", 400},
-		{"GET", "/v1/events?wait=1h", "", 400},
-		{"GET", "/v1/events?limit=0", "", 400},
-		{"POST", "/v1/blobs", `{"owner":"` + id + `","blob_id":"AAAA"}`, 400},
-		{"POST", "/v1/blobs", `{"owner":"` + id + `","encoding_type":1,"size":5,"epochs_ahead":1}`, 422},
-		{"POST", "/v1/blobs/" + id + "/certify", `{"signature":"00","signers":"","message":""}`, 400},
-		{"POST", "/v1/blobs/" + id + "/certify", `{}`, 404},
-		{"POST", "/v1/invalidate", `{"message":"AQID"}`, 400},
-		{"POST", "/v1/nodes", `{"owner":"` + id + `","peer_id":"p","public_key":"` + strings.Repeat("00", 48) + `"}`, 422},
-		{"POST", "/v1/nodes/" + id + "/update", `{"owner":"` + id + `","node_id":"` + acct(3).String() + `","peer_id":"p"}`, 400},
-		{"POST", "/v1/stake", `{"staker":"` + id + `","node":"` + id + `","amount":5}`, 404},
-		{"POST", "/v1/unstake", `{"staker":"` + id + `","node":"` + id + `","amount":0}`, 400},
-		{"POST", "/v1/storage", `{"owner":"` + id + `","size":1,"epochs_ahead":100}`, 422},
-		{"POST", "/v1/storage", `{"owner":"` + id + `","size":1,"epochs_ahead":1}`, 200}, // the one valid request: costs 100
-		{"POST", "/v1/blobs/" + id + "/delete", `{"owner":"` + id + `"}`, 404},
-		{"POST", "/v1/blobs/" + id + "/extend", `{"payer":"` + id + `","epochs":0}`, 400},
-		{"POST", "/v1/epoch/sync-done", `{"node":"` + id + `","epoch":0}`, 409},
-		{"DELETE", "/v1/epoch", "", 405},
-		{"GET", "/v1/nope", "", 404},
+		{"POST", "/v1/faucet", `{`, unsigned, 400},
+		{"POST", "/v1/faucet", `{"address":"` + id + `","amount":1,"extra":1}`, unsigned, 400},
+		{"POST", "/v1/faucet", `{"address":"` + id + `","amount":1} {}`, unsigned, 400},
+		{"POST", "/v1/faucet", `{"address":"0x12","amount":1}`, unsigned, 400},
+		{"POST", "/v1/faucet", `{"address":"` + id + `","amount":-1}`, unsigned, 400},
+		{"POST", "/v1/faucet", `{"address":"` + id + `","amount":0}`, unsigned, 400},
+		{"POST", "/v1/faucet", big, unsigned, 400},
+		{"GET", "/v1/accounts/zz", "", unsigned, 400},
+		{"GET", "/v1/accounts/" + acct(2).String(), "", unsigned, 404},
+		{"GET", "/v1/committees/x", "", unsigned, 400},
+		{"GET", "/v1/committees/0", "", unsigned, 404},
+		{"GET", "/v1/blob-status/notablobid", "", unsigned, 400},
+		{"GET", "/v1/events?after=-1", "", unsigned, 400},
+		{"GET", "/v1/events?wait=1h", "", unsigned, 400},
+		{"GET", "/v1/events?limit=0", "", unsigned, 400},
+		{"POST", "/v1/blobs", `{"owner":"` + id + `","blob_id":"AAAA"}`, byAccount, 400},
+		{"POST", "/v1/blobs", `{"owner":"` + id + `","encoding_type":1,"size":5,"epochs_ahead":1}`, byAccount, 422},
+		{"POST", "/v1/blobs", `{"owner":"` + id + `","encoding_type":1,"size":5,"epochs_ahead":1}`, unsigned, 401},
+		{"POST", "/v1/blobs/" + id + "/certify", `{"signature":"00","signers":"","message":""}`, unsigned, 400},
+		{"POST", "/v1/blobs/" + id + "/certify", `{}`, unsigned, 404},
+		{"POST", "/v1/invalidate", `{"message":"AQID"}`, unsigned, 400},
+		{"POST", "/v1/nodes", `{"owner":"` + id + `","peer_id":"p","public_key":"` + strings.Repeat("00", 48) + `"}`, byAccount, 422},
+		{"POST", "/v1/nodes", `{"owner":"` + id + `","peer_id":"p","public_key":"` + strings.Repeat("00", 48) + `"}`, unsigned, 401},
+		// Signed by an account, not by the node (which does not exist).
+		{"POST", "/v1/nodes/" + id + "/update", `{"owner":"` + id + `","node_id":"` + acct(3).String() + `","peer_id":"p"}`, byAccount, 401},
+		{"POST", "/v1/stake", `{"staker":"` + id + `","node":"` + id + `","amount":5}`, byAccount, 404},
+		{"POST", "/v1/unstake", `{"staker":"` + id + `","node":"` + id + `","amount":0}`, byAccount, 400},
+		{"POST", "/v1/storage", `{"owner":"` + id + `","size":1,"epochs_ahead":100}`, byAccount, 422},
+		{"POST", "/v1/storage", `{"owner":"` + id + `","size":1,"epochs_ahead":1}`, unsigned, 401},
+		{"POST", "/v1/storage", `{"owner":"` + id + `","size":1,"epochs_ahead":1}`, byAccount, 200}, // the one valid request: costs 100
+		{"POST", "/v1/blobs/" + id + "/delete", `{"owner":"` + id + `"}`, byAccount, 404},
+		{"POST", "/v1/blobs/" + id + "/extend", `{"payer":"` + id + `","epochs":0}`, byAccount, 400},
+		{"POST", "/v1/epoch/sync-done", `{"node":"` + id + `","epoch":0}`, byAccount, 401},
+		{"POST", "/v1/epoch/advance", ``, unsigned, 401},
+		{"DELETE", "/v1/epoch", "", unsigned, 405},
+		{"GET", "/v1/nope", "", unsigned, 404},
 	} {
-		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+		var req *http.Request
+		if tc.sign == byAccount {
+			req = signedRequest(t, base, SchemeAccount, acct(1), acctSigner(acctKey(1)), tc.method, tc.path, []byte(tc.body), time.Now().Add(time.Minute))
+		} else {
+			req, _ = http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -190,8 +206,10 @@ func TestServe(t *testing.T) {
 	run := func(f func(c *Client)) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- Serve(ctx, addr, dir, WithLogger(quietLogger()), WithShards(testShards)) }()
-		c := NewClient("http://"+addr, nil)
+		go func() {
+			done <- Serve(ctx, addr, dir, append(serviceOptions(), WithLogger(quietLogger()), WithShards(testShards))...)
+		}()
+		c := testClient("http://" + addr)
 		for i := 0; ; i++ {
 			if _, err := c.EpochState(ctx); err == nil {
 				break

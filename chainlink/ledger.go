@@ -50,7 +50,42 @@ type Config struct {
 	Now func() time.Time
 	// AllowRemote lets Serve listen on a non-loopback address.
 	AllowRemote bool
+
+	// The HTTP service's settings (Server); the in-process methods are
+	// for trusted callers and ignore them.
+
+	// Faucet serves POST /v1/faucet (devnets); off by default, when the
+	// service refuses it with ErrFaucetDisabled.
+	Faucet bool
+	// FaucetLimits rate-limits the served faucet per account and per
+	// client address (zero fields: DefaultFaucetLimits's).
+	FaucetLimits FaucetLimits
+	// AdminToken authorises the admin operations over HTTP (AdvanceEpoch,
+	// as "Authorization: Bearer TOKEN"); empty: they are refused.
+	AdminToken string
+	// MaxNonces bounds the nonces of signed requests the service
+	// remembers (default 1<<20): past it, new signed requests are refused
+	// with ErrRateLimited until old ones expire.
+	MaxNonces int
 }
+
+// FaucetLimits are token buckets: each account may take one faucet payment
+// every AccountEvery with bursts of AccountBurst, each client IP address
+// one every IPEvery with bursts of IPBurst. A negative Every turns that
+// limit off.
+type FaucetLimits struct {
+	AccountEvery time.Duration
+	AccountBurst int
+	IPEvery      time.Duration
+	IPBurst      int
+}
+
+// DefaultFaucetLimits: an account gets 20 payments at once and then one
+// every 3 s; an IP address 200 at once and then 5 a second.
+var DefaultFaucetLimits = FaucetLimits{AccountEvery: 3 * time.Second, AccountBurst: 20, IPEvery: 200 * time.Millisecond, IPBurst: 200}
+
+// NoFaucetLimits turns the faucet's rate limits off (tests).
+var NoFaucetLimits = FaucetLimits{AccountEvery: -1, IPEvery: -1}
 
 // Option changes a Config.
 type Option func(*Config)
@@ -79,6 +114,15 @@ func WithClock(now func() time.Time) Option { return func(c *Config) { c.Now = n
 // WithAllowRemote lets Serve listen on a non-loopback address.
 func WithAllowRemote() Option { return func(c *Config) { c.AllowRemote = true } }
 
+// WithFaucet serves the faucet over HTTP (devnets) with limits (a zero
+// value: DefaultFaucetLimits).
+func WithFaucet(limits FaucetLimits) Option {
+	return func(c *Config) { c.Faucet, c.FaucetLimits = true, limits }
+}
+
+// WithAdminToken sets the token that authorises admin operations over HTTP.
+func WithAdminToken(token string) Option { return func(c *Config) { c.AdminToken = token } }
+
 // WithConfig replaces the whole configuration (zero fields get defaults).
 func WithConfig(cfg Config) Option { return func(c *Config) { *c = cfg } }
 
@@ -106,6 +150,22 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	d := DefaultFaucetLimits
+	if c.FaucetLimits.AccountEvery == 0 {
+		c.FaucetLimits.AccountEvery = d.AccountEvery
+	}
+	if c.FaucetLimits.AccountBurst <= 0 {
+		c.FaucetLimits.AccountBurst = d.AccountBurst
+	}
+	if c.FaucetLimits.IPEvery == 0 {
+		c.FaucetLimits.IPEvery = d.IPEvery
+	}
+	if c.FaucetLimits.IPBurst <= 0 {
+		c.FaucetLimits.IPBurst = d.IPBurst
+	}
+	if c.MaxNonces <= 0 {
+		c.MaxNonces = 1 << 20
 	}
 }
 

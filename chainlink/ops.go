@@ -559,6 +559,7 @@ func (l *Ledger) RegisterBlob(ctx context.Context, req RegisterBlobRequest) (Reg
 	if want := codec.DeriveBlobID(req.EncodingType, req.Size, req.RootHash); want != req.BlobID {
 		return RegisterBlobResult{}, fmt.Errorf("%w: given %s, derived %s", ErrBlobIDMismatch, req.BlobID, want)
 	}
+	payer := req.payer()
 	if err := l.lock(ctx); err != nil {
 		return RegisterBlobResult{}, err
 	}
@@ -584,14 +585,14 @@ func (l *Ledger) RegisterBlob(ctx context.Context, req RegisterBlobRequest) (Reg
 		switch {
 		case st == nil:
 			return RegisterBlobResult{}, fmt.Errorf("%w: storage %s", ErrNotFound, req.StorageID)
-		case st.Owner != req.Owner:
+		case st.Owner != payer:
 			return RegisterBlobResult{}, fmt.Errorf("%w: storage %s", ErrNotOwner, req.StorageID)
 		case cur < st.StartEpoch || cur >= st.EndEpoch:
 			return RegisterBlobResult{}, fmt.Errorf("%w: storage %s covers [%d, %d), epoch %d", ErrExpired, st.ID, st.StartEpoch, st.EndEpoch, cur)
 		case st.Size < enc:
 			return RegisterBlobResult{}, fmt.Errorf("%w: %d < %d", ErrStorageTooSmall, st.Size, enc)
 		}
-		if l.balance(req.Owner) < writeCost {
+		if l.balance(payer) < writeCost {
 			return RegisterBlobResult{}, fmt.Errorf("%w: write cost %d", ErrInsufficientFunds, writeCost)
 		}
 		delete(l.storages, st.ID)
@@ -604,15 +605,15 @@ func (l *Ledger) RegisterBlob(ctx context.Context, req RegisterBlobRequest) (Reg
 		if err != nil {
 			return RegisterBlobResult{}, err
 		}
-		if c > ^uint64(0)-writeCost || l.balance(req.Owner) < c+writeCost {
-			return RegisterBlobResult{}, fmt.Errorf("%w: %s has %d, needs %d", ErrInsufficientFunds, req.Owner, l.balance(req.Owner), c+writeCost)
+		if c > ^uint64(0)-writeCost || l.balance(payer) < c+writeCost {
+			return RegisterBlobResult{}, fmt.Errorf("%w: %s has %d, needs %d", ErrInsufficientFunds, payer, l.balance(payer), c+writeCost)
 		}
-		if storageCost, err = l.payStorage(t, req.Owner, enc, cur, cur+req.EpochsAhead); err != nil {
+		if storageCost, err = l.payStorage(t, payer, enc, cur, cur+req.EpochsAhead); err != nil {
 			return RegisterBlobResult{}, err
 		}
 		st = &Storage{ID: l.newObjectID(), Owner: req.Owner, StartEpoch: cur, EndEpoch: cur + req.EpochsAhead, Size: enc}
 	}
-	if err := l.debit(t, req.Owner, writeCost); err != nil {
+	if err := l.debit(t, payer, writeCost); err != nil {
 		return RegisterBlobResult{}, err // checked above; unreachable
 	}
 	l.m.Buckets[cur] += writeCost

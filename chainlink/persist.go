@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/ipfs/go-datastore"
@@ -98,4 +101,60 @@ func (l *Ledger) Digest(ctx context.Context) (string, error) {
 	}
 	d, _, err := StateDigest(ctx, mem)
 	return d, err
+}
+
+// AdminTokenFile is the name of the admin token file `floe ledger serve`
+// keeps in its --dir.
+const AdminTokenFile = "admin.token"
+
+// LoadOrCreateAdminToken reads the admin token at path, or creates one
+// there (mode 0600) if there is none. created says which.
+func LoadOrCreateAdminToken(path string) (token string, created bool, err error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		t, perr := ParseAdminToken(string(b))
+		if perr != nil {
+			return "", false, fmt.Errorf("%s: %w", path, perr)
+		}
+		return t, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, fmt.Errorf("chainlink: admin token: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", false, fmt.Errorf("chainlink: admin token: %w", err)
+	}
+	t := GenerateAdminToken()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return LoadOrCreateAdminToken(path) // created meanwhile
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("chainlink: admin token: %w", err)
+	}
+	_, err = f.WriteString(t + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", false, fmt.Errorf("chainlink: admin token: %w", err)
+	}
+	return t, true, nil
+}
+
+// ReadAdminToken reads an admin token file.
+func ReadAdminToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	t, err := ParseAdminToken(string(b))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
 }

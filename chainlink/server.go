@@ -3,6 +3,7 @@ package chainlink
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"time"
 
+	"floe/chainlink/account"
+	"floe/chainlink/bls"
 	"floe/codec"
 )
 
@@ -24,16 +27,34 @@ const (
 )
 
 // Server serves a Ledger over HTTP/JSON (the `floe ledger serve` service).
+// Every state-changing request is authenticated before the ledger sees it
+// (the package doc, "Who may change what"); the settings come from the
+// ledger's Config (Faucet, FaucetLimits, AdminToken, MaxNonces).
 type Server struct {
-	l   *Ledger
-	log *slog.Logger
-	mux *http.ServeMux
+	l       *Ledger
+	log     *slog.Logger
+	mux     *http.ServeMux
+	session [SessionSize]byte
+	nonces  *nonceCache
+	faucetA *limiters // per account
+	faucetI *limiters // per client IP
+	now     func() time.Time
 }
 
-// NewServer returns the HTTP handler of a ledger.
+// NewServer returns the HTTP handler of a ledger. Each Server has its own
+// session: signatures made for another one (an earlier start of the
+// service) are refused with ErrStaleSession.
 func NewServer(l *Ledger) *Server {
-	s := &Server{l: l, log: l.log, mux: http.NewServeMux()}
+	cfg := l.cfg
+	s := &Server{
+		l: l, log: l.log, mux: http.NewServeMux(), session: newSession(),
+		nonces:  newNonceCache(cfg.MaxNonces),
+		faucetA: newLimiters(cfg.FaucetLimits.AccountEvery, cfg.FaucetLimits.AccountBurst),
+		faucetI: newLimiters(cfg.FaucetLimits.IPEvery, cfg.FaucetLimits.IPBurst),
+		now:     time.Now,
+	}
 	h := s.mux.HandleFunc
+	h("GET /v1/auth", s.authInfo)
 	h("GET /v1/epoch", s.epoch)
 	h("POST /v1/epoch/advance", s.advance)
 	h("POST /v1/epoch/sync-done", s.syncDone)
@@ -94,11 +115,136 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads one JSON object of at most maxRequestBody bytes with no
 // unknown fields and nothing after it.
 func decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	body, err := readBody(r)
 	if err != nil {
-		return fmt.Errorf("%w: reading body: %v", ErrBadRequest, err)
+		return err
 	}
 	return decodeBody(body, v)
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading body: %v", ErrBadRequest, err)
+	}
+	if len(body) > maxRequestBody {
+		return nil, fmt.Errorf("%w: body larger than %d bytes", ErrBadRequest, maxRequestBody)
+	}
+	return body, nil
+}
+
+// signed reads the body, verifies the request's envelope (of scheme),
+// and decodes the body into v. It returns the signer: the caller checks
+// that the signer is who the request acts for.
+func (s *Server) signed(r *http.Request, scheme AuthScheme, v any) (ID, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return ID{}, err
+	}
+	signer, err := s.verify(r, scheme, body)
+	if err != nil {
+		return ID{}, err
+	}
+	return signer, decodeBody(body, v)
+}
+
+// actsFor refuses a request whose signer is not the account or node it
+// acts for.
+func actsFor(signer, actor ID, role string) error {
+	if signer != actor {
+		return fmt.Errorf("%w: signed by %s, but the %s is %s", ErrUnauthorized, signer, role, actor)
+	}
+	return nil
+}
+
+// verify checks a request's Floe-Auth envelope: the scheme the endpoint
+// needs, this server's session, the expiry window, the signature over
+// AuthMessage (an account's key must derive the signer; a node's is the
+// one registered), and a nonce not seen before.
+func (s *Server) verify(r *http.Request, scheme AuthScheme, body []byte) (ID, error) {
+	what := r.Method + " " + r.URL.Path
+	hs := r.Header.Values(AuthHeader)
+	switch {
+	case len(hs) == 0:
+		return ID{}, fmt.Errorf("%w: %s must be signed by the acting %s key (%s header)", ErrUnauthorized, what, schemeRole(scheme), AuthHeader)
+	case len(hs) > 1:
+		return ID{}, fmt.Errorf("%w: %d %s headers", ErrUnauthorized, len(hs), AuthHeader)
+	}
+	e, err := ParseAuthHeader(hs[0])
+	if err != nil {
+		return ID{}, err
+	}
+	if e.Scheme != scheme {
+		return ID{}, fmt.Errorf("%w: %s must be signed by the acting %s key, not %s", ErrUnauthorized, what, schemeRole(scheme), e.Scheme)
+	}
+	if e.Session != s.session {
+		return ID{}, ErrStaleSession
+	}
+	now := s.now().UnixMilli()
+	switch {
+	case e.ExpiresMs <= now:
+		return ID{}, fmt.Errorf("%w: the signed request expired %d ms ago", ErrUnauthorized, now-e.ExpiresMs)
+	case e.ExpiresMs > now+MaxAuthValidity.Milliseconds():
+		return ID{}, fmt.Errorf("%w: the signed request expires more than %s ahead", ErrUnauthorized, MaxAuthValidity)
+	}
+	msg := AuthMessage(&e, r.Method, r.URL.RequestURI(), body)
+	switch scheme {
+	case SchemeAccount:
+		if ID(account.AddressOf(e.PublicKey)) != e.Signer {
+			return ID{}, fmt.Errorf("%w: key %x is not the key of account %s", ErrUnauthorized, e.PublicKey, e.Signer)
+		}
+		if !account.Verify(e.PublicKey, msg, e.Signature) {
+			return ID{}, fmt.Errorf("%w: bad signature of account %s", ErrUnauthorized, e.Signer)
+		}
+	case SchemeNode:
+		n, err := s.l.Node(r.Context(), e.Signer)
+		if errors.Is(err, ErrNotFound) {
+			return ID{}, fmt.Errorf("%w: signed by %s, which is no registered node", ErrUnauthorized, e.Signer)
+		}
+		if err != nil {
+			return ID{}, err
+		}
+		var sig bls.Signature
+		copy(sig[:], e.Signature)
+		if err := bls.Verify(n.PublicKey, msg, sig); err != nil {
+			return ID{}, fmt.Errorf("%w: bad signature of node %s: %v", ErrUnauthorized, e.Signer, err)
+		}
+	}
+	fresh, err := s.nonces.add(nonceKey{e.Scheme, e.Signer, e.Nonce}, e.ExpiresMs, now)
+	if err != nil {
+		return ID{}, err
+	}
+	if !fresh {
+		return ID{}, fmt.Errorf("%w: replayed request (nonce %x of %s seen before)", ErrUnauthorized, e.Nonce, e.Signer)
+	}
+	return e.Signer, nil
+}
+
+func schemeRole(s AuthScheme) string {
+	if s == SchemeNode {
+		return "node's BLS"
+	}
+	return "account's ed25519"
+}
+
+// AuthInfo is the answer of GET /v1/auth: what a client needs to sign.
+type AuthInfo struct {
+	// Session is this service's session (hex); it changes at every start.
+	Session string `json:"session"`
+	// NowMs is the service's clock (Unix ms), so a client with a skewed
+	// clock still picks a valid expiry.
+	NowMs int64 `json:"now_ms"`
+	// MaxValidityMs is MaxAuthValidity.
+	MaxValidityMs int64 `json:"max_validity_ms"`
+	// Faucet says whether the service serves its faucet.
+	Faucet bool `json:"faucet"`
+}
+
+func (s *Server) authInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, AuthInfo{
+		Session: hex.EncodeToString(s.session[:]), NowMs: s.now().UnixMilli(),
+		MaxValidityMs: MaxAuthValidity.Milliseconds(), Faucet: s.l.cfg.Faucet,
+	})
 }
 
 func decodeBody(body []byte, v any) error {
@@ -138,6 +284,14 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any, err error)
 }
 
 func (s *Server) advance(w http.ResponseWriter, r *http.Request) {
+	if s.l.cfg.AdminToken == "" {
+		s.fail(w, r, fmt.Errorf("%w: advancing the epoch over HTTP is disabled (the service has no admin token)", ErrUnauthorized))
+		return
+	}
+	if !checkBearer(r.Header.Get("Authorization"), s.l.cfg.AdminToken) {
+		s.fail(w, r, fmt.Errorf("%w: advancing the epoch needs the ledger's admin token (Authorization: Bearer)", ErrUnauthorized))
+		return
+	}
 	st, err := s.l.AdvanceEpoch(r.Context())
 	s.reply(w, r, st, err)
 }
@@ -149,7 +303,11 @@ type syncDoneRequest struct {
 
 func (s *Server) syncDone(w http.ResponseWriter, r *http.Request) {
 	var req syncDoneRequest
-	if err := decode(r, &req); err != nil {
+	signer, err := s.signed(r, SchemeNode, &req)
+	if err == nil {
+		err = actsFor(signer, req.Node, "reporting node")
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -172,9 +330,25 @@ type faucetRequest struct {
 }
 
 func (s *Server) faucet(w http.ResponseWriter, r *http.Request) {
+	if !s.l.cfg.Faucet {
+		s.fail(w, r, fmt.Errorf("%w: start the ledger with --faucet (devnets) to serve it", ErrFaucetDisabled))
+		return
+	}
 	var req faucetRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	// The faucet stays unsigned (anyone may fund a devnet account) but is
+	// rate-limited per client address and per account.
+	ip := clientIP(r)
+	now := s.now()
+	if !s.faucetI.allow(ip, now) {
+		s.fail(w, r, fmt.Errorf("%w: faucet: too many payments to %s", ErrRateLimited, ip))
+		return
+	}
+	if !s.faucetA.allow(req.Address.String(), now) {
+		s.fail(w, r, fmt.Errorf("%w: faucet: too many payments to account %s", ErrRateLimited, req.Address))
 		return
 	}
 	a, err := s.l.Faucet(r.Context(), req.Address, req.Amount)
@@ -198,7 +372,11 @@ func (s *Server) nodesList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) registerNode(w http.ResponseWriter, r *http.Request) {
 	var req RegisterNodeRequest
-	if err := decode(r, &req); err != nil {
+	signer, err := s.signed(r, SchemeAccount, &req)
+	if err == nil {
+		err = actsFor(signer, req.Owner, "owner")
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -223,7 +401,11 @@ func (s *Server) updateNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req UpdateNodeRequest
-	if err := decode(r, &req); err != nil {
+	signer, err := s.signed(r, SchemeNode, &req)
+	if err == nil {
+		err = actsFor(signer, id, "node")
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -243,7 +425,11 @@ type stakeRequest struct {
 
 func (s *Server) stake(w http.ResponseWriter, r *http.Request) {
 	var req stakeRequest
-	if err := decode(r, &req); err != nil {
+	signer, err := s.signed(r, SchemeAccount, &req)
+	if err == nil {
+		err = actsFor(signer, req.Staker, "staker")
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -253,7 +439,11 @@ func (s *Server) stake(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) unstake(w http.ResponseWriter, r *http.Request) {
 	var req stakeRequest
-	if err := decode(r, &req); err != nil {
+	signer, err := s.signed(r, SchemeAccount, &req)
+	if err == nil {
+		err = actsFor(signer, req.Staker, "staker")
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -274,7 +464,11 @@ type reserveResponse struct {
 
 func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 	var req reserveRequest
-	if err := decode(r, &req); err != nil {
+	signer, err := s.signed(r, SchemeAccount, &req)
+	if err == nil {
+		err = actsFor(signer, req.Owner, "owner")
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -284,7 +478,11 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) registerBlob(w http.ResponseWriter, r *http.Request) {
 	var req RegisterBlobRequest
-	if err := decode(r, &req); err != nil {
+	signer, err := s.signed(r, SchemeAccount, &req)
+	if err == nil {
+		err = actsFor(signer, req.payer(), "payer")
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -342,7 +540,11 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req deleteRequest
-	if err := decode(r, &req); err != nil {
+	signer, err := s.signed(r, SchemeAccount, &req)
+	if err == nil {
+		err = actsFor(signer, req.Owner, "owner")
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -367,7 +569,11 @@ func (s *Server) extend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req extendRequest
-	if err := decode(r, &req); err != nil {
+	signer, err := s.signed(r, SchemeAccount, &req)
+	if err == nil {
+		err = actsFor(signer, req.Payer, "payer")
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -437,7 +643,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // Serve runs the ledger stored under dataDir as an HTTP/JSON service on
 // listenAddr until ctx ends: the `floe ledger serve` command. listenAddr
 // must be a loopback address (127.0.0.1:port, [::1]:port, localhost:port)
-// unless AllowRemote is given: the service has no authentication.
+// unless AllowRemote is given: requests are signed, but the service speaks
+// plain HTTP, so beyond loopback put it behind TLS.
 func Serve(ctx context.Context, listenAddr, dataDir string, opts ...Option) error {
 	var cfg Config
 	for _, o := range opts {
@@ -506,7 +713,7 @@ func checkLoopback(addr string) error {
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("chainlink: listen address %q is not loopback; the ledger service has no authentication", addr)
+		return fmt.Errorf("chainlink: listen address %q is not loopback; the ledger service speaks plain HTTP (WithAllowRemote to serve it beyond this host)", addr)
 	}
 	return nil
 }

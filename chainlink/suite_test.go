@@ -18,7 +18,9 @@ import (
 // service. restart stops the ledger and reopens it on the same storage; the
 // Chain it returns talks to the reopened ledger.
 type harness struct {
-	chain   Chain
+	chain Chain
+	// base is the service's URL (HTTP harnesses only).
+	base    string
 	restart func(t *testing.T) Chain
 	digest  func(t *testing.T) string
 }
@@ -62,8 +64,6 @@ type fixture struct {
 	nodes []Node
 	user  ID
 }
-
-func acct(i int) ID { return ID{0: 0xac, 30: byte(i >> 8), 31: byte(i)} }
 
 func seedKey(t testing.TB, i int) *bls.SecretKey {
 	k, err := bls.KeyFromSeed(bytes.Repeat([]byte{byte(i), byte(i >> 8), 0x42}, 11))
@@ -520,7 +520,7 @@ func testRegisterBlobRules(t *testing.T, nh newHarness) {
 	_, err = f.c.RegisterBlob(ctx, bad)
 	wantErr(t, "zero epochs", err, ErrBadRequest)
 	bad = req
-	bad.Owner = acct(12345)
+	bad.Owner = acct(1023)
 	_, err = f.c.RegisterBlob(ctx, bad)
 	wantErr(t, "no funds", err, ErrInsufficientFunds)
 	huge := mkBlob(9, 1<<40)
@@ -623,7 +623,7 @@ func testDeleteExtendStatus(t *testing.T, nh newHarness) {
 	perm = f.certify(perm)
 	_, _, err = f.c.ExtendBlob(ctx, f.user, perm.ObjectID, 3) // end 1+2+3 - 1 = 5 > 4
 	wantErr(t, "extend too far", err, ErrTooFarAhead)
-	_, _, err = f.c.ExtendBlob(ctx, acct(4444), perm.ObjectID, 1)
+	_, _, err = f.c.ExtendBlob(ctx, acct(1022), perm.ObjectID, 1)
 	wantErr(t, "extend without funds", err, ErrInsufficientFunds)
 	ext, cost, err := f.c.ExtendBlob(ctx, f.user, perm.ObjectID, 2)
 	if err != nil || ext.Storage.EndEpoch != perm.Storage.EndEpoch+2 || cost == 0 {
@@ -821,6 +821,14 @@ func testEpochSync(t *testing.T, nh newHarness) {
 		t.Fatalf("events of a report in the first epoch: %v", got)
 	}
 
+	// A registered node outside the committee (no stake): its report,
+	// signed by its own key, is refused by the ledger's rule.
+	sk := seedKey(t, 9)
+	stranger, err := f.c.RegisterNode(ctx, RegisterNodeRequest{Owner: acct(9), Name: "stranger", PeerID: "12D3KooWstranger",
+		PublicKey: sk.PublicKey(), ProofOfPossession: sk.ProofOfPossession(f.epoch(), acct(9))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Same stakes: no shard moves, yet nobody is counted at the advance.
 	last = lastCursor(t, f.c)
 	st := f.advance()
@@ -828,11 +836,11 @@ func testEpochSync(t *testing.T, nh newHarness) {
 		t.Fatalf("advance with a previous committee: %+v", st)
 	}
 	c := f.committee()
-	err := f.c.EpochSyncDone(ctx, c.Members[0].NodeID, st.Epoch-1)
+	err = f.c.EpochSyncDone(ctx, c.Members[0].NodeID, st.Epoch-1)
 	wantErr(t, "sync for old epoch", err, ErrWrongEpoch)
 	err = f.c.EpochSyncDone(ctx, c.Members[0].NodeID, st.Epoch+1)
 	wantErr(t, "sync for a future epoch", err, ErrWrongEpoch)
-	err = f.c.EpochSyncDone(ctx, ID{5}, st.Epoch)
+	err = f.c.EpochSyncDone(ctx, stranger.ID, st.Epoch)
 	wantErr(t, "sync by non-member", err, ErrNotInCommittee)
 	// Report from the last member down: the phase turns exactly at quorum,
 	// and every report, also after it, emits ShardsReceived.

@@ -261,7 +261,13 @@ type UpdateNodeRequest struct {
 // RegisterBlobRequest reserves storage (or uses StorageID) and registers a
 // blob (F9.2).
 type RegisterBlobRequest struct {
-	Owner        ID           `json:"owner"`
+	// Owner owns the new blob object (and its storage once deleted).
+	Owner ID `json:"owner"`
+	// Payer, if set, pays for the storage and the write instead of Owner,
+	// and a StorageID must be the payer's: a publisher storing for a user
+	// (Walrus's send_object_to). Over HTTP the payer (else the owner)
+	// signs.
+	Payer        ID           `json:"payer,omitzero"`
 	BlobID       codec.BlobID `json:"blob_id"`
 	RootHash     Hash32       `json:"root_hash"`
 	Size         uint64       `json:"size"`
@@ -272,6 +278,14 @@ type RegisterBlobRequest struct {
 	EpochsAhead uint32 `json:"epochs_ahead,omitzero"`
 	// StorageID, if set, is an owned storage resource to use instead.
 	StorageID ID `json:"storage_id,omitzero"`
+}
+
+// payer is who pays for (and, over HTTP, signs) the registration.
+func (r *RegisterBlobRequest) payer() ID {
+	if r.Payer.IsZero() {
+		return r.Owner
+	}
+	return r.Payer
 }
 
 // RegisterBlobResult is the registered blob and what it cost.

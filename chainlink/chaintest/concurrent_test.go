@@ -29,7 +29,7 @@ func TestManyClientsShareOneLedger(t *testing.T) {
 	base := start[len(start)-1].Cursor
 
 	newClient := func() *chainlink.Client {
-		c := chainlink.NewClient("http://"+env.addr, &http.Client{Transport: &http.Transport{}})
+		c := NewClient("http://"+env.addr, &http.Client{Transport: &http.Transport{}})
 		c.EventWait = 2 * time.Second
 		return c
 	}

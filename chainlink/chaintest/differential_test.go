@@ -71,7 +71,7 @@ func newPair(t testing.TB) *pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := chainlink.Open(ctx, chainlink.NewMemDatastore(), opts...)
+	b, err := chainlink.Open(ctx, chainlink.NewMemDatastore(), append(opts, ServiceOptions()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func newPair(t testing.TB) *pair {
 		srv.Close()
 		a.Close()
 	})
-	c := chainlink.NewClient(srv.URL, srv.Client())
+	c := NewClient(srv.URL, srv.Client())
 	c.EventWait = time.Second
 	return &pair{t: t, ctx: ctx, local: a, remote: b, client: c, keys: map[chainlink.ID]*bls.SecretKey{}, stats: map[string]int{}}
 }

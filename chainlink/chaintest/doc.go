@@ -16,6 +16,11 @@
 // stream resumed from a cursor across a restart that delivers every event
 // exactly once, in order.
 //
+// Accounts and nodes are keys (AccountKey, NodeKey): an HTTP client under
+// test signs with Keys, the keyring of all of them, and AdvanceEpoch with
+// AdminToken, as an operator's client signs with its own keys; the service
+// runs with ServiceOptions (the faucet on, unlimited).
+//
 // The package's own tests run the suite against chainlink.Ledger and
 // against chainlink.Server/chainlink.Client, fuzz the HTTP service with
 // malformed requests (nothing malformed may change state), and benchmark

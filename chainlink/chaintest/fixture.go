@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"floe/chainlink"
+	"floe/chainlink/account"
 	"floe/chainlink/bls"
 	"floe/codec"
 )
@@ -46,9 +49,66 @@ const (
 	waitEvent = 10 * time.Second
 )
 
-// Account returns a deterministic account address for index i.
-func Account(i int) chainlink.ID {
-	return chainlink.ID(sha256.Sum256(fmt.Appendf(nil, "chaintest/account/%d", i)))
+// Accounts is the number of deterministic accounts whose keys Keys holds
+// (Account(0) to Account(Accounts-1)); NodeKeys the number of node keys.
+const (
+	Accounts = 1200
+	NodeKeys = 128
+)
+
+// AdminToken is the admin token a Factory's HTTP service is started with.
+const AdminToken = "chaintest-admin-token-0123456789abcdef"
+
+func deriveAccountKey(i int) *account.Key {
+	seed := sha256.Sum256(fmt.Appendf(nil, "chaintest/account/%d", i))
+	k, err := account.FromSeed(seed[:])
+	if err != nil {
+		panic(err) // a 32-byte seed always gives a key
+	}
+	return k
+}
+
+var accountKeys = sync.OnceValue(func() []*account.Key {
+	ks := make([]*account.Key, Accounts)
+	for i := range ks {
+		ks[i] = deriveAccountKey(i)
+	}
+	return ks
+})
+
+// AccountKey returns the deterministic account key of index i.
+func AccountKey(i int) *account.Key {
+	if i >= 0 && i < Accounts {
+		return accountKeys()[i]
+	}
+	return deriveAccountKey(i)
+}
+
+// Account returns the address of AccountKey(i).
+func Account(i int) chainlink.ID { return chainlink.AccountID(AccountKey(i)) }
+
+// Keys returns a keyring with AccountKey(i) for i < Accounts and NodeKey(i)
+// for i < NodeKeys: what an HTTP client under test signs with, as an
+// operator's client holds its own keys. It is built once and shared.
+var Keys = sync.OnceValue(func() *chainlink.Keyring {
+	k := chainlink.NewKeyring()
+	k.AddAccount(accountKeys()...)
+	for i := range NodeKeys {
+		k.AddNodeKey(NodeKey(i))
+	}
+	return k
+})
+
+// ServiceOptions are the settings a Factory's HTTP service runs with: the
+// faucet without rate limits and AdminToken.
+func ServiceOptions() []chainlink.Option {
+	return []chainlink.Option{chainlink.WithFaucet(chainlink.NoFaucetLimits), chainlink.WithAdminToken(AdminToken)}
+}
+
+// NewClient is a client of a service under test holding Keys and
+// AdminToken.
+func NewClient(base string, hc *http.Client) *chainlink.Client {
+	return chainlink.NewClient(base, hc, chainlink.ClientKeyring(Keys()), chainlink.ClientAdminToken(AdminToken))
 }
 
 // NodeKey returns a deterministic BLS key for index i.

@@ -437,7 +437,10 @@ func testEpochSync(t *testing.T, f Factory) {
 	wantErr(t, "sync done for an old epoch", err, chainlink.ErrWrongEpoch)
 	err = c.EpochSyncDone(ctx, newcomer.Node.ID, es.Epoch+1)
 	wantErr(t, "sync done for a future epoch", err, chainlink.ErrWrongEpoch)
-	err = c.EpochSyncDone(ctx, Account(55), es.Epoch)
+	// A registered node outside the committee (no stake), reporting
+	// with its own key.
+	stranger := fx.AddNode(5, 0)
+	err = c.EpochSyncDone(ctx, stranger.Node.ID, es.Epoch)
 	wantErr(t, "sync done by a stranger", err, chainlink.ErrNotInCommittee)
 	if err := c.EpochSyncDone(ctx, newcomer.Node.ID, es.Epoch); err != nil {
 		t.Fatal(err)

@@ -75,7 +75,7 @@ type httpEnv struct {
 }
 
 func newHTTPEnv(t *testing.T, opts ...chainlink.Option) Env {
-	e := &httpEnv{ledgerEnv: ledgerEnv{ds: chainlink.NewMemDatastore(), opts: append(opts, quiet())}}
+	e := &httpEnv{ledgerEnv: ledgerEnv{ds: chainlink.NewMemDatastore(), opts: append(append(opts, quiet()), ServiceOptions()...)}}
 	e.open(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,7 +84,7 @@ func newHTTPEnv(t *testing.T, opts ...chainlink.Option) Env {
 	e.addr = ln.Addr().String()
 	e.serve(ln)
 	e.hc = &http.Client{Transport: &http.Transport{}}
-	e.client = chainlink.NewClient("http://"+e.addr, e.hc)
+	e.client = NewClient("http://"+e.addr, e.hc)
 	e.client.EventWait = 2 * time.Second
 	t.Cleanup(func() { e.stop(t) })
 	return e
@@ -162,10 +162,10 @@ func newServeEnv(t *testing.T, opts ...chainlink.Option) Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &serveEnv{addr: ln.Addr().String(), dir: t.TempDir(), opts: append(opts, quiet())}
+	e := &serveEnv{addr: ln.Addr().String(), dir: t.TempDir(), opts: append(append(opts, quiet()), ServiceOptions()...)}
 	ln.Close()
 	e.hc = &http.Client{Transport: &http.Transport{}}
-	e.client = chainlink.NewClient("http://"+e.addr, e.hc)
+	e.client = NewClient("http://"+e.addr, e.hc)
 	e.client.EventWait = 2 * time.Second
 	e.start(t)
 	t.Cleanup(func() { e.stop(t) })
