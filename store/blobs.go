@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"floe/codec"
@@ -451,4 +452,48 @@ func (s *Store) dropPendingBatch(ctx context.Context, id codec.BlobID) (bool, er
 		dels = append(dels, pendingTimeKey(id))
 	}
 	return done, s.commit(ctx, nil, dels, d)
+}
+
+// EvictPending drops the pending entries of the blobs buffered longest ago,
+// other than keep, until need more bytes and one more entry fit in the
+// buffer, or nothing else is pending. It returns the blobs dropped. A node
+// calls it when the buffer is full, so that stale or forged entries make
+// way for an honest early push instead of blocking it.
+func (s *Store) EvictPending(ctx context.Context, need int64, keep codec.BlobID) (int, error) {
+	type ent struct {
+		id codec.BlobID
+		t  time.Time
+	}
+	var ents []ent
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	err := s.scan(ctx, pfxPendTime, "", "", func(k string, v []byte) (bool, error) {
+		id, ok := parseBlobLeaf(k, pfxPendTime)
+		if !ok || id == keep {
+			return true, nil
+		}
+		t, _ := decodeTime(k, v) // a corrupt time sorts first: evicted first
+		ents = append(ents, ent{id, t})
+		return true, nil
+	})
+	s.exit()
+	if err != nil {
+		return 0, err
+	}
+	slices.SortFunc(ents, func(a, b ent) int { return a.t.Compare(b.t) })
+	dropped := 0
+	for _, e := range ents {
+		s.acctMu.Lock()
+		fits := s.pendBytes+need <= s.opts.PendingMaxBytes && s.pendEntries < s.opts.PendingMaxEntries
+		s.acctMu.Unlock()
+		if fits {
+			break
+		}
+		if err := s.DropPending(ctx, e.id); err != nil {
+			return dropped, err
+		}
+		dropped++
+	}
+	return dropped, nil
 }

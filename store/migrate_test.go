@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -167,4 +168,36 @@ func TestReclaimAfterExpiry(t *testing.T) {
 		t.Fatalf("after expiry and reclaim: payload %d, disk %d (was %d)", after.Total, after.Disk, full.Disk)
 	}
 	t.Logf("disk %d bytes with %d of payload; %d after expiry and reclaim", full.Disk, full.Total, after.Disk)
+}
+
+// A full pending buffer makes way, oldest first, for a new blob's entries.
+func TestEvictPending(t *testing.T) {
+	ctx := context.Background()
+	s := memBackend().open(t, "", Options{PendingMaxBytes: 10_000, PendingMaxEntries: 100})
+	for i := range 5 {
+		if err := s.PutMetadata(ctx, blob(i), payload("m", 2000)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := s.PutMetadata(ctx, blob(9), payload("m", 3000)); !errors.Is(err, ErrPendingFull) {
+		t.Fatalf("full buffer: %v", err)
+	}
+	n, err := s.EvictPending(ctx, 3000, blob(9))
+	if err != nil || n != 2 {
+		t.Fatalf("evicted %d: %v, want the 2 oldest", n, err)
+	}
+	if err := s.PutMetadata(ctx, blob(9), payload("m", 3000)); err != nil {
+		t.Fatalf("after eviction: %v", err)
+	}
+	// The oldest two are gone: registering them finds no metadata.
+	register(t, s, blob(0), 10)
+	register(t, s, blob(4), 10)
+	if _, err := s.GetMetadata(ctx, blob(0)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("oldest entry kept: %v", err)
+	}
+	if _, err := s.GetMetadata(ctx, blob(4)); err != nil {
+		t.Fatalf("newest entry evicted: %v", err)
+	}
+	checkCounters(t, s)
 }
