@@ -27,12 +27,13 @@ type sliverSource struct {
 	data [][]byte
 }
 
-func (s sliverSource) GetSlivers(_ context.Context, _ peer.ID, _ codec.BlobID, items []SliverRef) ([]Result, error) {
-	out := make([]Result, len(items))
+func (s sliverSource) GetSlivers(_ context.Context, _ peer.ID, _ codec.BlobID, items []SliverRef, send func(Result) error) error {
 	for i := range items {
-		out[i].Data = s.data[i%len(s.data)]
+		if err := send(Result{Data: s.data[i%len(s.data)]}); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 func benchData(b *testing.B) (codec.Params, [][]byte, int) {

@@ -69,6 +69,43 @@
 // retrying it soon does not help. A handler that panics gets its request
 // answered with StatusInternal and the stack logged; the server goes on.
 //
+// # Defences against cheap attacks
+//
+// Peer IDs cost nothing to mint, so nothing here trusts one to be scarce:
+//
+//   - A request (its first frames, a few KiB at most) must arrive within
+//     Timeouts.Request (2 s) of the stream opening, whatever the payload
+//     timeouts; streams per IP address and per /24 (or /48) are capped;
+//     each protocol keeps slots for Preferred peers (the node passes its
+//     committees); and when a protocol is full the oldest stream still
+//     waiting for its request is shed (AdmissionConfig).
+//   - get-slivers refuses duplicate references and answers item by item:
+//     the handler loads one sliver, the server reserves its memory in the
+//     stream's scope while it is written, then the next; a node answers
+//     slivers of shards it does not hold without reading its store.
+//   - put-slivers reserves memory, sets deadlines and grows its buffer one
+//     MiB at a time as bytes arrive (readFrameBodyReserving), so a frame
+//     that is declared and not sent costs a 64 KiB buffer and one step.
+//   - Offences (invalid requests; slivers that fail verification, which a
+//     handler marks with ErrFailedVerification; streams refused for want
+//     of slots) add points to the sender, halving every minute; past
+//     ServerConfig.GateAfter the server hands the peer to Gate: the host
+//     closes its connections and its connection gater refuses it for
+//     GatePeriod (committee peers are never gated).
+//
+// Measured by the attack tests in node/attack_test.go (in-process devnet of
+// 4 nodes and 100 shards, attackers on 127.0.0.2; `FLOE_ATTACK=1 go test
+// ./node -run TestAttack -v`), on the code before these defences → after:
+//
+//	honest reads and stores while 24 minted peer IDs cycle idle
+//	streams (16 per protocol) on every protocol of every node    7 of 20 → 20 of 20
+//	heap growth, 48 get-slivers streams asking for every sliver
+//	of a 14 MB blob (or one sliver 200 times), never read         345 MiB → 18 MiB
+//	heap growth, 256 put-slivers streams declaring the largest
+//	sliver and stalling                                           316 MiB → 19 MiB
+//	forged metadata (random hashes) buffered as pending           400 of 400 → 0
+//	60 invalid requests from one peer                             still connected → cut off after 21
+//
 // # Using it from node/
 //
 //	srv, err := p2p.NewServer(h, myHandler, p2p.DefaultServerConfig(network, params))

@@ -87,6 +87,42 @@ func readFrameBody(r io.Reader, n int) ([]byte, error) {
 	return b, nil
 }
 
+// reserveChunk is the step in which readFrameBodyReserving commits memory
+// and sets deadlines; readStart is the buffer it starts with.
+const (
+	reserveChunk = 1 << 20
+	readStart    = 64 << 10
+)
+
+// readFrameBodyReserving reads a payload of n bytes: memory is reserved
+// (reserve) in steps of reserveChunk before each step is read, each step
+// under its own deadline (set by deadline), and the buffer starts at
+// readStart and doubles as bytes arrive. A peer that declares a large frame
+// and stalls holds one reserved step and a small buffer.
+func readFrameBodyReserving(r io.Reader, n int, reserve func(int) error, deadline func(int)) ([]byte, error) {
+	b := make([]byte, 0, min(n, readStart))
+	for len(b) < n {
+		step := min(reserveChunk, n-len(b))
+		if err := reserve(step); err != nil {
+			return nil, err
+		}
+		deadline(step)
+		for end := len(b) + step; len(b) < end; {
+			if len(b) == cap(b) {
+				nb := make([]byte, len(b), min(n, 2*cap(b)))
+				copy(nb, b)
+				b = nb
+			}
+			k, err := io.ReadFull(r, b[len(b):min(end, cap(b))])
+			b = b[:len(b)+k]
+			if err != nil {
+				return nil, unexpectedEOF(err)
+			}
+		}
+	}
+	return b, nil
+}
+
 func unexpectedEOF(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF

@@ -78,6 +78,35 @@ func FuzzDecodeSliversRequest(f *testing.F) {
 		if len(r.Items) > l.MaxItems || !bytes.Equal(r.encode(), in) {
 			t.Fatalf("bad decode of %x", in)
 		}
+		seen := map[SliverRef]bool{}
+		for _, it := range r.Items {
+			if seen[it] {
+				t.Fatalf("duplicate %v accepted", it)
+			}
+			seen[it] = true
+		}
+	})
+}
+
+// The chunked, reserving frame reader returns what the plain one does, and
+// never reserves more than the frame's length.
+func FuzzReadFrameBodyReserving(f *testing.F) {
+	f.Add([]byte{1, 2, 3}, 3)
+	f.Add(make([]byte, 3<<20), 3<<20)
+	f.Add([]byte{9}, 5)
+	f.Fuzz(func(t *testing.T, in []byte, n int) {
+		if n < 0 || n > 4<<20 {
+			return
+		}
+		reserved := 0
+		got, err := readFrameBodyReserving(bytes.NewReader(in), n, func(k int) error { reserved += k; return nil }, func(int) {})
+		want, werr := readFrameBody(bytes.NewReader(in), n)
+		if (err == nil) != (werr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("reserving reader: %d bytes, %v; plain: %d bytes, %v", len(got), err, len(want), werr)
+		}
+		if reserved > n {
+			t.Fatalf("reserved %d for a frame of %d", reserved, n)
+		}
 	})
 }
 

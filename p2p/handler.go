@@ -23,10 +23,14 @@ type Handler interface {
 	GetMetadata(ctx context.Context, from peer.ID, id codec.BlobID) ([]byte, error)
 	// PutMetadata offers the BCS metadata of a blob.
 	PutMetadata(ctx context.Context, from peer.ID, id codec.BlobID, metadata []byte) error
-	// GetSlivers returns one Result per requested sliver, in order. A
-	// per-item error (ErrNotFound…) answers that item only; a returned error
-	// answers the whole request.
-	GetSlivers(ctx context.Context, from peer.ID, id codec.BlobID, items []SliverRef) ([]Result, error)
+	// GetSlivers answers each requested sliver through send, in order,
+	// exactly once each, loading one at a time: send writes the item to the
+	// stream (with its memory reserved) before the next is loaded, so an
+	// answer never sits in memory whole. A per-item error (ErrNotFound…)
+	// answers that item only; an error returned before the first send
+	// answers the whole request; send's error (the peer left) must be
+	// returned. Items are distinct (the decoder refuses duplicates).
+	GetSlivers(ctx context.Context, from peer.ID, id codec.BlobID, items []SliverRef, send func(Result) error) error
 	// PutSlivers offers slivers of one blob and returns one error (nil when
 	// stored) per sliver, in order. One stream may produce several calls with
 	// consecutive batches when the slivers are large.
@@ -64,8 +68,8 @@ func (NotFoundHandler) PutMetadata(context.Context, peer.ID, codec.BlobID, []byt
 	return ErrInvalidRequest
 }
 
-func (NotFoundHandler) GetSlivers(context.Context, peer.ID, codec.BlobID, []SliverRef) ([]Result, error) {
-	return nil, ErrNotFound
+func (NotFoundHandler) GetSlivers(context.Context, peer.ID, codec.BlobID, []SliverRef, func(Result) error) error {
+	return ErrNotFound
 }
 
 func (NotFoundHandler) PutSlivers(context.Context, peer.ID, codec.BlobID, []Sliver) ([]error, error) {

@@ -101,22 +101,23 @@ func (m *memHandler) PutMetadata(ctx context.Context, _ peer.ID, id codec.BlobID
 	return nil
 }
 
-func (m *memHandler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, items []SliverRef) ([]Result, error) {
+func (m *memHandler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, items []SliverRef, send func(Result) error) error {
 	if err := m.enter(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Result, len(items))
-	for i, it := range items {
+	for _, it := range items {
+		m.mu.Lock()
 		b, ok := m.slivers[id][it]
+		m.mu.Unlock()
+		r := Result{Data: b}
 		if !ok {
-			out[i].Err = ErrNotFound
-			continue
+			r = Result{Err: ErrNotFound}
 		}
-		out[i].Data = b
+		if err := send(r); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 func (m *memHandler) PutSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, s []Sliver) ([]error, error) {

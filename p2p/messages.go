@@ -184,12 +184,19 @@ func decodeSliversRequest(b []byte, l Limits) (SliversRequest, error) {
 		return r, fmt.Errorf("%d items in %d bytes", count, len(b))
 	}
 	r.Items = make([]SliverRef, count)
+	// A sliver asked for twice would be served twice: one small request
+	// must not make a node send (and hold) the same sliver 2n times.
+	seen := make(map[SliverRef]struct{}, count)
 	for i := range r.Items {
 		o := 36 + 3*i
 		it := SliverRef{Pair: binary.LittleEndian.Uint16(b[o:]), Type: codec.SliverType(b[o+2])}
 		if err := l.checkRef(it); err != nil {
 			return r, err
 		}
+		if _, dup := seen[it]; dup {
+			return r, fmt.Errorf("%s sliver of pair %d asked for twice", it.Type, it.Pair)
+		}
+		seen[it] = struct{}{}
 		r.Items[i] = it
 	}
 	return r, nil

@@ -103,6 +103,12 @@ var (
 	ErrRateLimited = errors.New("p2p: rate limited")
 	// ErrInternal means the peer failed while serving. Retry with another peer.
 	ErrInternal = errors.New("p2p: internal error at peer")
+	// ErrFailedVerification is an ErrInvalidRequest a Handler returns for
+	// data that fails verification against its commitments (a forged or
+	// corrupted sliver or metadata): the server counts it against the
+	// sender, where other invalid requests (a shard not held here) may be
+	// honest races.
+	ErrFailedVerification = fmt.Errorf("%w: data fails verification", ErrInvalidRequest)
 	// ErrNoSpace means the peer is out of storage space. Retrying it will not
 	// help; the data must go elsewhere or wait for its operator.
 	ErrNoSpace = errors.New("p2p: peer out of storage space")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"floe/codec"
 )
@@ -34,16 +35,29 @@ type ServerConfig struct {
 	PutBatchBytes int
 	// Logger receives debug logs about refused and failed streams.
 	Logger *slog.Logger
+	// Admission caps streams per address and keeps slots for preferred
+	// peers (DefaultAdmission; set Admission.Preferred to the committee).
+	Admission AdmissionConfig
+	// Gate, if set, cuts off a peer whose offences (invalid requests,
+	// slivers failing verification) pass GateAfter points: the host closes
+	// its connections and refuses it for GatePeriod. It reports whether it
+	// did (committee peers are not gated).
+	Gate       func(p peer.ID, d time.Duration, reason string) bool
+	GateAfter  float64
+	GatePeriod time.Duration
 }
 
 // DefaultServerConfig returns the defaults for a network and parameters.
 func DefaultServerConfig(network string, p codec.Params) ServerConfig {
 	return ServerConfig{
-		Network:   network,
-		Params:    p,
-		Timeouts:  DefaultTimeouts(),
-		RateLimit: DefaultRateLimit(),
-		Logger:    slog.Default(),
+		Network:    network,
+		Params:     p,
+		Timeouts:   DefaultTimeouts(),
+		RateLimit:  DefaultRateLimit(),
+		Logger:     slog.Default(),
+		Admission:  DefaultAdmission(),
+		GateAfter:  20,
+		GatePeriod: 10 * time.Minute,
 	}
 }
 
@@ -87,12 +101,14 @@ func ValidateNetwork(n string) error {
 // Server serves the stream protocols of one network on a host, answering
 // from a Handler.
 type Server struct {
-	h       host.Host
-	handler Handler
-	cfg     ServerConfig
-	limits  Limits
-	limiter *peerLimiter
-	log     *slog.Logger
+	h        host.Host
+	handler  Handler
+	cfg      ServerConfig
+	limits   Limits
+	limiter  *peerLimiter
+	adm      *admission
+	offences *offences
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -113,16 +129,23 @@ func NewServer(h host.Host, handler Handler, cfg ServerConfig) (*Server, error) 
 	if log == nil {
 		log = slog.Default()
 	}
+	if cfg.Admission.Outsiders <= 0 {
+		pref := cfg.Admission.Preferred
+		cfg.Admission = DefaultAdmission()
+		cfg.Admission.Preferred = pref
+	}
 	if b := PutBatchFor(cfg.Params); cfg.PutBatchBytes == 0 || cfg.PutBatchBytes > b {
 		cfg.PutBatchBytes = b
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		h: h, handler: handler, cfg: cfg,
-		limits:  LimitsFor(cfg.Params),
-		limiter: newPeerLimiter(cfg.RateLimit),
-		log:     log.With("component", "p2p/server"),
-		ctx:     ctx, cancel: cancel,
+		limits:   LimitsFor(cfg.Params),
+		limiter:  newPeerLimiter(cfg.RateLimit),
+		adm:      newAdmission(cfg.Admission, len(requestNames)),
+		offences: newOffences(cfg.GateAfter),
+		log:      log.With("component", "p2p/server"),
+		ctx:      ctx, cancel: cancel,
 	}, nil
 }
 
@@ -195,6 +218,15 @@ func (s *Server) wrap(kind int, name string, fn serveFunc) network.StreamHandler
 		defer s.wg.Done()
 		remote := st.Conn().RemotePeer()
 		c := frameConn{s: st, t: s.cfg.Timeouts}
+		sl, why := s.adm.admit(kind, st, remote)
+		if sl == nil {
+			s.log.Debug("stream refused", "proto", name, "peer", remote, "why", why)
+			s.offend(remote, offenceRefused, why)
+			s.refuse(c, StatusRateLimited, why)
+			return
+		}
+		defer sl.release()
+		c.slot = sl
 		if err := st.Scope().SetService(ServiceName); err != nil {
 			s.log.Debug("resource manager refused stream", "proto", name, "peer", remote, "err", err)
 			s.refuse(c, StatusRateLimited, "resource limit: "+err.Error())
@@ -220,6 +252,7 @@ func (s *Server) wrap(kind int, name string, fn serveFunc) network.StreamHandler
 			// listens, then cut the stream.
 			s.log.Debug("invalid request", "proto", name, "peer", remote, "err", err)
 			s.refuse(c, StatusInvalidRequest, err.Error())
+			s.offend(remote, offenceInvalidRequest, name+": "+err.Error())
 		default:
 			// Transport failure or deadline: the peer stalled or left.
 			s.log.Debug("stream failed", "proto", name, "peer", remote, "err", err)
@@ -227,6 +260,24 @@ func (s *Server) wrap(kind int, name string, fn serveFunc) network.StreamHandler
 		}
 	}
 }
+
+// offend counts points against p and cuts it off past the threshold.
+func (s *Server) offend(p peer.ID, points float64, reason string) {
+	if s.cfg.Gate == nil {
+		return
+	}
+	if over, why := s.offences.add(p, points, reason); over {
+		if s.cfg.Gate(p, s.cfg.GatePeriod, why) {
+			s.log.Info("peer gated after repeated offences", "peer", p, "last", why)
+		}
+	}
+}
+
+// Offences returns p's current offence points (tests and status).
+func (s *Server) Offences(p peer.ID) float64 { return s.offences.points(p) }
+
+// AdmissionStats reports the streams held and shed.
+func (s *Server) AdmissionStats() AdmissionStats { return s.adm.stats() }
 
 // errPanicked marks a request whose handler panicked.
 var errPanicked = errors.New("p2p: handler panicked")
@@ -259,15 +310,18 @@ func (s *Server) refuse(c frameConn, st Status, msg string) {
 	_ = c.s.Close()
 }
 
-// readRequest reads the single request frame and then the end of the request.
+// readRequest reads the single request frame and then the end of the
+// request, under the request deadline.
 func (s *Server) readRequest(c frameConn, max int) ([]byte, error) {
-	b, err := c.readFrame(max)
+	rc := c.request()
+	b, err := rc.readFrame(max)
 	if err != nil {
 		return nil, requestError(err)
 	}
-	if err := c.expectEOF(); err != nil {
+	if err := rc.expectEOF(); err != nil {
 		return nil, requestError(err)
 	}
+	c.requested()
 	return b, nil
 }
 
@@ -370,7 +424,7 @@ func (s *Server) nodeStatus(ctx context.Context, c frameConn) error {
 }
 
 func (s *Server) putMetadata(ctx context.Context, c frameConn) error {
-	b, err := c.readFrame(32)
+	b, err := c.request().readFrame(32)
 	if err != nil {
 		return requestError(err)
 	}
@@ -452,19 +506,54 @@ func (s *Server) getSlivers(ctx context.Context, c frameConn) error {
 	if err != nil {
 		return errRequest{err}
 	}
-	res, err := s.handler.GetSlivers(ctx, c.s.Conn().RemotePeer(), req.ID, req.Items)
-	if err == nil && len(res) != len(req.Items) {
-		err = fmt.Errorf("%w: handler returned %d results for %d slivers", ErrInternal, len(res), len(req.Items))
-	}
-	if err != nil {
-		return answer(c, err)
-	}
-	for i := range res {
-		if lim := s.limits.MaxSliver[req.Items[i].Type]; res[i].Err == nil && len(res[i].Data) > lim {
-			res[i] = Result{Err: tooLarge("sliver", len(res[i].Data), lim)}
+	// Each item goes out as soon as it is loaded, its memory reserved in
+	// the stream's scope while it is written: a request for many slivers
+	// that is never read holds one sliver, not all of them.
+	sent := 0
+	var sendErr error
+	err = s.handler.GetSlivers(ctx, c.s.Conn().RemotePeer(), req.ID, req.Items, func(r Result) error {
+		if sent == len(req.Items) {
+			sendErr = fmt.Errorf("%w: handler sent more than %d results", ErrInternal, len(req.Items))
+			return sendErr
 		}
+		it := req.Items[sent]
+		if lim := s.limits.MaxSliver[it.Type]; r.Err == nil && len(r.Data) > lim {
+			r = Result{Err: tooLarge("sliver", len(r.Data), lim)}
+		}
+		var b []byte
+		if sent == 0 {
+			b = append(b, byte(StatusOK))
+		}
+		sent++
+		if r.Err != nil {
+			sendErr = c.write(appendError(b, r.Err, maxItemMessage))
+			return sendErr
+		}
+		if err := c.s.Scope().ReserveMemory(len(r.Data), network.ReservationPriorityMedium); err != nil {
+			sendErr = c.write(appendError(b, fmt.Errorf("%w: no memory to send this sliver now: %v", ErrRateLimited, err), maxItemMessage))
+			return sendErr
+		}
+		defer c.s.Scope().ReleaseMemory(len(r.Data))
+		if sendErr = c.write(append(b, byte(StatusOK))); sendErr != nil {
+			return sendErr
+		}
+		sendErr = c.writeFrame(r.Data)
+		return sendErr
+	})
+	switch {
+	case sendErr != nil:
+		return sendErr
+	case err != nil && sent == 0:
+		return answer(c, err)
+	case err != nil:
+		return err // the answer is cut short: the client sees a broken stream
+	case sent != len(req.Items):
+		if sent == 0 {
+			return answer(c, fmt.Errorf("%w: handler sent %d results for %d slivers", ErrInternal, sent, len(req.Items)))
+		}
+		return fmt.Errorf("%w: handler sent %d results for %d slivers", ErrInternal, sent, len(req.Items))
 	}
-	return writeResults(c, res, s.limits.maxSliver())
+	return nil
 }
 
 func (s *Server) getRecoverySymbols(ctx context.Context, c frameConn) error {
@@ -553,10 +642,11 @@ func putFrameLen(b []byte, n int) {
 // is read, so a client that writes everything before reading never
 // deadlocks on flow control.
 func (s *Server) putSlivers(ctx context.Context, c frameConn) error {
-	b, err := c.readFrame(36)
+	b, err := c.request().readFrame(36)
 	if err != nil {
 		return requestError(err)
 	}
+	c.requested()
 	hdr, err := decodePutSliversHeader(b, s.limits)
 	if err != nil {
 		return errRequest{err}
@@ -597,16 +687,25 @@ func (s *Server) putSlivers(ctx context.Context, c frameConn) error {
 				return answer(c, err)
 			}
 		}
-		// High priority: the per-peer limits leave room for a writer's
-		// batch; what is refused is contention with other streams, which a
-		// retry later can get past.
-		if err := c.s.Scope().ReserveMemory(n, network.ReservationPriorityHigh); err != nil {
-			return answer(c, fmt.Errorf("%w: this node's resource manager refused %d bytes for a put-slivers batch (%d held by this stream; the per-peer limit is %d): it is busy with other streams; retry later: %v",
-				ErrRateLimited, n, reserved, PerPeerMemory(s.cfg.Params), err))
+		// Memory is reserved, and the buffer grown, as the bytes arrive,
+		// each MiB under its own deadline: a peer that declares a large
+		// frame and stalls holds one step, not the declared size. High
+		// priority: the per-peer limits leave room for a writer's batch;
+		// what is refused is contention with other streams, which a retry
+		// later can get past.
+		var refused error
+		body, err := readFrameBodyReserving(c.s, n, func(step int) error {
+			if err := c.s.Scope().ReserveMemory(step, network.ReservationPriorityHigh); err != nil {
+				refused = fmt.Errorf("%w: this node's resource manager refused %d bytes for a put-slivers batch (%d held by this stream; the per-peer limit is %d): it is busy with other streams; retry later: %v",
+					ErrRateLimited, step, reserved, PerPeerMemory(s.cfg.Params), err)
+				return refused
+			}
+			reserved += step
+			return nil
+		}, func(step int) { _ = c.s.SetReadDeadline(time.Now().Add(c.t.allowance(step))) })
+		if refused != nil {
+			return answer(c, refused)
 		}
-		reserved += n
-		_ = c.s.SetReadDeadline(time.Now().Add(c.t.allowance(n)))
-		body, err := readFrameBody(c.s, n)
 		if err != nil {
 			return err
 		}
@@ -627,8 +726,15 @@ func (s *Server) putSlivers(ctx context.Context, c frameConn) error {
 		return answer(c, err)
 	}
 	res := make([]Result, len(results))
+	bad := 0
 	for i, e := range results {
 		res[i].Err = e
+		if errors.Is(e, ErrFailedVerification) {
+			bad++
+		}
+	}
+	if bad > 0 {
+		s.offend(from, offenceBadItem*float64(min(bad, 4)), fmt.Sprintf("put-slivers: %d slivers refused", bad))
 	}
 	return writeResults(c, res, 0)
 }

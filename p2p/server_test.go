@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -437,5 +438,91 @@ func TestHandlerPanicIsContained(t *testing.T) {
 	}
 	if _, err := cli.GetMetadata(ctx, sh.ID(), blobID(2)); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the server after a panic: %v, want it still serving (not found)", err)
+	}
+}
+
+// Idle streams take no slot from a real request: the oldest stream still
+// waiting for its request is shed, and the request deadline ends the rest.
+func TestAdmissionShedsIdlers(t *testing.T) {
+	p := newPair(t, func(c *ServerConfig) {
+		c.Admission = AdmissionConfig{PerIP: 1000, PerSubnet: 1000, Outsiders: 4, Reserved: 2}
+		c.Timeouts.Request = 2 * time.Second
+		c.Timeouts.Idle = 5 * time.Second
+	})
+	ctx := ctxT(t, 20*time.Second)
+	id := blobID(3)
+	if err := p.cli.PutMetadata(ctx, p.srvHost.ID(), id, []byte("meta")); err != nil {
+		t.Fatal(err)
+	}
+	var idlers []network.Stream
+	for range 8 {
+		s, err := p.cliHost.NewStream(ctx, p.srvHost.ID(), ProtocolID(testNetwork, NameGetMetadata))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = s.Write([]byte{0}) // a byte of a frame header, then nothing
+		idlers = append(idlers, s)
+	}
+	time.Sleep(200 * time.Millisecond)
+	for i := range 5 {
+		if m, err := p.cli.GetMetadata(ctx, p.srvHost.ID(), id); err != nil || string(m) != "meta" {
+			t.Fatalf("request %d beside idle streams: %q %v", i, m, err)
+		}
+	}
+	if st := p.srv.AdmissionStats(); st.Shed == 0 {
+		t.Fatalf("no idler shed: %+v", st)
+	}
+	// The request deadline closes the idlers that were not shed.
+	start := time.Now()
+	buf := make([]byte, 1)
+	for _, s := range idlers {
+		_ = s.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = s.Read(buf)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("idle streams lived %v past the 2 s request deadline", d)
+	}
+}
+
+// Streams from one address are capped.
+func TestAdmissionPerIP(t *testing.T) {
+	p := newPair(t, func(c *ServerConfig) {
+		c.Admission = AdmissionConfig{PerIP: 3, PerSubnet: 100, Outsiders: 50, Reserved: 10}
+		c.Timeouts.Request = 5 * time.Second
+	})
+	ctx := ctxT(t, 20*time.Second)
+	for range 3 {
+		s, err := p.cliHost.NewStream(ctx, p.srvHost.ID(), ProtocolID(testNetwork, NameGetMetadata))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = s.Write([]byte{0})
+		defer s.Reset()
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := p.cli.GetMetadata(ctx, p.srvHost.ID(), blobID(1)); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("a fourth stream from one address: %v, want rate limited", err)
+	}
+}
+
+// Invalid requests past the threshold hand the peer to Gate.
+func TestInvalidRequestsGate(t *testing.T) {
+	var gated atomic.Int32
+	p := newPair(t, func(c *ServerConfig) {
+		c.GateAfter = 5
+		c.Gate = func(peer.ID, time.Duration, string) bool { gated.Add(1); return true }
+	})
+	ctx := ctxT(t, 20*time.Second)
+	for i := 0; i < 8 && gated.Load() == 0; i++ {
+		s, err := p.cliHost.NewStream(ctx, p.srvHost.ID(), ProtocolID(testNetwork, NameGetMetadata))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = s.Write(frameBytes([]byte("short")))
+		_ = s.CloseWrite()
+		_, _ = io.ReadAll(s)
+	}
+	if gated.Load() == 0 {
+		t.Fatalf("not gated; offences %.1f", p.srv.Offences(p.cliHost.ID()))
 	}
 }

@@ -23,20 +23,35 @@ type Timeouts struct {
 	// Handler bounds one Handler call on the server, or the whole exchange
 	// on the client when the caller's context has no earlier deadline.
 	Handler time.Duration
+	// Request bounds how long a server waits for a request (its first
+	// frames, at most a few KiB) once the stream is open, whatever the
+	// payload timeouts: a stream that is opened and left idle holds a slot
+	// for this long at most. Zero means Idle.
+	Request time.Duration
 }
 
 // DefaultTimeouts suit a storage node on a wide-area network: ten seconds of
-// silence, 512 KiB/s at worst, one minute per request.
+// silence, 512 KiB/s at worst, one minute per request, two seconds to send
+// a request.
 func DefaultTimeouts() Timeouts {
-	return Timeouts{Idle: 10 * time.Second, MinRate: 512 << 10, Handler: time.Minute}
+	return Timeouts{Idle: 10 * time.Second, MinRate: 512 << 10, Handler: time.Minute, Request: 2 * time.Second}
 }
 
 // Validate refuses zero or negative timeouts.
 func (t Timeouts) Validate() error {
-	if t.Idle <= 0 || t.MinRate <= 0 || t.Handler <= 0 {
+	if t.Idle <= 0 || t.MinRate <= 0 || t.Handler <= 0 || t.Request < 0 {
 		return fmt.Errorf("p2p: timeouts must be positive: %+v", t)
 	}
 	return nil
+}
+
+// forRequest returns the timeouts for reading a request: Idle is the
+// request deadline.
+func (t Timeouts) forRequest() Timeouts {
+	if t.Request > 0 {
+		t.Idle = min(t.Idle, t.Request)
+	}
+	return t
 }
 
 // allowance is the time a frame of n bytes may take.
@@ -48,6 +63,23 @@ func (t Timeouts) allowance(n int) time.Duration {
 type frameConn struct {
 	s network.Stream
 	t Timeouts
+	// slot is the server's admission slot of the stream (nil on clients).
+	slot *slot
+}
+
+// request returns the conn for reading a request: under the request
+// deadline.
+func (c frameConn) request() frameConn {
+	c.t = c.t.forRequest()
+	return c
+}
+
+// requested tells the server's admission that the request has arrived: the
+// stream is no longer one that may be shed for idling.
+func (c frameConn) requested() {
+	if c.slot != nil {
+		c.slot.requested()
+	}
 }
 
 func (c frameConn) readFrame(max int) ([]byte, error) {

@@ -177,8 +177,9 @@ func (c Config) Validate() error {
 // protection.
 type Host struct {
 	host.Host
-	cm  *connmgr.BasicConnMgr
-	log *slog.Logger
+	cm    *connmgr.BasicConnMgr
+	gater *gater
+	log   *slog.Logger
 
 	mu        sync.Mutex
 	committee map[peer.ID]struct{}
@@ -219,6 +220,7 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p/host: resource manager: %w", err)
 	}
+	gt := newGater()
 	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
 	if err != nil {
 		return nil, fmt.Errorf("p2p/host: connection manager: %w", err)
@@ -237,6 +239,7 @@ func New(cfg Config) (*Host, error) {
 		libp2p.Muxer(yamux.ID, muxer(cfg)),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(gt),
 		libp2p.Ping(true),
 		libp2p.DisableRelay(),
 		libp2p.UserAgent(cfg.UserAgent),
@@ -267,7 +270,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("p2p/host: %w", err)
 	}
 	log.Debug("p2p host started", "peer", h.ID(), "addrs", h.Addrs())
-	return &Host{Host: h, cm: cm, log: log, committee: make(map[peer.ID]struct{})}, nil
+	return &Host{Host: h, cm: cm, gater: gt, log: log, committee: make(map[peer.ID]struct{})}, nil
 }
 
 // Bounds of Config.StreamWindow: yamux refuses less than 256 KiB.

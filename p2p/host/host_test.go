@@ -234,3 +234,44 @@ func TestLibp2pLogs(t *testing.T) {
 		t.Fatalf("host on a busy port: %v", err)
 	}
 }
+
+// A gated peer loses its connections and cannot reconnect, either way,
+// until the gating ends; committee peers are not gated.
+func TestGate(t *testing.T) {
+	a, b, m := newLoopback(t, nil), newLoopback(t, nil), newLoopback(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, h := range []*Host{b, m} {
+		if err := h.Connect(ctx, a.AddrInfo()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.SetCommittee([]peer.ID{m.ID()})
+	if a.Gate(m.ID(), time.Minute, "test") {
+		t.Fatal("a committee peer was gated")
+	}
+	if !a.Gate(b.ID(), 300*time.Millisecond, "test") || !a.Gated(b.ID()) {
+		t.Fatal("gating an outsider failed")
+	}
+	if len(a.Network().ConnsToPeer(b.ID())) != 0 {
+		t.Fatal("connections to the gated peer stayed open")
+	}
+	// An inbound connection from a gated peer is dropped once secured
+	// (the dialler may briefly think it connected): nothing gets through.
+	_ = b.Connect(ctx, a.AddrInfo())
+	time.Sleep(100 * time.Millisecond)
+	if len(a.Network().ConnsToPeer(b.ID())) != 0 {
+		t.Fatal("the gated peer reconnected")
+	}
+	if res := <-ping.Ping(ctx, b, a.ID()); res.Error == nil {
+		t.Fatal("the gated peer reached the host")
+	}
+	if err := a.Connect(ctx, b.AddrInfo()); err == nil {
+		t.Fatal("the host dialled a gated peer")
+	}
+	time.Sleep(400 * time.Millisecond)
+	b.ForgetDialFailures(a.ID())
+	if err := b.Connect(ctx, a.AddrInfo()); err != nil {
+		t.Fatalf("after the gating ended: %v", err)
+	}
+}

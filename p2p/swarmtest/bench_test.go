@@ -35,12 +35,13 @@ type staticHandler struct {
 	slivers [][]byte
 }
 
-func (h *staticHandler) GetSlivers(_ context.Context, _ peer.ID, _ codec.BlobID, refs []p2p.SliverRef) ([]p2p.Result, error) {
-	out := make([]p2p.Result, len(refs))
+func (h *staticHandler) GetSlivers(_ context.Context, _ peer.ID, _ codec.BlobID, refs []p2p.SliverRef, send func(p2p.Result) error) error {
 	for i := range refs {
-		out[i].Data = h.slivers[i%len(h.slivers)]
+		if err := send(p2p.Result{Data: h.slivers[i%len(h.slivers)]}); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 func benchData() [][]byte {

@@ -51,18 +51,20 @@ func (m *memHandler) PutMetadata(_ context.Context, _ peer.ID, id codec.BlobID, 
 	return nil
 }
 
-func (m *memHandler) GetSlivers(_ context.Context, _ peer.ID, id codec.BlobID, refs []p2p.SliverRef) ([]p2p.Result, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]p2p.Result, len(refs))
-	for i, r := range refs {
-		if b, ok := m.slivers[id][r]; ok {
-			out[i].Data = b
-		} else {
-			out[i].Err = p2p.ErrNotFound
+func (m *memHandler) GetSlivers(_ context.Context, _ peer.ID, id codec.BlobID, refs []p2p.SliverRef, send func(p2p.Result) error) error {
+	for _, r := range refs {
+		m.mu.Lock()
+		b, ok := m.slivers[id][r]
+		m.mu.Unlock()
+		res := p2p.Result{Data: b}
+		if !ok {
+			res = p2p.Result{Err: p2p.ErrNotFound}
+		}
+		if err := send(res); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (m *memHandler) PutSlivers(_ context.Context, _ peer.ID, id codec.BlobID, ss []p2p.Sliver) ([]error, error) {
