@@ -61,9 +61,16 @@ func NewClient(ctx context.Context, cfg ClientConfig, opts ...ClientOption) (*Cl
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}
-		o.chain = chainlink.NewClient(cfg.Ledger, nil)
+		if err := cfg.loadKey(); err != nil {
+			return nil, err
+		}
+		// The account key signs what the client pays for (registrations;
+		// deletions of its blobs); without one it can only read.
+		o.chain = chainlink.NewClient(cfg.Ledger, nil, chainlink.ClientAccountKey(cfg.key))
 	} else if err := p2p.ValidateNetwork(cfg.Network); err != nil {
 		return nil, fmt.Errorf("%w: network: %v", ErrConfig, err)
+	} else if err := cfg.loadKey(); err != nil {
+		return nil, err
 	}
 	if o.log == nil {
 		o.log = slog.Default()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"floe/chainlink"
+	"floe/chainlink/account"
 	"floe/p2p"
 )
 
@@ -38,6 +39,11 @@ type Config struct {
 	Ledger string `json:"ledger"`
 	// Owner is the account that owns the node and pays its stake.
 	Owner chainlink.ID `json:"owner"`
+	// OwnerKey is the owner's account key file (package account: Sui's
+	// suiprivkey form, mode 0600), relative to the config file; empty:
+	// DATA_DIR/owner.key if it exists. The node signs its registration
+	// with it; once registered it signs with its BLS key.
+	OwnerKey string `json:"owner_key,omitempty"`
 	// Stake is moved from Owner's balance to the node at registration.
 	Stake uint64 `json:"stake"`
 	// Faucet asks the ledger's faucet for the stake first (devnets only).
@@ -151,13 +157,52 @@ type ClientConfig struct {
 	// Bootstrap are multiaddrs (with /p2p/<id>) of storage nodes, used to
 	// join the DHT; committee addresses come from the chain.
 	Bootstrap []string `json:"bootstrap,omitempty"`
-	// Account pays for storage and owns new blob objects.
-	Account chainlink.ID `json:"account"`
+	// Account pays for storage and owns new blob objects. It may be left
+	// out when AccountKey is given (it is that key's address).
+	Account chainlink.ID `json:"account,omitzero"`
+	// AccountKey is Account's key file (package account), relative to the
+	// config file, created on first use: the client signs its
+	// registrations and deletions with it. A config without it can read,
+	// not store.
+	AccountKey string `json:"account_key,omitempty"`
 	// Faucet tops up Account from the ledger's faucet when it runs low
 	// (devnets only).
 	Faucet bool `json:"faucet,omitempty"`
 	// Timeout bounds each store or read as a whole (default 5 minutes).
 	Timeout Duration `json:"timeout,omitzero"`
+
+	// key is AccountKey, once loaded.
+	key *account.Key
+}
+
+// Key returns the account key (nil if the config has none or it is not
+// loaded yet: LoadClientConfig and NewClient load it).
+func (c *ClientConfig) Key() *account.Key { return c.key }
+
+// SetKey sets the account key, and Account to its address.
+func (c *ClientConfig) SetKey(k *account.Key) {
+	c.key = k
+	if k != nil {
+		c.Account = chainlink.AccountID(k)
+	}
+}
+
+// loadKey loads AccountKey (relative to the working directory if not
+// absolute; created, mode 0600, on first use) unless the key is loaded,
+// sets Account from it and checks a given Account against it.
+func (c *ClientConfig) loadKey() error {
+	if c.key != nil || c.AccountKey == "" {
+		return nil
+	}
+	k, _, err := account.LoadOrCreate(c.AccountKey)
+	if err != nil {
+		return fmt.Errorf("%w: account_key: %v", ErrConfig, err)
+	}
+	if !c.Account.IsZero() && c.Account != chainlink.AccountID(k) {
+		return fmt.Errorf("%w: account %s, but account_key %s is the key of %s", ErrConfig, c.Account, c.AccountKey, k.Address())
+	}
+	c.SetKey(k)
+	return nil
 }
 
 // Validate checks the configuration.
@@ -171,8 +216,8 @@ func (c *ClientConfig) Validate() error {
 	if err := checkLedgerURL(c.Ledger); err != nil {
 		return err
 	}
-	if c.Account.IsZero() {
-		return fmt.Errorf("%w: account is required", ErrConfig)
+	if c.Account.IsZero() && c.AccountKey == "" && c.key == nil {
+		return fmt.Errorf("%w: account_key (or at least account) is required", ErrConfig)
 	}
 	return nil
 }
@@ -203,16 +248,26 @@ func LoadConfig(path string) (Config, error) {
 		// Relative to the config file, so a swarm directory can move.
 		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
 	}
+	if c.OwnerKey != "" && !filepath.IsAbs(c.OwnerKey) {
+		c.OwnerKey = filepath.Join(filepath.Dir(path), c.OwnerKey)
+	}
 	return c, c.Validate()
 }
 
-// LoadClientConfig reads a client configuration file.
+// LoadClientConfig reads a client configuration file and its account key
+// (account_key, relative to the file).
 func LoadClientConfig(path string) (ClientConfig, error) {
 	var c ClientConfig
 	if err := loadJSON(path, &c); err != nil {
 		return c, err
 	}
-	return c, c.Validate()
+	if c.AccountKey != "" && !filepath.IsAbs(c.AccountKey) {
+		c.AccountKey = filepath.Join(filepath.Dir(path), c.AccountKey)
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, c.loadKey()
 }
 
 func loadJSON(path string, v any) error {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"floe/chainlink"
+	"floe/chainlink/account"
 	"floe/p2p/host"
 )
 
@@ -67,8 +68,11 @@ type Devnet struct {
 }
 
 // ClientConfigFile is the name of the client config a devnet writes in its
-// directory.
-const ClientConfigFile = "client.json"
+// directory; ClientKeyFile that of the client's account key beside it.
+const (
+	ClientConfigFile = "client.json"
+	ClientKeyFile    = "client.key"
+)
 
 // StartDevnet starts (or resumes) a devnet and returns once every node
 // holds its shards of the current committee.
@@ -91,7 +95,8 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (_ *Devnet, err error) {
 	if cfg.LedgerListen == "" {
 		cfg.LedgerListen = "127.0.0.1:0"
 	}
-	// Checked before anything is opened: the ledger has no authentication.
+	// Checked before anything is opened: the devnet's ledger is a local
+	// playground (its faucet is open).
 	if h, _, err := net.SplitHostPort(cfg.LedgerListen); err != nil {
 		return nil, fmt.Errorf("%w: ledger listen address %q: %v", ErrConfig, cfg.LedgerListen, err)
 	} else if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
@@ -117,9 +122,18 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (_ *Devnet, err error) {
 			d.Close()
 		}
 	}()
+	// The served ledger takes only signed changes, like any other; its
+	// faucet is on (a devnet), and its epochs advance in process
+	// (Devnet.AdvanceEpoch) or with the admin token in ledger/admin.token
+	// (`floe ledger advance --ledger-dir DIR/ledger`).
+	token, _, err := chainlink.LoadOrCreateAdminToken(filepath.Join(cfg.Dir, "ledger", chainlink.AdminTokenFile))
+	if err != nil {
+		return nil, err
+	}
 	d.Ledger, err = chainlink.OpenDir(ctx, filepath.Join(cfg.Dir, "ledger"),
 		chainlink.WithShards(cfg.Shards), chainlink.WithEpochDuration(cfg.EpochDuration),
-		chainlink.WithLogger(cfg.Logger.With("role", "ledger")))
+		chainlink.WithLogger(cfg.Logger.With("role", "ledger")),
+		chainlink.WithFaucet(chainlink.DefaultFaucetLimits), chainlink.WithAdminToken(token))
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", ExplainDirLock(filepath.Join(cfg.Dir, "ledger"), err))
 	}
@@ -146,10 +160,17 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (_ *Devnet, err error) {
 	if err := d.ensureCommittee(ctx); err != nil {
 		return nil, err
 	}
+	// The client's account key (created on first start), beside the
+	// config that names it.
+	ck, _, err := account.LoadOrCreate(filepath.Join(cfg.Dir, ClientKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("client key: %w", err)
+	}
 	d.client = ClientConfig{
 		Network: "devnet", Ledger: d.ledgerURL, Bootstrap: d.bootstrap,
-		Account: devnetAccount("client"), Faucet: true,
+		AccountKey: ClientKeyFile, Faucet: true,
 	}
+	d.client.SetKey(ck)
 	if err := WriteJSON(filepath.Join(cfg.Dir, ClientConfigFile), d.client); err != nil {
 		return nil, err
 	}
@@ -164,11 +185,21 @@ const DevnetStake = 1_000_000
 // the committee at the next epoch change.
 func (d *Devnet) AddNode(ctx context.Context, stake uint64) (int, error) {
 	i := len(d.configs)
+	dataDir := filepath.Join(d.cfg.Dir, "node-"+strconv.Itoa(i))
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return 0, err
+	}
+	// Each node's owner is an account of its own, its key in the node's
+	// directory (created on first start), as `floe node init` makes it.
+	ownerKey, _, err := account.LoadOrCreate(filepath.Join(dataDir, OwnerKeyFile))
+	if err != nil {
+		return 0, fmt.Errorf("owner key of node %d: %w", i, err)
+	}
 	ncfg := Config{
 		Name: "node-" + strconv.Itoa(i), Network: "devnet",
-		DataDir: filepath.Join(d.cfg.Dir, "node-"+strconv.Itoa(i)),
+		DataDir: dataDir,
 		Listen:  []string{"/ip4/127.0.0.1/tcp/0"},
-		Ledger:  d.ledgerURL, Owner: DevnetOwner(i),
+		Ledger:  d.ledgerURL, Owner: chainlink.AccountID(ownerKey),
 		Stake: stake, Faucet: true, NoSync: d.cfg.NoSync, Bootstrap: slices.Clone(d.bootstrap),
 		ShardSyncFallback: Duration(d.cfg.ShardSyncFallback), ShardDropGrace: Duration(d.cfg.ShardDropGrace),
 		SpaceLimit: d.cfg.SpaceLimit,
@@ -192,10 +223,12 @@ func (d *Devnet) AddNode(ctx context.Context, stake uint64) (int, error) {
 	return i, nil
 }
 
-// DevnetOwner is the account that owns (and stakes) devnet node i.
-func DevnetOwner(i int) chainlink.ID { return devnetAccount("owner-" + strconv.Itoa(i)) }
+// Owner is the account that owns (and stakes) node i: the address of the
+// key in its directory's owner.key.
+func (d *Devnet) Owner(i int) chainlink.ID { return d.configs[i].Owner }
 
-// devnetAccount derives a fixed account address from a name.
+// devnetAccount derives a fixed address, with no key, from a name: for
+// client configs that never sign (tests).
 func devnetAccount(name string) chainlink.ID {
 	return chainlink.ID(sha256.Sum256([]byte("floe devnet account " + name)))
 }

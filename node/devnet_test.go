@@ -141,6 +141,9 @@ func storeReadBack(t *testing.T, c *Client, data []byte) {
 // resource manager allowed; 64 MB and the largest blob the parameters
 // allow run with FLOE_LARGE=1.
 func TestDevnetStoreReadLarge(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sizes, not races: too slow under -race")
+	}
 	d := startDevnet(t, 4, 100)
 	c := newTestClient(t, d)
 	storeReadBack(t, c, randomBlob(14, 14_000_000))

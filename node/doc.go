@@ -87,6 +87,15 @@
 // it as a notice, and invalidates the blob on chain when its own weight
 // reaches f+1 shards.
 //
+// Data pushed before its registration waits in the store's pending buffer
+// (pending.go) only if the chain knows the blob (cached lookups, a few a
+// second per peer); while the chain cannot be asked, each peer and IP may
+// buffer 32 MiB per 10 minutes; a full buffer evicts its oldest entries,
+// and entries whose registration never came are pruned after 10 minutes.
+// The stream server (p2p) gives the committees reserved slots and never
+// gates them, caps streams per address, and cuts off peers whose invalid
+// requests or failing slivers (p2p.ErrFailedVerification) add up.
+//
 // Config.Byzantine = "corrupt" makes a node serve corrupted metadata,
 // slivers and recovery symbols, for fault experiments.
 //

@@ -221,10 +221,10 @@ func TestEpochChangeProperty(t *testing.T) {
 			s := staked()
 			i := s[r.IntN(len(s))]
 			amt := uint64(1+r.IntN(3)) * DevnetStake
-			if _, err := d.Ledger.Faucet(ctx, DevnetOwner(i), amt); err != nil {
+			if _, err := d.Ledger.Faucet(ctx, d.Owner(i), amt); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := d.Ledger.Stake(ctx, DevnetOwner(i), d.Nodes()[i].ID(), amt); err != nil {
+			if _, err := d.Ledger.Stake(ctx, d.Owner(i), d.Nodes()[i].ID(), amt); err != nil {
 				t.Fatal(err)
 			}
 		case "restart":

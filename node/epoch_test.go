@@ -142,10 +142,10 @@ func TestEpochChangeMigratesShards(t *testing.T) {
 	}
 
 	// A stake move: node 0 gets more shards.
-	if _, err := d.Ledger.Faucet(ctx, DevnetOwner(0), 3*DevnetStake); err != nil {
+	if _, err := d.Ledger.Faucet(ctx, d.Owner(0), 3*DevnetStake); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Ledger.Stake(ctx, DevnetOwner(0), d.Nodes()[0].ID(), 3*DevnetStake); err != nil {
+	if _, err := d.Ledger.Stake(ctx, d.Owner(0), d.Nodes()[0].ID(), 3*DevnetStake); err != nil {
 		t.Fatal(err)
 	}
 	before := len(d.Nodes()[0].Shards())

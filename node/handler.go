@@ -80,7 +80,7 @@ func (h *handler) GetMetadata(ctx context.Context, _ peer.ID, id codec.BlobID) (
 	return h.n.corrupt(raw), nil
 }
 
-func (h *handler) PutMetadata(ctx context.Context, _ peer.ID, id codec.BlobID, raw []byte) error {
+func (h *handler) PutMetadata(ctx context.Context, from peer.ID, id codec.BlobID, raw []byte) error {
 	n := h.n
 	gotID, m, err := codec.UnmarshalMetadataWithID(raw)
 	if err != nil {
@@ -95,19 +95,26 @@ func (h *handler) PutMetadata(ctx context.Context, _ peer.ID, id codec.BlobID, r
 	if err := codec.VerifyMetadata(n.params, id, &m); err != nil {
 		return fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)
 	}
-	if st, err := n.store.State(ctx, id); err == nil && (st.Invalid || st.Gone(uint64(n.Epoch()))) {
+	st, err := n.store.State(ctx, id)
+	if err == nil && (st.Invalid || st.Gone(uint64(n.Epoch()))) {
 		return fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrInvalidRequest, id)
 	}
-	n.meta.put(id, verifiedMeta{m: &m, raw: raw}, 1)
 	if _, err := n.store.GetMetadata(ctx, id); err == nil {
+		n.meta.put(id, verifiedMeta{m: &m, raw: raw}, 1)
 		return nil // already stored
 	}
-	err = n.store.PutMetadata(ctx, id, raw)
+	if !st.Registered {
+		if err := n.admitPending(ctx, from, id, len(raw)); err != nil {
+			return err
+		}
+	}
+	n.meta.put(id, verifiedMeta{m: &m, raw: raw}, 1)
+	err = n.putMaybePending(ctx, id, len(raw), func() error { return n.store.PutMetadata(ctx, id, raw) })
 	n.noteWrite(err)
 	return storeErr(err)
 }
 
-func (h *handler) PutSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, in []p2p.Sliver) ([]error, error) {
+func (h *handler) PutSlivers(ctx context.Context, from peer.ID, id codec.BlobID, in []p2p.Sliver) ([]error, error) {
 	n := h.n
 	vm, err := n.metadata(ctx, id)
 	if err != nil {
@@ -145,7 +152,7 @@ func (h *handler) PutSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, in
 	for j, verr := range codec.VerifySlivers(n.params, vm.m, parsed) {
 		i := idx[j]
 		if verr != nil {
-			errs[i] = fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, verr)
+			errs[i] = fmt.Errorf("%w: %v", p2p.ErrFailedVerification, verr)
 			continue
 		}
 		good = append(good, store.Sliver{Pair: int(in[i].Pair), Type: in[i].Type, Data: in[i].Data})
@@ -156,7 +163,16 @@ func (h *handler) PutSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, in
 		}
 	}
 	if len(good) > 0 {
-		err := n.store.PutSlivers(ctx, id, good)
+		bytes := 0
+		for _, g := range good {
+			bytes += len(g.Data)
+		}
+		if st, err := n.store.State(ctx, id); err != nil || !st.Registered {
+			if err := n.admitPending(ctx, from, id, bytes); err != nil {
+				return nil, err
+			}
+		}
+		err := n.putMaybePending(ctx, id, bytes, func() error { return n.store.PutSlivers(ctx, id, good) })
 		n.noteWrite(err)
 		if err != nil {
 			return nil, storeErr(err)
@@ -167,30 +183,37 @@ func (h *handler) PutSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, in
 	return errs, nil
 }
 
-func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, items []p2p.SliverRef) ([]p2p.Result, error) {
+func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, items []p2p.SliverRef, send func(p2p.Result) error) error {
 	n := h.n
 	st, err := n.store.State(ctx, id)
 	if err != nil {
-		return nil, storeErr(err)
+		return storeErr(err)
 	}
 	if st.Invalid || st.Gone(uint64(n.Epoch())) {
-		return nil, fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, id)
+		return fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, id)
 	}
-	out := make([]p2p.Result, len(items))
-	for i, it := range items {
-		if int(it.Pair) >= n.params.NShards {
-			out[i].Err = fmt.Errorf("%w: pair %d out of range", p2p.ErrInvalidRequest, it.Pair)
-			continue
-		}
+	for _, it := range items {
+		var r p2p.Result
 		// The state was read once above; the shard follows from the pair.
-		data, err := n.store.GetShardSliver(ctx, n.params.ShardOfPair(id, int(it.Pair)), id, it.Type)
-		if err != nil {
-			out[i].Err = storeErr(err)
-			continue
+		// A shard not held here is answered without touching the store.
+		switch shard := n.params.ShardOfPair(id, int(it.Pair)); {
+		case int(it.Pair) >= n.params.NShards:
+			r.Err = fmt.Errorf("%w: pair %d out of range", p2p.ErrInvalidRequest, it.Pair)
+		case !n.mig.serves(shard):
+			r.Err = fmt.Errorf("%w: shard %d is not held here", p2p.ErrNotFound, shard)
+		default:
+			data, err := n.store.GetShardSliver(ctx, shard, id, it.Type)
+			if err != nil {
+				r.Err = storeErr(err)
+			} else {
+				r.Data = n.corrupt(data)
+			}
 		}
-		out[i].Data = n.corrupt(data)
+		if err := send(r); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // confirmationWait bounds how long a confirmation request waits for the

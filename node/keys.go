@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"floe/chainlink"
+	"floe/chainlink/account"
 	"floe/chainlink/bls"
 )
 
@@ -37,6 +40,33 @@ func loadOrCreateBLSKey(path string) (*bls.SecretKey, error) {
 	}
 	if err := WriteFileAtomic(path, []byte(hex.EncodeToString(k.Bytes())+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("writing BLS key: %w", err)
+	}
+	return k, nil
+}
+
+// OwnerKeyFile is the owner's account key in a node's data directory
+// (`floe node init` creates it unless given --owner-key).
+const OwnerKeyFile = "owner.key"
+
+// loadOwnerKey reads the node owner's account key: cfg.OwnerKey, or
+// DATA_DIR/owner.key when that is not set. A key that is not there is no
+// error when none was configured (a node registered already needs no
+// owner key: it updates its record with its BLS key); a key whose address
+// is not cfg.Owner is.
+func loadOwnerKey(cfg Config) (*account.Key, error) {
+	path := cfg.OwnerKey
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, OwnerKeyFile)
+	}
+	k, err := account.Load(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && cfg.OwnerKey == "":
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("%w: owner key: %v", ErrConfig, err)
+	}
+	if chainlink.AccountID(k) != cfg.Owner {
+		return nil, fmt.Errorf("%w: owner key %s is the key of %s, but the configured owner is %s", ErrConfig, path, k.Address(), cfg.Owner)
 	}
 	return k, nil
 }

@@ -89,6 +89,7 @@ type Node struct {
 	mig          *migration
 	recq         *recoveryQueue
 	space        *spaceWatch
+	pend         *pendingGate
 
 	meta    *metaCache
 	symbols *symbolCache
@@ -130,16 +131,22 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	key, err := loadOrCreateBLSKey(filepath.Join(cfg.DataDir, "bls.key"))
+	if err != nil {
+		return nil, err
+	}
+	ownerKey, err := loadOwnerKey(cfg)
+	if err != nil {
+		return nil, err
+	}
 	chain := opts.Chain
 	if chain == nil {
 		if cfg.Ledger == "" {
 			return nil, fmt.Errorf("%w: ledger URL is required", ErrConfig)
 		}
-		chain = chainlink.NewClient(cfg.Ledger, nil)
-	}
-	key, err := loadOrCreateBLSKey(filepath.Join(cfg.DataDir, "bls.key"))
-	if err != nil {
-		return nil, err
+		// The node signs its registration with the owner's key and its
+		// record updates and epoch-sync reports with its BLS key.
+		chain = chainlink.NewClient(cfg.Ledger, nil, chainlink.ClientNodeKey(key), chainlink.ClientAccountKey(ownerKey))
 	}
 	st, err := chain.EpochState(ctx)
 	if err != nil {
@@ -157,6 +164,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}
 	n.recq = newRecoveryQueue(cfg.RecoveryWorkers, log, n.recoverBlob)
 	n.space = newSpaceWatch()
+	n.pend = newPendingGate()
 	// Undo whatever was started if a later step fails (n, not the result,
 	// which a failing return sets to nil).
 	defer func() {
@@ -197,6 +205,10 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	// allow it to rebuild a whole shard's worth without being throttled.
 	scfg.RateLimit = p2p.RateLimit{Rate: 2000, Burst: 4000}
 	scfg.Logger = log
+	// Committee members (current and previous: the peers the host
+	// protects) get reserved stream slots and are never gated.
+	scfg.Admission.Preferred = n.host.IsProtected
+	scfg.Gate = n.host.Gate
 	if n.server, err = p2p.NewServer(n.host, &handler{n: n, maxSyncBytes: p2p.LimitsFor(params).MaxSyncBytes}, scfg); err != nil {
 		return nil, err
 	}
@@ -246,8 +258,9 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err := n.disc.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go n.follow(runCtx)
+	go func() { defer n.wg.Done(); n.prunePendingLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.reclaimLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.recq.loop(runCtx) }()
 	go func() { defer n.wg.Done(); n.mig.loop(runCtx) }()
@@ -256,7 +269,9 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 }
 
 // register registers the node on the chain, or updates its peer ID and
-// addresses if it is registered already (found by its BLS key).
+// addresses if it is registered already (found by its BLS key). Over HTTP
+// the registration is signed by the owner's key (Config.OwnerKey) and the
+// update by the node's BLS key.
 func (n *Node) register(ctx context.Context) error {
 	addrs := n.announced()
 	nodes, err := n.chain.Nodes(ctx)
@@ -268,9 +283,14 @@ func (n *Node) register(ctx context.Context) error {
 			continue
 		}
 		n.id = nd.ID
+		if nd.Owner != n.cfg.Owner {
+			n.log.Warn("the node is registered with another owner than configured", "registered", nd.Owner, "configured", n.cfg.Owner)
+		}
 		if nd.PeerID != n.host.ID().String() || !slices.Equal(nd.Addresses, addrs) {
+			// The BLS key authorises the update; the owner named is the
+			// registered one.
 			if _, err := n.chain.UpdateNode(ctx, chainlink.UpdateNodeRequest{
-				Owner: n.cfg.Owner, NodeID: nd.ID, PeerID: n.host.ID().String(), Addresses: addrs,
+				Owner: nd.Owner, NodeID: nd.ID, PeerID: n.host.ID().String(), Addresses: addrs,
 			}); err != nil {
 				return fmt.Errorf("%w: updating node info: %w", ErrChain, err)
 			}
@@ -298,7 +318,12 @@ func (n *Node) register(ctx context.Context) error {
 			n.log.Info("registered on chain", "node_id", nd.ID, "stake", nd.Stake)
 			return nil
 		}
-		if attempt > 0 || errors.Is(err, chainlink.ErrAlreadyRegistered) || errors.Is(err, chainlink.ErrInsufficientFunds) {
+		if errors.Is(err, chainlink.ErrNoKey) {
+			return fmt.Errorf("%w: registering node: the owner's key signs the registration: give owner_key in the config (or put it in %s): %w",
+				ErrConfig, filepath.Join(n.cfg.DataDir, OwnerKeyFile), err)
+		}
+		if attempt > 0 || errors.Is(err, chainlink.ErrAlreadyRegistered) || errors.Is(err, chainlink.ErrInsufficientFunds) ||
+			errors.Is(err, chainlink.ErrUnauthorized) {
 			return fmt.Errorf("%w: registering node: %w", ErrChain, err)
 		}
 	}

@@ -113,6 +113,12 @@ func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (_ *
 			report(opts.Progress, "certify", 0, 1)
 			blob, err = c.chain.CertifyBlob(ctx, reg.Blob.ObjectID, cert)
 			phases["certify"] += time.Since(t)
+			if errors.Is(err, chainlink.ErrAlreadyCertified) {
+				// Someone certified it first (certification is open to
+				// anyone holding a quorum certificate, e.g. from gossip):
+				// the blob is certified, which is what the store wanted.
+				blob, err = c.chain.Blob(ctx, reg.Blob.ObjectID)
+			}
 			if err == nil {
 				break
 			}
@@ -143,14 +149,17 @@ var ErrInvalidOptions = errors.New("node: invalid options")
 
 // register reserves storage and registers the blob, topping up the
 // account from the faucet on devnets.
+//
+// The client's account pays (and, over HTTP, signs); the object goes to
+// opts.SendObjectTo if set, else to the account.
 func (c *Client) register(ctx context.Context, enc *codec.EncodedBlob, size uint64, opts StoreOptions) (chainlink.RegisterBlobResult, error) {
-	owner := c.cfg.Account
-	if !opts.SendObjectTo.IsZero() {
-		owner = opts.SendObjectTo
-	}
+	payer := c.cfg.Account
 	req := chainlink.RegisterBlobRequest{
-		Owner: owner, BlobID: enc.BlobID, RootHash: chainlink.Hash32(enc.Metadata.RootHash()), Size: size,
+		Owner: payer, BlobID: enc.BlobID, RootHash: chainlink.Hash32(enc.Metadata.RootHash()), Size: size,
 		EncodingType: enc.Metadata.EncodingType, Deletable: opts.Deletable, EpochsAhead: opts.Epochs,
+	}
+	if !opts.SendObjectTo.IsZero() && opts.SendObjectTo != payer {
+		req.Owner, req.Payer = opts.SendObjectTo, payer
 	}
 	for attempt := 0; ; attempt++ {
 		reg, err := c.chain.RegisterBlob(ctx, req)
@@ -158,9 +167,12 @@ func (c *Client) register(ctx context.Context, enc *codec.EncodedBlob, size uint
 			return reg, nil
 		}
 		if attempt == 0 && c.cfg.Faucet && errors.Is(err, chainlink.ErrInsufficientFunds) {
-			if _, ferr := c.chain.Faucet(ctx, owner, faucetAmount); ferr == nil {
+			if _, ferr := c.chain.Faucet(ctx, payer, faucetAmount); ferr == nil {
 				continue
 			}
+		}
+		if errors.Is(err, chainlink.ErrNoKey) {
+			return reg, fmt.Errorf("%w: registering: storing needs the account's key (account_key in the client config): %w", ErrConfig, err)
 		}
 		if errors.Is(err, chainlink.ErrTooFarAhead) || errors.Is(err, chainlink.ErrBlobTooLarge) {
 			return reg, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
