@@ -142,12 +142,12 @@ func newProcSwarmWith(t *testing.T, nodes, shards int, initArgs []string) *procS
 	port := freePort(t)
 	s.ledgerURL = "http://127.0.0.1:" + strconv.Itoa(port)
 	s.ledger = s.start(filepath.Join(s.dir, "ledger.log"), "ledger", "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dir", filepath.Join(s.dir, "ledger"), "--shards", strconv.Itoa(shards), "--epoch", "1h")
-	s.chain = chainlink.NewClient(s.ledgerURL, nil)
+		"--dir", filepath.Join(s.dir, "ledger"), "--shards", strconv.Itoa(shards), "--epoch", "1h", "--faucet")
+	probe := chainlink.NewClient(s.ledgerURL, nil)
 	ctx := context.Background()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, err := s.chain.EpochState(ctx); err == nil {
+		if _, err := probe.EpochState(ctx); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -155,6 +155,7 @@ func newProcSwarmWith(t *testing.T, nodes, shards int, initArgs []string) *procS
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	s.chain = adminClient(t, s.ledgerURL, filepath.Join(s.dir, "ledger"))
 	for range nodes {
 		s.addNode(1_000_000)
 	}
@@ -163,9 +164,7 @@ func newProcSwarmWith(t *testing.T, nodes, shards int, initArgs []string) *procS
 	}
 	s.waitEpoch(1)
 	s.client = filepath.Join(s.dir, "client.json")
-	if err := node.WriteJSON(s.client, node.ClientConfig{
-		Network: "proctest", Ledger: s.ledgerURL, Account: randomAccount(t), Faucet: true,
-	}); err != nil {
+	if err := node.WriteJSON(s.client, clientConfig(t, s.ledgerURL)); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -179,12 +178,16 @@ func (s *procSwarm) addNode(stake uint64) int {
 	s.t.Helper()
 	i := len(s.nodes)
 	dir := filepath.Join(s.dir, "node-"+strconv.Itoa(i))
+	// The owner key is created in the node's directory.
 	args := append([]string{"node", "init", "--dir", dir, "--network", "proctest", "--ledger", s.ledgerURL,
-		"--owner", randomAccount(s.t).String(), "--faucet", "--stake", strconv.FormatUint(stake, 10),
+		"--faucet", "--stake", strconv.FormatUint(stake, 10),
 		"--listen", "/ip4/127.0.0.1/tcp/" + strconv.Itoa(freePort(s.t))}, s.initArgs...)
-	out, err := exec.Command(s.bin, args...).CombinedOutput()
+	cmd := exec.Command(s.bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		s.t.Fatalf("node init: %v\n%s", err, out)
+		s.t.Fatalf("node init: %v\n%s%s", err, out, stderr.String())
 	}
 	s.configs = append(s.configs, strings.TrimSpace(string(out)))
 	s.nodes = append(s.nodes, nil)
@@ -217,7 +220,7 @@ func (s *procSwarm) unstake(i int, args ...string) {
 // advance runs `floe ledger advance` and returns the new epoch.
 func (s *procSwarm) advance() uint32 {
 	s.t.Helper()
-	out, stderr, err := s.floe("ledger", "advance", "--ledger", s.ledgerURL)
+	out, stderr, err := s.floe("ledger", "advance", "--ledger", s.ledgerURL, "--ledger-dir", filepath.Join(s.dir, "ledger"))
 	if err != nil {
 		s.t.Fatalf("ledger advance: %v %s", err, stderr)
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,7 +90,10 @@ func TestLedgerServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := newRootCommand()
-	cmd.SetArgs([]string{"ledger", "serve", "--listen", addr, "--dir", t.TempDir(), "--shards", "10"})
+	dir := t.TempDir()
+	var out syncBuffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"ledger", "serve", "--listen", addr, "--dir", dir, "--shards", "10"})
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 	c := chainlink.NewClient("http://"+addr, nil)
@@ -106,6 +111,44 @@ func TestLedgerServe(t *testing.T) {
 	if st.NShards != 10 {
 		t.Fatalf("epoch state %+v", st)
 	}
+	// The admin token: created private, its path printed; advancing needs it.
+	tokenPath := filepath.Join(dir, chainlink.AdminTokenFile)
+	if fi, err := os.Stat(tokenPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin token file: %v %v", fi, err)
+	}
+	if !strings.Contains(out.String(), "admin token created: "+tokenPath) {
+		t.Fatalf("serve did not print the token's path: %q", out.String())
+	}
+	t.Setenv(adminTokenEnv, "")
+	url := "http://" + addr
+	if _, err := run(t, "ledger", "advance", "--ledger", url); err == nil || !strings.Contains(err.Error(), "--ledger-dir") {
+		t.Fatalf("advance without a token: %v", err)
+	}
+	if _, err := c.AdvanceEpoch(ctx); !errors.Is(err, chainlink.ErrNoKey) {
+		t.Fatalf("advance by a client without the token: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.token")
+	os.WriteFile(bad, []byte("not-the-token-0123456789\n"), 0o600)
+	if _, err := run(t, "ledger", "advance", "--ledger", url, "--admin-token-file", bad); !errors.Is(err, chainlink.ErrUnauthorized) {
+		t.Fatalf("advance with a wrong token: %v", err)
+	}
+	if st, _ := c.EpochState(ctx); st.Epoch != 0 {
+		t.Fatalf("refused advances advanced to epoch %d", st.Epoch)
+	}
+	if o := mustRun(t, "ledger", "advance", "--ledger", url, "--ledger-dir", dir); strings.TrimSpace(o) != "epoch 1" {
+		t.Fatalf("advance --ledger-dir: %q", o)
+	}
+	if o := mustRun(t, "ledger", "advance", "--ledger", url, "--admin-token-file", tokenPath); strings.TrimSpace(o) != "epoch 2" {
+		t.Fatalf("advance --admin-token-file: %q", o)
+	}
+	t.Setenv(adminTokenEnv, tokenPath)
+	if o := mustRun(t, "ledger", "advance", "--ledger", url); strings.TrimSpace(o) != "epoch 3" {
+		t.Fatalf("advance with $%s: %q", adminTokenEnv, o)
+	}
+	// The faucet is off without --faucet.
+	if _, err := c.Faucet(ctx, chainlink.ID{1}, 10); !errors.Is(err, chainlink.ErrFaucetDisabled) {
+		t.Fatalf("faucet of a ledger served without --faucet: %v", err)
+	}
 	cancel()
 	select {
 	case <-done:
@@ -115,4 +158,22 @@ func TestLedgerServe(t *testing.T) {
 	if _, err := run(t, "ledger", "serve", "--listen", "10.1.2.3:7070", "--dir", t.TempDir()); err == nil {
 		t.Fatal("serving on a non-loopback address was allowed")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

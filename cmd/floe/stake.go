@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"floe/chainlink"
+	"floe/chainlink/account"
 	"floe/chainlink/bls"
 	"floe/node"
 )
@@ -27,18 +28,22 @@ const defaultLedgerURL = "http://127.0.0.1:7070"
 
 // stakeFlags are the flags stake and unstake share.
 type stakeFlags struct {
-	ledger     string
-	staker     string
-	nodeID     string
-	nodeConfig string
-	amount     uint64
-	asJSON     bool
+	ledger       string
+	staker       string
+	key          string
+	clientConfig string
+	nodeID       string
+	nodeConfig   string
+	amount       uint64
+	asJSON       bool
 }
 
 func (f *stakeFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.ledger, "ledger", defaultLedgerURL, "ledger service URL; with --node-config the config's ledger unless this is given")
-	fl.StringVar(&f.staker, "staker", "", "staking account (0x + 64 hex digits); with --node-config the config's owner unless this is given")
+	fl.StringVar(&f.ledger, "ledger", defaultLedgerURL, "ledger service URL; with --node-config or --config that config's ledger unless this is given")
+	fl.StringVar(&f.staker, "staker", "", "staking account (0x + 64 hex digits), checked against the signing key; default: the key's account")
+	fl.StringVar(&f.key, "key", "", "the staker's account key file, which signs the request")
+	fl.StringVar(&f.clientConfig, "config", "", "a client config (client.json) whose account_key signs the request")
 	fl.StringVar(&f.nodeID, "node", "", "on-chain ID of the node (0x + 64 hex digits)")
 	fl.StringVar(&f.nodeConfig, "node-config", "", "the node's node.json (see 'floe node init'): the node is found on the chain from it")
 	fl.Uint64Var(&f.amount, "amount", 0, "amount to move")
@@ -74,20 +79,26 @@ func (f *stakeFlags) resolve(cmd *cobra.Command) (*target, error) {
 	if cfg != nil && !cmd.Flags().Changed("ledger") && cfg.Ledger != "" {
 		ledger = cfg.Ledger
 	}
-	var staker chainlink.ID
-	switch {
-	case f.staker != "":
+	key, err := f.signingKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	staker := chainlink.AccountID(key)
+	if f.staker != "" {
 		id, err := chainlink.ParseID(f.staker)
 		if err != nil {
 			return nil, fmt.Errorf("--staker: %w", err)
 		}
-		staker = id
-	case cfg != nil:
-		staker = cfg.Owner
-	default:
-		return nil, errors.New("--staker is required with --node (it defaults to the owner only with --node-config)")
+		if id != staker {
+			return nil, fmt.Errorf("--staker %s: the signing key is the key of %s (a request acts only for its signer)", id, staker)
+		}
 	}
-	t := &target{chain: chainlink.NewClient(ledger, nil), staker: staker}
+	if f.clientConfig != "" && cfg == nil && !cmd.Flags().Changed("ledger") {
+		if cc, err := node.LoadClientConfig(f.clientConfig); err == nil {
+			ledger = cc.Ledger
+		}
+	}
+	t := &target{chain: chainlink.NewClient(ledger, nil, chainlink.ClientAccountKey(key)), staker: staker}
 	if f.nodeID != "" {
 		id, err := chainlink.ParseID(f.nodeID)
 		if err != nil {
@@ -106,6 +117,51 @@ func (f *stakeFlags) resolve(cmd *cobra.Command) (*target, error) {
 	}
 	t.node, t.via = n, via
 	return t, nil
+}
+
+// signingKey is the staker's account key: --key, else the account_key of
+// --config, else (with --node-config) the node owner's key.
+func (f *stakeFlags) signingKey(cfg *node.Config) (*account.Key, error) {
+	n := 0
+	for _, s := range []string{f.key, f.clientConfig} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, errors.New("--key and --config exclude each other")
+	}
+	switch {
+	case f.key != "":
+		k, err := account.Load(f.key)
+		if err != nil {
+			return nil, fmt.Errorf("--key: %w", err)
+		}
+		return k, nil
+	case f.clientConfig != "":
+		cc, err := node.LoadClientConfig(f.clientConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--config: %w", err)
+		}
+		if cc.Key() == nil {
+			return nil, fmt.Errorf("--config %s has no account_key to sign with", f.clientConfig)
+		}
+		return cc.Key(), nil
+	case cfg != nil:
+		path := cfg.OwnerKey
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, node.OwnerKeyFile)
+		}
+		k, err := account.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("the owner key of --node-config (give --key for another staker): %w", err)
+		}
+		if chainlink.AccountID(k) != cfg.Owner {
+			return nil, fmt.Errorf("%s is the key of %s, but the node's owner is %s", path, k.Address(), cfg.Owner)
+		}
+		return k, nil
+	}
+	return nil, errors.New("say whose key signs: --key PATH (the staker's account key), --config CLIENT.json, or --node-config (the node's owner)")
 }
 
 // findConfiguredNode finds a node's on-chain record from its config. The
@@ -209,9 +265,12 @@ func newStakeCommand() *cobra.Command {
 		Use:   "stake",
 		Short: "Stake with a storage node; the stake counts from the next committee",
 		Long: `Move --amount from the staker's balance to a node's stake. The node is named
-by its on-chain ID (--node) or by its config (--node-config), in which case the
-staker defaults to the node's owner and the ledger to the config's. The stake
-counts from the committee selected at the next epoch change.`,
+by its on-chain ID (--node) or by its config (--node-config). The staker is the
+account whose key signs the request: --key PATH, or the account_key of a
+client config (--config), or, with --node-config, the node's owner key
+(owner_key, else owner.key in its directory); the ledger defaults to that
+config's. The stake counts from the committee selected at the next epoch
+change.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.amount == 0 {
@@ -273,7 +332,8 @@ the node's stake at once: the committee selected at the next epoch change no
 longer counts it, and a node left with no stake leaves that committee. The
 funds are credited back to the staker's balance at the advance to epoch e+2
 (e is the current epoch), once the next committee has taken over the node's
-shards; a leaving node must keep serving until then.`,
+shards; a leaving node must keep serving until then. The staker signs, as
+for 'floe stake' (--key, --config, or the owner key of --node-config).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {

@@ -20,18 +20,22 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"floe/chainlink"
+	"floe/chainlink/account"
 	"floe/chainlink/bls"
 )
 
-// startLedgerCmd runs `floe ledger serve` in process on a loopback port
-// with 10 shards and epochs on request only, and returns its URL and a
-// client.
+// startLedgerCmd runs `floe ledger serve --faucet` in process on a
+// loopback port with 10 shards and epochs on request only, and returns its
+// URL and a client holding the test keys (testKey, testBLSKey) and the
+// admin token. $FLOE_ADMIN_TOKEN_FILE names the token for `floe ledger
+// advance` in the test.
 func startLedgerCmd(t *testing.T) (string, *chainlink.Client) {
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := newRootCommand()
-	cmd.SetArgs([]string{"ledger", "serve", "--listen", addr, "--dir", t.TempDir(), "--shards", "10", "--epoch", "0"})
+	cmd.SetArgs([]string{"ledger", "serve", "--listen", addr, "--dir", dir, "--shards", "10", "--epoch", "0", "--faucet"})
 	cmd.SetOut(new(bytes.Buffer))
 	cmd.SetErr(new(bytes.Buffer))
 	done := make(chan error, 1)
@@ -45,11 +49,11 @@ func startLedgerCmd(t *testing.T) (string, *chainlink.Client) {
 		}
 	})
 	url := "http://" + addr
-	c := chainlink.NewClient(url, nil)
+	probe := chainlink.NewClient(url, nil)
 	for i := 0; ; i++ {
-		_, err := c.EpochState(ctx)
+		_, err := probe.EpochState(ctx)
 		if err == nil {
-			return url, c
+			break
 		}
 		select {
 		case err := <-done:
@@ -61,10 +65,58 @@ func startLedgerCmd(t *testing.T) (string, *chainlink.Client) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+	tokenPath := filepath.Join(dir, chainlink.AdminTokenFile)
+	token, err := chainlink.ReadAdminToken(tokenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(adminTokenEnv, tokenPath)
+	return url, chainlink.NewClient(url, nil, chainlink.ClientKeyring(testKeyring()), chainlink.ClientAdminToken(token))
 }
 
-func testAccount(i int) chainlink.ID {
-	return chainlink.ID(sha256.Sum256(fmt.Appendf(nil, "floe/cmd/test/account/%d", i)))
+// testKey is test account i's key; testAccount(i) its address.
+func testKey(i int) *account.Key {
+	seed := sha256.Sum256(fmt.Appendf(nil, "floe/cmd/test/account/%d", i))
+	k, err := account.FromSeed(seed[:])
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func testAccount(i int) chainlink.ID { return chainlink.AccountID(testKey(i)) }
+
+// testBLSKey is test node i's BLS key.
+func testBLSKey(t testing.TB, i int) *bls.SecretKey {
+	seed := sha256.Sum256(fmt.Appendf(nil, "floe/cmd/test/bls/%d", i))
+	k, err := bls.KeyFromSeed(seed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// testKeyring holds testKey(0..99) and testBLSKey(0..19).
+func testKeyring() *chainlink.Keyring {
+	k := chainlink.NewKeyring()
+	for i := range 100 {
+		k.AddAccount(testKey(i))
+	}
+	for i := range 20 {
+		k.AddNodeKey(testBLSKey(nil, i))
+	}
+	return k
+}
+
+// testKeyFile writes testKey(i) to a key file (mode 0600) and returns its
+// path: what the CLI signs with (--key, --owner-key).
+func testKeyFile(t *testing.T, i int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("account-%d.key", i))
+	if err := account.Write(path, testKey(i)); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // registerTestNode registers a node owned by testAccount(i) with stake.
@@ -81,11 +133,7 @@ func registerOwnedNode(t *testing.T, c chainlink.Chain, i int, owner chainlink.I
 			t.Fatal(err)
 		}
 	}
-	seed := sha256.Sum256(fmt.Appendf(nil, "floe/cmd/test/bls/%d", i))
-	k, err := bls.KeyFromSeed(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testBLSKey(t, i)
 	es, err := c.EpochState(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -151,15 +199,15 @@ func TestStakeUnstakeLedgerStatus(t *testing.T) {
 		t.Fatalf("advance: %q", out)
 	}
 	leaver := nodes[3]
-	del := testAccount(50)
+	del, delKey := testAccount(50), testKeyFile(t, 50)
 
 	var r stakeResult
-	runJSON(t, &r, "stake", "--ledger", url, "--staker", del.String(), "--node", leaver.ID.String(), "--amount", "500", "--faucet")
+	runJSON(t, &r, "stake", "--ledger", url, "--key", delKey, "--node", leaver.ID.String(), "--amount", "500", "--faucet")
 	if r.Action != "stake" || r.Node != leaver.ID || r.Name != "node-3" || r.NodeStake != 600 || r.StakerStake != 500 ||
 		r.Balance != 0 || r.Epoch != 1 || r.EffectiveEpoch != 2 {
 		t.Fatalf("stake: %+v", r)
 	}
-	runJSON(t, &r, "unstake", "--ledger", url, "--staker", del.String(), "--node", leaver.ID.String(), "--all")
+	runJSON(t, &r, "unstake", "--ledger", url, "--staker", del.String(), "--key", delKey, "--node", leaver.ID.String(), "--all")
 	if r.Action != "unstake" || r.Amount != 500 || r.NodeStake != 100 || r.StakerStake != 0 || r.Balance != 0 ||
 		r.Epoch != 1 || r.EffectiveEpoch != 2 || r.CreditEpoch != 3 || r.Pending != 500 || r.LeavesCommittee {
 		t.Fatalf("unstake --all: %+v", r)
@@ -167,7 +215,7 @@ func TestStakeUnstakeLedgerStatus(t *testing.T) {
 	// The owner drains the node, in text.
 	owner := testAccount(3)
 	ownerBal := balanceOf(t, c, owner)
-	out := mustRun(t, "unstake", "--ledger", url, "--staker", owner.String(), "--node", leaver.ID.String(), "--all")
+	out := mustRun(t, "unstake", "--ledger", url, "--key", testKeyFile(t, 3), "--node", leaver.ID.String(), "--all")
 	for _, want := range []string{"unstaked 100 of " + owner.String(), "leaves the committee at epoch 2",
 		"keep it running until epoch 3", "credited to " + owner.String() + " at the advance to epoch 3"} {
 		if !strings.Contains(out, want) {
@@ -238,10 +286,12 @@ func TestStakeUnstakeLedgerStatus(t *testing.T) {
 }
 
 // writeNodeConfig writes a node.json with `floe node init` into dir.
-func writeNodeConfig(t *testing.T, dir, url string, owner chainlink.ID) string {
+// The owner is the account of the key file ownerKey.
+func writeNodeConfig(t *testing.T, dir, url, ownerKey string) string {
 	t.Helper()
-	out := mustRun(t, "node", "init", "--dir", dir, "--owner", owner.String(), "--ledger", url)
-	return strings.TrimSpace(out)
+	out := mustRun(t, "node", "init", "--dir", dir, "--owner-key", ownerKey, "--ledger", url)
+	path, _, _ := strings.Cut(out, "\n") // then the owner key, on stderr
+	return path
 }
 
 // writeIdentity writes a libp2p identity into dir and returns its peer ID.
@@ -271,12 +321,12 @@ func writeIdentity(t *testing.T, dir string) string {
 func TestStakeNodeConfig(t *testing.T) {
 	url, c := startLedgerCmd(t)
 	ctx := context.Background()
-	owner := testAccount(7)
+	owner, ownerKey := testAccount(7), testKeyFile(t, 7)
 	root := t.TempDir()
 
 	// By peer ID: the chain knows the node under another name.
 	dir := filepath.Join(root, "alpha")
-	cfg := writeNodeConfig(t, dir, url, owner)
+	cfg := writeNodeConfig(t, dir, url, ownerKey)
 	pid := writeIdentity(t, dir)
 	n := registerOwnedNode(t, c, 1, owner, "renamed", pid, 100)
 	registerOwnedNode(t, c, 2, owner, "alpha", "peer-other", 100) // owner+name would pick this one
@@ -287,7 +337,7 @@ func TestStakeNodeConfig(t *testing.T) {
 	}
 	// Another staker, from the same config.
 	other := testAccount(8)
-	runJSON(t, &r, "stake", "--node-config", cfg, "--staker", other.String(), "--amount", "5", "--faucet")
+	runJSON(t, &r, "stake", "--node-config", cfg, "--key", testKeyFile(t, 8), "--amount", "5", "--faucet")
 	if r.Node != n.ID || r.Staker != other || r.NodeStake != 145 {
 		t.Fatalf("stake by config for another staker: %+v", r)
 	}
@@ -298,7 +348,7 @@ func TestStakeNodeConfig(t *testing.T) {
 
 	// By owner and name: no identity yet.
 	dir = filepath.Join(root, "beta")
-	cfg = writeNodeConfig(t, dir, url, owner)
+	cfg = writeNodeConfig(t, dir, url, ownerKey)
 	beta := registerOwnedNode(t, c, 3, owner, "beta", "peer-beta", 10)
 	runJSON(t, &r, "stake", "--node-config", cfg, "--amount", "1", "--faucet")
 	if r.Node != beta.ID || r.NodeStake != 11 || r.FoundBy != "owner and name" {
@@ -311,7 +361,7 @@ func TestStakeNodeConfig(t *testing.T) {
 		t.Fatalf("ambiguous config: %v", err)
 	}
 	// Not registered at all.
-	cfg = writeNodeConfig(t, filepath.Join(root, "gamma"), url, owner)
+	cfg = writeNodeConfig(t, filepath.Join(root, "gamma"), url, ownerKey)
 	if _, err := run(t, "stake", "--node-config", cfg, "--amount", "1"); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("unregistered node: %v", err)
 	}
@@ -325,7 +375,8 @@ func TestStakeNodeConfig(t *testing.T) {
 func TestStakeBadInput(t *testing.T) {
 	url, c := startLedgerCmd(t)
 	n := registerTestNode(t, c, 0, "node-0", "peer-0", 100)
-	staker := testAccount(9)
+	staker, key := testAccount(9), testKeyFile(t, 9)
+	ownerKey := testKeyFile(t, 0)
 	id := n.ID.String()
 	dead := "http://127.0.0.1:" + strconv.Itoa(freePort(t))
 	for _, tc := range []struct {
@@ -335,18 +386,22 @@ func TestStakeBadInput(t *testing.T) {
 		{[]string{"stake", "--ledger", url, "--staker", staker.String(), "--amount", "1"}, "--node NODE_ID or --node-config"},
 		{[]string{"stake", "--ledger", url, "--staker", staker.String(), "--node", id, "--node-config", "x.json", "--amount", "1"}, "exclude each other"},
 		{[]string{"stake", "--ledger", url, "--staker", staker.String(), "--node", id}, "--amount must be positive"},
-		{[]string{"stake", "--ledger", url, "--staker", "0x12", "--node", id, "--amount", "1"}, "--staker"},
-		{[]string{"stake", "--ledger", url, "--node", id, "--amount", "1"}, "--staker is required"},
-		{[]string{"stake", "--ledger", url, "--staker", staker.String(), "--node", "nope", "--amount", "1"}, "--node"},
-		{[]string{"stake", "--ledger", url, "--staker", staker.String(), "--node", testAccount(99).String(), "--amount", "1"}, "not found"},
-		{[]string{"stake", "--ledger", url, "--staker", staker.String(), "--node", id, "--amount", "1"}, "insufficient funds"},
-		{[]string{"stake", "--ledger", url, "--staker", staker.String(), "--node", id, "--amount", "-1"}, "invalid argument"},
-		{[]string{"stake", "--ledger", dead, "--staker", staker.String(), "--node", id, "--amount", "1"}, "unavailable"},
+		{[]string{"stake", "--ledger", url, "--staker", "0x12", "--key", key, "--node", id, "--amount", "1"}, "--staker"},
+		{[]string{"stake", "--ledger", url, "--node", id, "--amount", "1"}, "say whose key signs"},
+		{[]string{"stake", "--ledger", url, "--staker", staker.String(), "--node", id, "--amount", "1"}, "say whose key signs"},
+		{[]string{"stake", "--ledger", url, "--staker", testAccount(0).String(), "--key", key, "--node", id, "--amount", "1"}, "the signing key is the key of"},
+		{[]string{"stake", "--ledger", url, "--key", filepath.Join(t.TempDir(), "nokey"), "--node", id, "--amount", "1"}, "--key"},
+		{[]string{"stake", "--ledger", url, "--key", key, "--config", "c.json", "--node", id, "--amount", "1"}, "exclude each other"},
+		{[]string{"stake", "--ledger", url, "--key", key, "--node", "nope", "--amount", "1"}, "--node"},
+		{[]string{"stake", "--ledger", url, "--key", key, "--node", testAccount(99).String(), "--amount", "1"}, "not found"},
+		{[]string{"stake", "--ledger", url, "--key", key, "--node", id, "--amount", "1"}, "insufficient funds"},
+		{[]string{"stake", "--ledger", url, "--key", key, "--node", id, "--amount", "-1"}, "invalid argument"},
+		{[]string{"stake", "--ledger", dead, "--key", key, "--node", id, "--amount", "1"}, "unavailable"},
 		{[]string{"stake", "--node-config", filepath.Join(t.TempDir(), "missing.json"), "--amount", "1"}, "no such file"},
 		{[]string{"unstake", "--ledger", url, "--staker", staker.String(), "--node", id}, "--amount N (positive) or --all"},
 		{[]string{"unstake", "--ledger", url, "--staker", staker.String(), "--node", id, "--all", "--amount", "3"}, "exclude each other"},
-		{[]string{"unstake", "--ledger", url, "--staker", staker.String(), "--node", id, "--all"}, "no stake"},
-		{[]string{"unstake", "--ledger", url, "--staker", testAccount(0).String(), "--node", id, "--amount", "101"}, "insufficient funds"},
+		{[]string{"unstake", "--ledger", url, "--key", key, "--node", id, "--all"}, "no stake"},
+		{[]string{"unstake", "--ledger", url, "--key", ownerKey, "--node", id, "--amount", "101"}, "insufficient funds"},
 		{[]string{"ledger", "status", "--ledger", url, "--epoch", "7"}, "not found"},
 		{[]string{"ledger", "status", "--ledger", dead}, "unavailable"},
 	} {
@@ -372,7 +427,7 @@ func TestUnstakeExitStatus(t *testing.T) {
 	}
 	url, c := startLedgerCmd(t)
 	n := registerTestNode(t, c, 0, "node-0", "peer-0", 100)
-	cmd := exec.Command(floeBinary(t), "unstake", "--ledger", url, "--staker", testAccount(5).String(), "--node", n.ID.String(), "--all")
+	cmd := exec.Command(floeBinary(t), "unstake", "--ledger", url, "--key", testKeyFile(t, 5), "--node", n.ID.String(), "--all")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

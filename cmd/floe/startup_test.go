@@ -241,7 +241,7 @@ func TestStartupFailuresProcesses(t *testing.T) {
 	ledgerDir := filepath.Join(s.dir, "ledger")
 	ledgerURL := "http://127.0.0.1:" + strconv.Itoa(lport)
 	ledger := s.start(filepath.Join(s.dir, "ledger.log"), "ledger", "serve", "--listen", "127.0.0.1:"+strconv.Itoa(lport),
-		"--dir", ledgerDir, "--shards", "10")
+		"--dir", ledgerDir, "--shards", "10", "--faucet")
 	waitLog(t, ledger.log, regexp.MustCompile(`ledger serving`), 1, 30*time.Second)
 
 	t.Run("ledger port busy", func(t *testing.T) {
@@ -264,12 +264,13 @@ func TestStartupFailuresProcesses(t *testing.T) {
 		noFile(t, d)
 	})
 
-	owner := randomAccount(t).String()
+	// One owner for all the nodes: a key file of its own.
+	owner, _ := newAccountKey(t)
 	initNode := func(t *testing.T, name string, listen string) string {
 		t.Helper()
 		dir := filepath.Join(s.dir, name)
 		out := mustRunBinary(t, "node", "init", "--dir", dir, "--network", "proctest", "--ledger", ledgerURL,
-			"--owner", owner, "--faucet", "--listen", listen)
+			"--owner-key", owner, "--faucet", "--listen", listen)
 		return strings.TrimSpace(out)
 	}
 	t.Run("node port busy", func(t *testing.T) {
@@ -374,7 +375,7 @@ func TestNetworkNameOneRule(t *testing.T) {
 	defer l.Close()
 	for _, n := range []string{"Local", "_x", "Dev.Net"} {
 		dir := filepath.Join(t.TempDir(), "node")
-		runFailing(t, "--network: p2p: network name", "node", "init", "--dir", dir, "--network", n, "--owner", randomAccount(t).String())
+		runFailing(t, "--network: p2p: network name", "node", "init", "--dir", dir, "--network", n)
 		noFile(t, dir)
 
 		cfg := node.Config{Name: "n", Network: n, DataDir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"},
@@ -463,7 +464,7 @@ func TestDefaultConfigMatchesDevnet(t *testing.T) {
 // The disk settings go from `node init` flags into node.json and back.
 func TestNodeInitDiskSettings(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "n")
-	out := mustRunBinary(t, "node", "init", "--dir", dir, "--network", "proctest", "--owner", randomAccount(t).String(),
+	out := mustRunBinary(t, "node", "init", "--dir", dir, "--network", "proctest",
 		"--space-limit", "123456789", "--min-free-disk", "-1")
 	cfg, err := node.LoadConfig(strings.TrimSpace(out))
 	if err != nil {
@@ -473,5 +474,5 @@ func TestNodeInitDiskSettings(t *testing.T) {
 		t.Fatalf("node.json has space_limit %d, min_free_disk %d", cfg.SpaceLimit, cfg.MinFreeDisk)
 	}
 	runFailing(t, "space_limit", "node", "init", "--dir", filepath.Join(t.TempDir(), "m"), "--network", "proctest",
-		"--owner", randomAccount(t).String(), "--space-limit", "-5")
+		"--space-limit", "-5")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"floe/chainlink"
+	"floe/chainlink/account"
 	"floe/codec"
 	"floe/node"
 	"floe/node/gateway"
@@ -523,11 +524,17 @@ func newNodeCommand() *cobra.Command {
 	_ = run.MarkFlagRequired("config")
 
 	var icfg node.Config
-	var dir, owner string
+	var dir, ownerKey string
 	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a node config file into --dir",
-		Args:  cobra.NoArgs,
+		Long: `Write a node config file (node.json) into --dir. The node's owner is the
+account of an ed25519 key: --owner-key PATH (created there if missing), else
+DIR/owner.key, created (mode 0600). Its address is written as "owner"; the
+node signs its registration (and the stake it pays) with that key, and
+'floe stake --node-config' signs with it too. Keep a copy: a lost key is a
+lost account.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
 				return errors.New("--dir is required")
@@ -543,33 +550,45 @@ func newNodeCommand() *cobra.Command {
 			if icfg.ShardDropGrace < 0 {
 				return fmt.Errorf("--shard-drop-grace %v: must not be negative", time.Duration(icfg.ShardDropGrace))
 			}
-			if owner == "" {
-				return errors.New("--owner is required (the account that stakes for the node)")
-			}
-			id, err := chainlink.ParseID(owner)
-			if err != nil {
-				return fmt.Errorf("--owner: %w", err)
-			}
-			icfg.Owner = id
 			if icfg.Name == "" {
 				icfg.Name = filepath.Base(dir)
 			}
 			icfg.DataDir = dir
+			icfg.Owner = chainlink.ID{1} // checked below, once the key is read
 			if err := icfg.Validate(); err != nil {
-				return err
-			}
-			icfg.DataDir = "." // relative to the config file
-			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
 			path := filepath.Join(dir, "node.json")
 			if _, err := os.Stat(path); err == nil {
 				return fmt.Errorf("%s exists; not overwriting", path)
 			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			keyPath := filepath.Join(dir, node.OwnerKeyFile)
+			if ownerKey != "" {
+				abs, err := filepath.Abs(ownerKey)
+				if err != nil {
+					return fmt.Errorf("--owner-key: %w", err)
+				}
+				keyPath, icfg.OwnerKey = abs, abs
+			}
+			k, created, err := account.LoadOrCreate(keyPath)
+			if err != nil {
+				return fmt.Errorf("owner key: %w", err)
+			}
+			icfg.Owner = chainlink.AccountID(k)
+			icfg.DataDir = "." // relative to the config file
 			if err := node.WriteJSON(path, icfg); err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), path)
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, path)
+			what := "owner key"
+			if created {
+				what = "owner key created"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s (owner %s)\n", what, keyPath, icfg.Owner)
 			return nil
 		},
 	}
@@ -580,7 +599,7 @@ func newNodeCommand() *cobra.Command {
 	f.StringSliceVar(&icfg.Listen, "listen", []string{"/ip4/127.0.0.1/tcp/0"}, "libp2p listen multiaddrs")
 	f.StringSliceVar(&icfg.Bootstrap, "bootstrap", nil, "bootstrap peers (multiaddrs with /p2p/ID)")
 	f.StringVar(&icfg.Ledger, "ledger", "http://127.0.0.1:7070", "ledger service URL")
-	f.StringVar(&owner, "owner", "", "owner account (0x + 64 hex digits)")
+	f.StringVar(&ownerKey, "owner-key", "", "the owner's account key file (created if missing; default: DIR/owner.key)")
 	f.Uint64Var(&icfg.Stake, "stake", 1_000_000, "stake moved from the owner's balance to the node")
 	f.Int64Var(&icfg.SpaceLimit, "space-limit", 0, "most payload bytes the node stores (0: no limit)")
 	f.Int64Var(&icfg.MinFreeDisk, "min-free-disk", 0, "free disk bytes the node keeps for its database (default 256 MiB; negative: none)")

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"floe/chainlink"
+	"floe/chainlink/account"
 	"floe/node"
 )
 
@@ -169,12 +170,44 @@ func waitLog(t *testing.T, path string, re *regexp.Regexp, count int, timeout ti
 	}
 }
 
+// randomAccount is the address of a fresh account key the test does not
+// keep: for configs that are refused before they sign anything.
 func randomAccount(t *testing.T) chainlink.ID {
-	var id chainlink.ID
-	if _, err := rand.Read(id[:]); err != nil {
+	k, err := account.Generate(nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return chainlink.AccountID(k)
+}
+
+// newAccountKey creates an account key file and returns its path and
+// address: a client's account_key.
+func newAccountKey(t *testing.T) (string, chainlink.ID) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "account.key")
+	k, _, err := account.LoadOrCreate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, chainlink.AccountID(k)
+}
+
+// clientConfig is a client config of the swarm at ledgerURL that signs
+// with a new account key.
+func clientConfig(t *testing.T, ledgerURL string) node.ClientConfig {
+	key, _ := newAccountKey(t)
+	return node.ClientConfig{Network: "proctest", Ledger: ledgerURL, AccountKey: key, Faucet: true}
+}
+
+// adminClient is a ledger client holding the admin token that `floe
+// ledger serve` wrote into its dir.
+func adminClient(t *testing.T, ledgerURL, ledgerDir string) *chainlink.Client {
+	t.Helper()
+	token, err := chainlink.ReadAdminToken(filepath.Join(ledgerDir, chainlink.AdminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chainlink.NewClient(ledgerURL, nil, chainlink.ClientAdminToken(token))
 }
 
 // newProcSwarm starts a ledger and n nodes (byzantine ones serve corrupted
@@ -185,12 +218,12 @@ func newProcSwarm(t *testing.T, nodes, shards int, byzantine ...int) *procSwarm 
 	port := freePort(t)
 	s.ledgerURL = "http://127.0.0.1:" + strconv.Itoa(port)
 	s.ledger = s.start(filepath.Join(s.dir, "ledger.log"), "ledger", "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dir", filepath.Join(s.dir, "ledger"), "--shards", strconv.Itoa(shards), "--epoch", "1h")
-	s.chain = chainlink.NewClient(s.ledgerURL, nil)
+		"--dir", filepath.Join(s.dir, "ledger"), "--shards", strconv.Itoa(shards), "--epoch", "1h", "--faucet")
+	probe := chainlink.NewClient(s.ledgerURL, nil)
 	ctx := context.Background()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, err := s.chain.EpochState(ctx); err == nil {
+		if _, err := probe.EpochState(ctx); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -198,12 +231,16 @@ func newProcSwarm(t *testing.T, nodes, shards int, byzantine ...int) *procSwarm 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	s.chain = adminClient(t, s.ledgerURL, filepath.Join(s.dir, "ledger"))
 	for i := range nodes {
 		dir := filepath.Join(s.dir, "node-"+strconv.Itoa(i))
-		out, err := exec.Command(s.bin, "node", "init", "--dir", dir, "--network", "proctest", "--ledger", s.ledgerURL,
-			"--owner", randomAccount(t).String(), "--faucet").CombinedOutput()
+		// The owner key is created in the node's directory.
+		cmd := exec.Command(s.bin, "node", "init", "--dir", dir, "--network", "proctest", "--ledger", s.ledgerURL, "--faucet")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("node init: %v\n%s", err, out)
+			t.Fatalf("node init: %v\n%s%s", err, out, stderr.String())
 		}
 		cfgPath := strings.TrimSpace(string(out))
 		for _, b := range byzantine {
@@ -228,9 +265,7 @@ func newProcSwarm(t *testing.T, nodes, shards int, byzantine ...int) *procSwarm 
 	}
 	s.waitEpoch(1)
 	s.client = filepath.Join(s.dir, "client.json")
-	if err := node.WriteJSON(s.client, node.ClientConfig{
-		Network: "proctest", Ledger: s.ledgerURL, Account: randomAccount(t), Faucet: true,
-	}); err != nil {
+	if err := node.WriteJSON(s.client, clientConfig(t, s.ledgerURL)); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -347,7 +382,7 @@ func TestProcessSwarmFaults(t *testing.T) {
 	f2, b2 := writeRandom(t, s.dir, "blob2", 3000)
 	id2 := s.store(f2, "--epochs", "1")
 	s.read(id2, b2)
-	if out, stderr, err := s.floe("ledger", "advance", "--ledger", s.ledgerURL); err != nil {
+	if out, stderr, err := s.floe("ledger", "advance", "--ledger", s.ledgerURL, "--ledger-dir", filepath.Join(s.dir, "ledger")); err != nil {
 		t.Fatalf("ledger advance: %v %s", err, stderr)
 	} else if strings.TrimSpace(out) != "epoch 2" {
 		t.Fatalf("ledger advance printed %q", out)
@@ -405,7 +440,7 @@ func TestProcessClientErrors(t *testing.T) {
 		"--dir", filepath.Join(dir, "ledger"), "--shards", "20")
 	waitLog(t, s.ledger.log, regexp.MustCompile(`ledger serving`), 2, 20*time.Second)
 	s.client = filepath.Join(dir, "client.json")
-	if err := node.WriteJSON(s.client, node.ClientConfig{Network: "proctest", Ledger: s.ledgerURL, Account: randomAccount(t), Faucet: true}); err != nil {
+	if err := node.WriteJSON(s.client, clientConfig(t, s.ledgerURL)); err != nil {
 		t.Fatal(err)
 	}
 	unreachable := filepath.Join(dir, "unreachable.json")
