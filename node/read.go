@@ -285,6 +285,7 @@ func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id co
 	var parsed []codec.Sliver
 	var missing []p2p.SliverRef
 	for j, r := range results {
+		fetchedSliverBytes.Add(int64(len(r.Data))) // FetchedSliverBytes (readrange.go)
 		if r.Err != nil {
 			missing = append(missing, refs[j])
 			continue

@@ -23,16 +23,24 @@ const defaultGatewayListen = "127.0.0.1:31415"
 
 func newGatewayCommand() *cobra.Command {
 	var (
-		cf            clientFlags
-		listen        string
-		allowRemote   bool
-		maxBlobSize   string
-		tokenFile     string
-		maxConcurrent int
-		readTimeout   time.Duration
-		storeTimeout  time.Duration
-		noCTParam     bool
-		verbose       bool
+		cf             clientFlags
+		listen         string
+		allowRemote    bool
+		allowUnauth    bool
+		maxBlobSize    string
+		tokenFile      string
+		maxConcurrent  int
+		maxReads       int
+		maxReadsPerIP  int
+		maxStores      int
+		maxStoresPerIP int
+		maxConnsPerIP  int
+		bodyTimeout    time.Duration
+		bodyMin        string
+		readTimeout    time.Duration
+		storeTimeout   time.Duration
+		noCTParam      bool
+		verbose        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -40,14 +48,46 @@ func newGatewayCommand() *cobra.Command {
 		Long: `Serve the Walrus aggregator/publisher HTTP API (PUT /v1/blobs, GET /v1/blobs/{blob_id},
 byte ranges, by-object-id, /status, /v1/api) on a floe swarm, so curl, scripts
 and web pages written for Walrus work unchanged. It serves on loopback unless
---allow-remote is given; --auth-token-file makes PUT require a bearer token.
+--allow-remote is given; --auth-token-file makes PUT require a bearer token,
+which a gateway listening beyond loopback must have for stores unless
+--allow-unauthenticated-stores is given (anyone who can reach it could
+otherwise store at the expense of its account).
+
+Reads and stores have pools of their own (--max-reads, --max-stores), each
+with a cap per client IP (IPv6: per /64); a store takes its slot only once
+the first --body-min-bytes of its body have arrived, and every
+--body-chunk-timeout must bring that many more bytes (or the end), so a
+stalled or trickling upload is cut off. --max-conns-per-ip caps the
+connections one client holds open.
 It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if cmd.Flags().Changed("max-concurrent") {
+				if maxConcurrent < 1 {
+					return fmt.Errorf("--max-concurrent %d: want at least 1", maxConcurrent)
+				}
+				for _, f := range []struct {
+					name string
+					v    *int
+				}{{"max-reads", &maxReads}, {"max-stores", &maxStores}} {
+					if !cmd.Flags().Changed(f.name) {
+						*f.v = maxConcurrent
+					}
+				}
+			}
+			for _, f := range []struct {
+				name string
+				v    int
+			}{{"max-reads", maxReads}, {"max-reads-per-ip", maxReadsPerIP}, {"max-stores", maxStores},
+				{"max-stores-per-ip", maxStoresPerIP}, {"max-conns-per-ip", maxConnsPerIP}} {
+				if f.v < 1 {
+					return fmt.Errorf("--%s %d: want at least 1", f.name, f.v)
+				}
+			}
 			switch {
-			case maxConcurrent < 1:
-				return fmt.Errorf("--max-concurrent %d: want at least 1", maxConcurrent)
+			case bodyTimeout <= 0:
+				return fmt.Errorf("--body-chunk-timeout %v: must be positive", bodyTimeout)
 			case readTimeout <= 0:
 				return fmt.Errorf("--read-timeout %v: must be positive", readTimeout)
 			case storeTimeout <= 0:
@@ -57,14 +97,23 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 			if err != nil {
 				return fmt.Errorf("--max-blob-size: %w", err)
 			}
+			minBytes, err := parseByteSize(bodyMin)
+			if err != nil {
+				return fmt.Errorf("--body-min-bytes: %w", err)
+			}
 			gcfg := gateway.Config{
-				MaxBlobSize: size, MaxConcurrent: maxConcurrent, ReadTimeout: readTimeout,
-				StoreTimeout: storeTimeout, DisableContentTypeParam: noCTParam,
+				MaxBlobSize: size, MaxReads: maxReads, MaxReadsPerIP: maxReadsPerIP,
+				MaxStores: maxStores, MaxStoresPerIP: maxStoresPerIP, MaxConnsPerIP: maxConnsPerIP,
+				BodyChunkTimeout: bodyTimeout, BodyMinBytes: minBytes,
+				ReadTimeout: readTimeout, StoreTimeout: storeTimeout, DisableContentTypeParam: noCTParam,
 			}
 			if tokenFile != "" {
 				if gcfg.AuthToken, err = readToken(tokenFile); err != nil {
 					return err
 				}
+			}
+			if err := checkStoreAuth(listen, gcfg.AuthToken != "", allowUnauth); err != nil {
+				return err
 			}
 			level := slog.LevelInfo
 			if verbose {
@@ -86,11 +135,23 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", defaultGatewayListen, "address to serve on (loopback unless --allow-remote)")
 	f.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --listen address")
+	f.BoolVar(&allowUnauth, "allow-unauthenticated-stores", false,
+		"beyond loopback, accept stores without --auth-token-file (anyone reaching the gateway spends its account)")
 	f.StringVar(&maxBlobSize, "max-blob-size", "64MiB", "largest blob stored or served (bytes, or with KiB/MiB/GiB)")
 	f.StringVar(&tokenFile, "auth-token-file", "", "file holding the bearer token PUT requires (default: no auth)")
-	f.IntVar(&maxConcurrent, "max-concurrent", gateway.DefaultMaxConcurrent, "blob requests served at once; more get 429")
+	f.IntVar(&maxReads, "max-reads", gateway.DefaultMaxReads, "reads served at once; more get 429")
+	f.IntVar(&maxReadsPerIP, "max-reads-per-ip", gateway.DefaultMaxReadsPerIP, "reads served at once for one client IP")
+	f.IntVar(&maxStores, "max-stores", gateway.DefaultMaxStores, "stores served at once (a pool apart from reads); more get 429")
+	f.IntVar(&maxStoresPerIP, "max-stores-per-ip", gateway.DefaultMaxStoresPerIP, "stores served at once for one client IP")
+	f.IntVar(&maxConnsPerIP, "max-conns-per-ip", gateway.DefaultMaxConnsPerIP, "connections one client IP may hold open")
+	f.DurationVar(&bodyTimeout, "body-chunk-timeout", gateway.DefaultBodyChunkTimeout,
+		"a store body must bring --body-min-bytes within every such interval")
+	f.StringVar(&bodyMin, "body-min-bytes", "64KiB", "minimum bytes of a store body per --body-chunk-timeout")
+	// --max-concurrent set the one pool of old; it now sets both.
+	f.IntVar(&maxConcurrent, "max-concurrent", 0, "sets --max-reads and --max-stores (kept for old scripts)")
+	_ = f.MarkHidden("max-concurrent")
 	f.DurationVar(&readTimeout, "read-timeout", gateway.DefaultReadTimeout, "time limit of one read")
-	f.DurationVar(&storeTimeout, "store-timeout", gateway.DefaultStoreTimeout, "time limit of one store, body upload included")
+	f.DurationVar(&storeTimeout, "store-timeout", gateway.DefaultStoreTimeout, "time limit of one store after its body arrived")
 	f.BoolVar(&noCTParam, "no-content-type-param", false, "refuse the ?content_type= extension on reads")
 	f.BoolVar(&verbose, "verbose", false, "log every request")
 	return cmd
@@ -115,6 +176,17 @@ func listenGateway(addr, flag string, allowRemote bool) (net.Listener, error) {
 		return nil, fmt.Errorf("%s %q resolved to %s, not loopback", flag, addr, tcp.IP)
 	}
 	return ln, nil
+}
+
+// checkStoreAuth refuses a gateway beyond loopback whose stores need no
+// token, unless allowUnauth.
+func checkStoreAuth(listen string, haveToken, allowUnauth bool) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || haveToken || allowUnauth || isLoopbackHost(host) {
+		return nil // a bad address is listenGateway's to report
+	}
+	return fmt.Errorf("--listen %q is not a loopback address: stores there need --auth-token-file "+
+		"(or --allow-unauthenticated-stores, letting anyone who reaches it store at this gateway's expense)", listen)
 }
 
 func isLoopbackHost(host string) bool {

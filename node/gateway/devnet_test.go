@@ -186,7 +186,7 @@ func TestDevnetErrorCodes(t *testing.T) {
 	const token = "devnet-token"
 	base := s.serve(t, Config{AuthToken: token})
 	auth := map[string]string{"Authorization": "Bearer " + token}
-	small := s.serve(t, Config{MaxBlobSize: 1000, MaxConcurrent: 1})
+	small := s.serve(t, Config{MaxBlobSize: 1000, MaxReads: 1, MaxStores: 1, BodyMinBytes: 4})
 
 	resp, body := do(t, http.MethodPut, base+"/v1/blobs", randomBytes(1, 5000), auth)
 	var sr StoreResponse
@@ -221,7 +221,8 @@ func TestDevnetErrorCodes(t *testing.T) {
 	resp, body = do(t, http.MethodGet, base+"/v1/blobs/"+id.String(), nil, map[string]string{"Range": "bytes=5000-"})
 	checkError(t, resp, body, 416, StatusRangeNotSatisfied, "INVALID_BYTE_RANGE")
 
-	// 429: a PUT whose body has not arrived holds the small gateway's only slot.
+	// 429: a PUT whose body's first window (4 bytes) has arrived holds the
+	// small gateway's only store slot; reads go on.
 	pr, pw := io.Pipe()
 	putDone := make(chan *http.Response, 1)
 	go func() {
@@ -239,15 +240,17 @@ func TestDevnetErrorCodes(t *testing.T) {
 	if _, err := pw.Write([]byte("slow ")); err != nil {
 		t.Fatal(err)
 	}
-	// The PUT holds the slot once its handler runs; until then a GET gets
-	// through (and is refused as too large).
+	// The PUT holds the slot once its handler has read 4 bytes; until then
+	// another PUT gets through.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		resp, body = do(t, http.MethodGet, small+"/v1/blobs/"+id.String(), nil, nil)
-		if resp.StatusCode != 403 || time.Now().After(deadline) {
+		resp, body = do(t, http.MethodPut, small+"/v1/blobs", []byte("x"), nil)
+		if resp.StatusCode != 200 || time.Now().After(deadline) {
 			break
 		}
 	}
 	checkError(t, resp, body, 429, StatusResourceExhausted, "TOO_MANY_REQUESTS")
+	resp, body = do(t, http.MethodGet, small+"/v1/blobs/"+id.String(), nil, nil)
+	checkError(t, resp, body, 403, StatusSizeExceeded, "BLOB_TOO_LARGE") // served, not 429
 	pw.Write([]byte("body"))
 	pw.Close()
 	if r := <-putDone; r == nil || r.StatusCode != 200 {

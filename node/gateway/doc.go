@@ -62,9 +62,11 @@
 //	401 UNAUTHENTICATED    PUT without the bearer token (WWW-Authenticate: Bearer)
 //	403 SIZE_EXCEEDED      BLOB_TOO_LARGE: a read of a blob larger than MaxBlobSize
 //	404 NOT_FOUND          BLOB_NOT_FOUND (no live certified object), BLOB_INVALID, ROUTE_NOT_FOUND
+//	408 DEADLINE_EXCEEDED  BODY_TOO_SLOW: a PUT body slower than the minimum rate (floe)
 //	413 SIZE_EXCEEDED      BLOB_TOO_LARGE: a PUT body over MaxBlobSize or the network's maximum
 //	416 RANGE_NOT_SATISFIABLE  INVALID_BYTE_RANGE
-//	429 RESOURCE_EXHAUSTED TOO_MANY_REQUESTS (Retry-After: 1)
+//	429 RESOURCE_EXHAUSTED TOO_MANY_REQUESTS (Retry-After: 1): a pool or a client's share of it
+//	                       is full, or a client has MaxConnsPerIP connections open
 //	500 INTERNAL           INTERNAL, BLOB_MARKED_INVALID (store)
 //	503 UNAVAILABLE        BLOB_UNAVAILABLE (too few nodes answered), NO_COMMITTEE,
 //	                       CHAIN_UNAVAILABLE, INSUFFICIENT_FUNDS (the publisher's account)
@@ -79,21 +81,50 @@
 //
 // Config.MaxBlobSize (default 64 MiB; the network's own maximum,
 // nPrim·nSec·65534 bytes, is 14.6 GB for 1000 shards but only 1.8 MB for
-// 10) bounds a PUT body, read through a bounded reader into one buffer
-// sized from Content-Length, and the blobs served. Config.MaxConcurrent
-// (default 16) bounds the blob requests in progress; one more is answered
-// 429 at once, before its body is read. Memory for bodies is therefore
-// bounded by about MaxConcurrent·MaxBlobSize plus what encoding and
-// decoding need: the client roles take and return whole blobs, so a read
-// holds the whole blob even for a small range (as Walrus' aggregator does
-// for a full read). ReadTimeout (2 min) and StoreTimeout (10 min, body
-// upload included) bound each request's context and its connection's
-// deadlines (504 on expiry); headers must arrive within 10 s. The request
-// context reaches the backend, so a client that disconnects cancels its
-// store or read. Config.AuthToken makes PUT require Authorization: Bearer
-// <token> (compared in constant time); reads never need it. Serve lets
-// requests in progress finish for ShutdownGrace (10 s) after its context
-// ends, then cancels them.
+// 10) bounds a PUT body and the blobs served; a PUT declaring a larger
+// Content-Length is answered 413 before its body is read.
+//
+// Reads and stores have pools of their own, so stores cannot starve reads:
+// MaxReads (32) reads and MaxStores (8) stores in progress, of which one
+// client — an IPv4 address, or an IPv6 /64 — has at most MaxReadsPerIP (8,
+// more than a browser's 6 connections per host) and MaxStoresPerIP (2).
+// One more is answered 429 at once. Serve also caps the connections one
+// client holds open at MaxConnsPerIP (64): one more is answered 429 and
+// closed before its request is read, so one address cannot exhaust the
+// gateway's file descriptors. Behind a reverse proxy every client has the
+// proxy's address: raise the per-client caps there, or cap at the proxy.
+//
+// A store takes its slot only once the first window of its body has
+// arrived (BodyMinBytes, 64 KiB, or all of a smaller body); until then it
+// holds only its connection. Its buffer grows with the bytes that arrived,
+// never from the declared Content-Length. The body is read under a
+// deadline per window instead of one long timeout: every BodyChunkTimeout
+// (10 s) must bring at least BodyMinBytes (or the end of the body), else
+// the store is answered 408 and the connection closed, so a stalled or
+// trickling body is cut off after one window and a slot costs its holder
+// at least 6.5 KB/s. StoreTimeout (10 min) bounds the store itself
+// (encoding, distribution, certification) from the last body byte;
+// ReadTimeout (2 min) bounds a read and its connection's write deadline
+// (504 on expiry); headers must arrive within 10 s.
+//
+// A read of a whole blob holds the blob (as Walrus' aggregator does). A
+// Range or byte-range read fetches only the systematic primary slivers
+// that hold its bytes (node.Client.ReadRange: in RS2 the blob is laid out
+// row by row, and row r is primary sliver r), each verified against the
+// blob's metadata, and falls back to a full read when one of them cannot
+// be had or strict_consistency_check=true asks to re-encode the blob.
+// Memory for bodies is therefore bounded by about MaxStores·2·MaxBlobSize
+// (a growing buffer doubles) plus MaxReads·MaxBlobSize, plus BodyMinBytes
+// per connection still sending its first window, plus what encoding and
+// decoding need. The request context reaches the backend, so a client
+// that disconnects cancels its store or read.
+// Config.AuthToken makes PUT require Authorization: Bearer <token>
+// (compared in constant time); reads never need it. `floe gateway` refuses
+// to start on a non-loopback address without a token unless given
+// --allow-unauthenticated-stores: anyone who can reach an open publisher
+// stores at the expense of its account. Serve lets requests in progress
+// finish for ShutdownGrace (10 s) after its context ends, then cancels
+// them.
 //
 // Sizes are cached by blob ID (a blob ID commits to the length, F4.5), so
 // a read costs one chain status lookup before the swarm read.
@@ -115,11 +146,36 @@
 // the ledger's HTTP service, the HTTP hop and one copy of the body); for
 // blobs of megabytes it is within the run-to-run noise.
 //
+// # Attacks
+//
+// go test -run Attack -v ./node/gateway/ (attack_test.go) on a devnet of 4
+// nodes and 20 shards in the test process; attackers connect from other
+// loopback addresses (127.0.0.x). Before is the gateway of commit 826055c
+// (one pool of 16 slots taken on the headers, Grow(Content-Length), whole
+// reads for ranges) with the same tests, after is this one (sliver bytes
+// are counted by node.FetchedSliverBytes):
+//
+//	attack                                 before                       after
+//	20 IPs hold 60 MiB PUTs: 8 stalled     0 of 20 honest reads OK      20 of 20 OK, median 16 ms,
+//	  after the headers, 8 trickling         (all 429)                    slowest 41 ms; an honest
+//	  1 B/200 ms, 4 stalled after 64 KiB                                  store OK
+//	one IP opens 200 connections: 150      0 of 20 OK (all 429)         20 of 20 OK, median 37 ms;
+//	  stalled PUTs, 50 GETs never read                                    64 accepted, the rest 429
+//	24 stalled PUTs declaring 60 MiB       heap in use 25 → 987 MiB     22 → 23 MiB (+1 MiB)
+//	stalled or trickling body, 0.5 s       no answer in 5 s (held for   408 after 0.50 s, slot
+//	  window                                 StoreTimeout, 10 min)        freed
+//	1-byte Range of a 4 MiB blob: sliver   4,194,456 (8 slivers, the    524,307 (1 sliver); 2 bytes
+//	  bytes fetched                          whole blob)                  across rows: 1,048,614
+//
+// For a 64 MiB blob on 1000 shards a sliver is about 200 KB, so a 1-byte
+// range costs about 1/334 of a full read.
+//
 // # Tests
 //
 // go test ./node/gateway/ runs the handler against a fake backend that
 // encodes for real on an in-memory ledger (every error code, Range edges,
 // limits, cancellation), the same against devnets with Go's HTTP client,
+// the attack tests above,
 // and a page test in headless Chromium (skipped without chromium on PATH,
 // a failure with FLOE_REQUIRE_CHROMIUM=1). Fuzz targets: FuzzRange,
 // FuzzStoreQuery, FuzzReadQuery, FuzzRequest (go test -fuzz=FuzzRange

@@ -139,6 +139,19 @@ func (f *fakeBackend) Read(ctx context.Context, id codec.BlobID, opts node.ReadO
 	return &node.ReadResult{Data: append([]byte(nil), b.data...)}, nil
 }
 
+// ReadRange slices what Read returns (and counts as a read).
+func (f *fakeBackend) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, opts node.ReadOptions) (*node.RangeResult, error) {
+	res, err := f.Read(ctx, id, opts)
+	if err != nil {
+		return nil, err
+	}
+	size := uint64(len(res.Data))
+	if n == 0 || off >= size || n > size-off {
+		return nil, node.ErrBadRange
+	}
+	return &node.RangeResult{Data: res.Data[off : off+n], Size: size}, nil
+}
+
 func (f *fakeBackend) Status(ctx context.Context, id codec.BlobID) (chainlink.BlobStatus, error) {
 	st, err := f.ledger.BlobStatus(ctx, id)
 	if err != nil {

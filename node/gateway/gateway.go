@@ -17,10 +17,14 @@ import (
 )
 
 // Backend is what the gateway needs of a floe client: the publisher and
-// reader roles and the chain. *node.Client implements it.
+// reader roles (whole blobs and byte ranges) and the chain. *node.Client
+// implements it.
 type Backend interface {
 	Store(ctx context.Context, data []byte, opts node.StoreOptions) (*node.StoreResult, error)
 	Read(ctx context.Context, id codec.BlobID, opts node.ReadOptions) (*node.ReadResult, error)
+	// ReadRange reads bytes [off, off+n) of a blob, fetching only what
+	// holds them.
+	ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, opts node.ReadOptions) (*node.RangeResult, error)
 	Status(ctx context.Context, id codec.BlobID) (chainlink.BlobStatus, error)
 	Chain() chainlink.Chain
 }
@@ -30,11 +34,17 @@ var _ Backend = (*node.Client)(nil)
 
 // Defaults of Config.
 const (
-	DefaultMaxBlobSize   = 64 << 20
-	DefaultMaxConcurrent = 16
-	DefaultReadTimeout   = 2 * time.Minute
-	DefaultStoreTimeout  = 10 * time.Minute
-	DefaultShutdownGrace = 10 * time.Second
+	DefaultMaxBlobSize      = 64 << 20
+	DefaultMaxReads         = 32
+	DefaultMaxReadsPerIP    = 8
+	DefaultMaxStores        = 8
+	DefaultMaxStoresPerIP   = 2
+	DefaultMaxConnsPerIP    = 64
+	DefaultBodyChunkTimeout = 10 * time.Second
+	DefaultBodyMinBytes     = 64 << 10
+	DefaultReadTimeout      = 2 * time.Minute
+	DefaultStoreTimeout     = 10 * time.Minute
+	DefaultShutdownGrace    = 10 * time.Second
 )
 
 // Config holds the gateway's limits and options. Zero values take the
@@ -44,13 +54,30 @@ type Config struct {
 	// in bytes. The network's own maximum may be lower; the gateway then
 	// answers what the backend says.
 	MaxBlobSize int64
-	// MaxConcurrent bounds the blob requests (PUT, GET, HEAD of blobs) in
-	// progress; beyond it the gateway answers 429 at once. Together with
-	// MaxBlobSize it bounds the memory held for bodies.
-	MaxConcurrent int
+	// MaxReads bounds the reads (GET and HEAD of blobs) in progress and
+	// MaxReadsPerIP those of one client (an IPv4 address or an IPv6 /64);
+	// beyond either the gateway answers 429 at once. Set MaxReadsPerIP to
+	// MaxReads for no per-client cap.
+	MaxReads, MaxReadsPerIP int
+	// MaxStores and MaxStoresPerIP do the same for stores (PUT), in a pool
+	// of their own, so stores never starve reads. A store takes its slot
+	// only once the first window of its body (BodyMinBytes, or all of a
+	// smaller body) has arrived. With MaxBlobSize they bound the memory
+	// held for bodies.
+	MaxStores, MaxStoresPerIP int
+	// MaxConnsPerIP bounds the connections one client holds open on the
+	// listener of Serve; one more is answered 429 and closed.
+	MaxConnsPerIP int
+	// BodyChunkTimeout and BodyMinBytes are the minimum rate of a PUT
+	// body: every BodyChunkTimeout must bring at least BodyMinBytes (or
+	// the end of the body), else the store is refused (408). A stalled
+	// body is cut off after one BodyChunkTimeout.
+	BodyChunkTimeout time.Duration
+	BodyMinBytes     int64
 	// ReadTimeout bounds a read from the lookup to the last byte written.
 	ReadTimeout time.Duration
-	// StoreTimeout bounds a store from the first body byte to the answer.
+	// StoreTimeout bounds a store from its last body byte to the answer
+	// (encoding, distribution, certification).
 	StoreTimeout time.Duration
 	// AuthToken, if set, is the bearer token a PUT must carry
 	// (Authorization: Bearer <token>). Reads are never authenticated.
@@ -67,14 +94,33 @@ type Config struct {
 }
 
 func (c *Config) defaults() error {
-	if c.MaxBlobSize < 0 || c.MaxConcurrent < 0 || c.ReadTimeout < 0 || c.StoreTimeout < 0 || c.ShutdownGrace < 0 {
-		return errors.New("gateway: negative limit in config")
+	for _, v := range []int64{c.MaxBlobSize, int64(c.MaxReads), int64(c.MaxReadsPerIP), int64(c.MaxStores),
+		int64(c.MaxStoresPerIP), int64(c.MaxConnsPerIP), int64(c.BodyChunkTimeout), c.BodyMinBytes,
+		int64(c.ReadTimeout), int64(c.StoreTimeout), int64(c.ShutdownGrace)} {
+		if v < 0 {
+			return errors.New("gateway: negative limit in config")
+		}
 	}
 	if c.MaxBlobSize == 0 {
 		c.MaxBlobSize = DefaultMaxBlobSize
 	}
-	if c.MaxConcurrent == 0 {
-		c.MaxConcurrent = DefaultMaxConcurrent
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxReads, DefaultMaxReads)
+	def(&c.MaxReadsPerIP, min(DefaultMaxReadsPerIP, c.MaxReads))
+	def(&c.MaxStores, DefaultMaxStores)
+	def(&c.MaxStoresPerIP, min(DefaultMaxStoresPerIP, c.MaxStores))
+	def(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	c.MaxReadsPerIP = min(c.MaxReadsPerIP, c.MaxReads)
+	c.MaxStoresPerIP = min(c.MaxStoresPerIP, c.MaxStores)
+	if c.BodyChunkTimeout == 0 {
+		c.BodyChunkTimeout = DefaultBodyChunkTimeout
+	}
+	if c.BodyMinBytes == 0 {
+		c.BodyMinBytes = DefaultBodyMinBytes
 	}
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = DefaultReadTimeout
@@ -97,7 +143,8 @@ type Gateway struct {
 	b      Backend
 	cfg    Config
 	log    *slog.Logger
-	slots  chan struct{}
+	reads  *pool
+	stores *pool
 	sizes  *sizeCache
 	routes []route
 }
@@ -112,8 +159,9 @@ func New(b Backend, cfg Config) (*Gateway, error) {
 	}
 	g := &Gateway{
 		b: b, cfg: cfg, log: cfg.Logger,
-		slots: make(chan struct{}, cfg.MaxConcurrent),
-		sizes: newSizeCache(4096),
+		reads:  newPool("reads", cfg.MaxReads, cfg.MaxReadsPerIP),
+		stores: newPool("stores", cfg.MaxStores, cfg.MaxStoresPerIP),
+		sizes:  newSizeCache(4096),
 	}
 	g.routes = g.routeTable()
 	for i := range g.routes {
@@ -134,7 +182,9 @@ func Serve(ctx context.Context, ln net.Listener, b Backend, cfg Config) error {
 }
 
 // Serve answers HTTP on ln until ctx ends (see the package function Serve).
+// It caps the connections of one client at MaxConnsPerIP.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	ln = limitConns(ln, g.cfg.MaxConnsPerIP)
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv := &http.Server{
@@ -222,20 +272,6 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, notFound("ROUTE_NOT_FOUND", fmt.Sprintf("no such endpoint: %s", r.URL.Path)))
-}
-
-// acquire takes one of the concurrent-request slots, or answers 429.
-func (g *Gateway) acquire(w http.ResponseWriter) (release func(), ok bool) {
-	select {
-	case g.slots <- struct{}{}:
-		return func() { <-g.slots }, true
-	default:
-		w.Header().Set("Retry-After", "1")
-		writeError(w, &apiError{code: http.StatusTooManyRequests, status: StatusResourceExhausted, reason: "TOO_MANY_REQUESTS",
-			message:  fmt.Sprintf("the gateway is serving its maximum of %d requests, please retry", g.cfg.MaxConcurrent),
-			metadata: map[string]any{"max_concurrent": g.cfg.MaxConcurrent}})
-		return nil, false
-	}
 }
 
 // fail answers err, unless the client is gone (then nobody would read it).

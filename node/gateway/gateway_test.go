@@ -640,7 +640,7 @@ func blockingHook(entered chan<- struct{}, done chan<- error) func(ctx context.C
 
 func TestTimeoutsLimitsAndCancellation(t *testing.T) {
 	f := newFakeBackend(t, testShards)
-	base := startGateway(t, f, Config{MaxConcurrent: 1, ReadTimeout: 300 * time.Millisecond})
+	base := startGateway(t, f, Config{MaxReads: 1, MaxStores: 1, ReadTimeout: 300 * time.Millisecond})
 	id := put(t, base, "", []byte("slow")).NewlyCreated.BlobObject.BlobID
 	u := base + "/v1/blobs/" + id.String()
 	entered, done := make(chan struct{}, 1), make(chan error, 1)
@@ -656,7 +656,8 @@ func TestTimeoutsLimitsAndCancellation(t *testing.T) {
 		t.Errorf("backend saw %v, want the deadline", err)
 	}
 
-	// A client that goes away cancels the read, and 429 while it runs.
+	// A client that goes away cancels the read, and 429 while it runs (for
+	// reads: stores have a pool of their own).
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	errc := make(chan error, 1)
@@ -673,8 +674,9 @@ func TestTimeoutsLimitsAndCancellation(t *testing.T) {
 	if resp.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
-	resp, body = do(t, http.MethodPut, base+"/v1/blobs", []byte("y"), nil)
-	checkError(t, resp, body, 429, StatusResourceExhausted, "TOO_MANY_REQUESTS")
+	if resp, body = do(t, http.MethodPut, base+"/v1/blobs", []byte("y"), nil); resp.StatusCode != 200 {
+		t.Fatalf("a store while the only read slot is taken: %d %s", resp.StatusCode, body)
+	}
 	start := time.Now()
 	cancel()
 	select {

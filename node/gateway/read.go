@@ -192,7 +192,7 @@ func (g *Gateway) read(w http.ResponseWriter, r *http.Request, byteRange bool,
 		writeError(w, readError(err))
 		return
 	}
-	release, ok := g.acquire(w)
+	release, ok := g.acquire(w, r, g.reads)
 	if !ok {
 		return
 	}
@@ -303,23 +303,44 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		w.WriteHeader(status)
 		return
 	}
-	res, err := g.b.Read(ctx, info.id, node.ReadOptions{Check: q.check})
-	if err != nil {
-		g.fail(w, r, readError(err))
-		return
+	var out []byte
+	var liars int
+	if start == 0 && length == info.size {
+		res, err := g.b.Read(ctx, info.id, node.ReadOptions{Check: q.check})
+		if err != nil {
+			g.fail(w, r, readError(err))
+			return
+		}
+		if uint64(len(res.Data)) != info.size {
+			g.fail(w, r, sizeMismatch(uint64(len(res.Data)), info.size))
+			return
+		}
+		out, liars = res.Data, len(res.Liars)
+	} else {
+		// Only the slivers holding the range are fetched (node.ReadRange).
+		res, err := g.b.ReadRange(ctx, info.id, start, length, node.ReadOptions{Check: q.check})
+		if err != nil {
+			g.fail(w, r, readError(err))
+			return
+		}
+		if res.Size != info.size || uint64(len(res.Data)) != length {
+			g.fail(w, r, sizeMismatch(res.Size, info.size))
+			return
+		}
+		out, liars = res.Data, len(res.Liars)
 	}
-	if uint64(len(res.Data)) != info.size {
-		g.fail(w, r, &apiError{code: http.StatusInternalServerError, status: StatusInternal, reason: "SIZE_MISMATCH",
-			message: fmt.Sprintf("read %d bytes, the chain says %d", len(res.Data), info.size)})
-		return
-	}
-	if len(res.Liars) > 0 {
-		g.log.Info("gateway: nodes served invalid data", "blob_id", info.id, "nodes", len(res.Liars))
+	if liars > 0 {
+		g.log.Info("gateway: nodes served invalid data", "blob_id", info.id, "nodes", liars)
 	}
 	w.WriteHeader(status)
-	if _, err := w.Write(res.Data[start : start+length]); err != nil {
+	if _, err := w.Write(out); err != nil {
 		g.log.Debug("gateway: write body", "blob_id", info.id, "err", err)
 	}
+}
+
+func sizeMismatch(got, want uint64) *apiError {
+	return &apiError{code: http.StatusInternalServerError, status: StatusInternal, reason: "SIZE_MISMATCH",
+		message: fmt.Sprintf("read a blob of %d bytes, the chain says %d", got, want)}
 }
 
 // readContext bounds a read by the read timeout, also on the connection's

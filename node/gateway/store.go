@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -195,43 +196,65 @@ func (g *Gateway) putBlob(w http.ResponseWriter, r *http.Request, _ []string) {
 		writeError(w, g.tooLarge(r.ContentLength))
 		return
 	}
-	release, ok := g.acquire(w)
+
+	// The body's first window arrives before the store takes a slot: a
+	// client that sends headers and then stalls or trickles holds only its
+	// connection (capped per client by MaxConnsPerIP) and is cut off after
+	// BodyChunkTimeout. The buffer grows with the bytes that arrived, never
+	// from the declared Content-Length.
+	body := http.MaxBytesReader(w, r.Body, g.cfg.MaxBlobSize)
+	defer body.Close()
+	br := newBodyReader(w, body, g.cfg.BodyChunkTimeout, g.cfg.BodyMinBytes)
+	var buf bytes.Buffer
+	firstWindow := g.cfg.BodyMinBytes
+	if r.ContentLength >= 0 {
+		firstWindow = min(firstWindow, r.ContentLength)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(br, firstWindow)); err != nil {
+		g.failBody(w, r, err)
+		return
+	}
+	w.Header().Set("Connection", "close") // on a 429 the rest of the body is not read
+	release, ok := g.acquire(w, r, g.stores)
 	if !ok {
 		return
 	}
 	defer release()
+	w.Header().Del("Connection")
 
-	deadline := time.Now().Add(g.cfg.StoreTimeout)
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(deadline)
-	_ = rc.SetWriteDeadline(deadline.Add(time.Second))
-	ctx, cancel := context.WithDeadline(r.Context(), deadline)
-	defer cancel()
-
-	es, err := g.b.Chain().EpochState(ctx)
+	// A body that has all arrived makes net/http watch the connection; the
+	// window's deadline must not expire there during the chain lookup.
+	_ = br.rc.SetReadDeadline(time.Now().Add(g.cfg.StoreTimeout))
+	ectx, ecancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
+	es, err := g.b.Chain().EpochState(ectx)
+	ecancel()
 	if err != nil {
 		g.fail(w, r, storeError(fmt.Errorf("%w: epoch state: %w", node.ErrChain, err)))
 		return
 	}
 	if es.MaxEpochsAhead > 0 && q.epochs > es.MaxEpochsAhead {
+		w.Header().Set("Connection", "close")
 		g.fail(w, r, badRequest("INVALID_EPOCHS", "epochs=%d exceeds the network's maximum of %d epochs ahead",
 			q.epochs, es.MaxEpochsAhead))
 		return
 	}
-
-	data, err := readBody(w, r, g.cfg.MaxBlobSize)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			g.fail(w, r, g.tooLarge(-1))
-		case ctx.Err() != nil:
-			g.fail(w, r, storeError(ctx.Err()))
-		default:
-			g.fail(w, r, badRequest("MALFORMED_REQUEST", "reading the body: %v", err))
-		}
+	br.newWindow() // the chain lookup's time is not the client's
+	if _, err := buf.ReadFrom(br); err != nil {
+		g.failBody(w, r, err)
 		return
 	}
+	data := buf.Bytes()
+
+	// The store has its own bound, from the last body byte. The read
+	// deadline moves with it: net/http watches the connection for a client
+	// going away while the handler runs, and an expired deadline there
+	// would cancel the request.
+	deadline := time.Now().Add(g.cfg.StoreTimeout)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(deadline.Add(time.Second))
+	_ = rc.SetWriteDeadline(deadline.Add(time.Second))
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	defer cancel()
 
 	res, err := g.b.Store(ctx, data, node.StoreOptions{
 		Epochs: q.epochs, Deletable: !q.permanent, Force: q.force, SendObjectTo: q.sendObjectTo,
@@ -288,19 +311,25 @@ func (g *Gateway) tooLarge(size int64) *apiError {
 		message: msg, metadata: md}
 }
 
-// readBody reads the whole body, at most max bytes, into one buffer sized
-// from Content-Length when the client sent it.
-func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, max)
-	defer body.Close()
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1) // +1: ReadFrom needs room to see EOF
+// failBody answers a failed body read: 413 past the maximum size, 408 for
+// a body slower than the minimum rate, 400 otherwise. The connection is
+// closed after the answer.
+func (g *Gateway) failBody(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Connection", "close")
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		g.fail(w, r, g.tooLarge(-1))
+	case errors.Is(err, errBodyTooSlow):
+		// Answered even though the request's context is cancelled (net/http
+		// cancels it on the read timeout): the client may be there.
+		g.log.Info("gateway: store body too slow", "remote", r.RemoteAddr, "err", err)
+		writeError(w, &apiError{code: http.StatusRequestTimeout, status: StatusDeadlineExceeded, reason: "BODY_TOO_SLOW",
+			message:  fmt.Sprintf("the body must arrive at %d bytes per %v or faster", g.cfg.BodyMinBytes, g.cfg.BodyChunkTimeout),
+			metadata: map[string]any{"min_bytes": g.cfg.BodyMinBytes, "window_seconds": g.cfg.BodyChunkTimeout.Seconds()}})
+	default:
+		g.fail(w, r, badRequest("MALFORMED_REQUEST", "reading the body: %v", err))
 	}
-	if _, err := buf.ReadFrom(body); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // certifiedObject finds a live certified object of id for an

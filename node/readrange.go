@@ -1,0 +1,246 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"floe/chainlink"
+	"floe/codec"
+	"floe/p2p"
+)
+
+// Range reads. RS2 lays a blob out row by row in its nPrim·nSec message
+// matrix of S-byte symbols (shared/spec/walrus-compat.md §3, codec.Decode):
+// byte o of the blob is in row o / (nSec·S), and row r is, as it is, the
+// systematic primary sliver of index r (which is pair r). So bytes
+// [off, off+n) are the rows from off/(nSec·S) to (off+n-1)/(nSec·S): those
+// primary slivers, each verified against the metadata, are all a range
+// needs. A 1-byte range of a blob costs one sliver of nSec·S bytes instead
+// of the nPrim slivers of a full read.
+
+// ErrBadRange means a byte range that is empty or not within the blob.
+var ErrBadRange = errors.New("node: byte range not within the blob")
+
+// fetchedSliverBytes counts the sliver bytes every Client of this process
+// received from storage nodes in reads (verified or not).
+var fetchedSliverBytes atomic.Int64
+
+// FetchedSliverBytes returns how many bytes of slivers the reader role of
+// all Clients in this process has received so far (full reads, range
+// reads and their fallbacks). Tests and benchmarks take differences.
+func FetchedSliverBytes() int64 { return fetchedSliverBytes.Load() }
+
+// RangeResult is a byte range read from a blob and what it cost.
+type RangeResult struct {
+	// Data holds the bytes of the range.
+	Data []byte
+	// Size is the blob's length (from its verified metadata).
+	Size uint64
+	// Slivers and SliverBytes count the verified slivers the read used.
+	Slivers     int
+	SliverBytes int64
+	// Full is true when the range could not be read from its own slivers
+	// (or a strict check was asked for) and the whole blob was read.
+	Full bool
+	// Liars are nodes that served data failing verification.
+	Liars []NodeFailure
+	// Phases are the durations of status, metadata, slivers, decode.
+	Phases map[string]time.Duration
+}
+
+// RangeRows returns the systematic primary slivers (rows) that hold bytes
+// [off, off+n) of a blob of the given length: first and last row index.
+func RangeRows(p codec.Params, size, off, n uint64) (first, last int, err error) {
+	if n == 0 || off >= size || n > size-off {
+		return 0, 0, fmt.Errorf("%w: [%d, %d+%d) of %d bytes", ErrBadRange, off, off, n, size)
+	}
+	s, err := p.SymbolSize(size)
+	if err != nil {
+		return 0, 0, err
+	}
+	row := uint64(p.Secondary()) * uint64(s)
+	return int(off / row), int((off + n - 1) / row), nil
+}
+
+// ReadRange reads bytes [off, off+n) of a certified blob, fetching only
+// the systematic primary slivers that hold them, each verified against
+// the blob's metadata (which is verified against the blob ID). If any of
+// them cannot be had from its holders, or opts.Check is CheckStrict (which
+// re-encodes the whole blob), it reads the whole blob as Read does and
+// returns the range of it. The default and skip checks of a full read
+// concern rows decoded from other slivers; a range read decodes nothing, so
+// both give the bytes the writer encoded.
+func (c *Client) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, opts ReadOptions) (*RangeResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.Timeout))
+	defer cancel()
+	rr := &ReadResult{Phases: map[string]time.Duration{}}
+	res := &RangeResult{Phases: rr.Phases}
+	t := time.Now()
+	bs, err := c.chain.BlobStatus(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	if bs.Invalid {
+		return nil, fmt.Errorf("%w: %s", ErrBlobInvalid, id)
+	}
+	if !bs.Certified() {
+		return nil, fmt.Errorf("%w: %s is not certified on chain", ErrBlobNotFound, id)
+	}
+	est, err := c.chain.EpochState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	v, prev, preferPrev, err := readCommittees(ctx, c.comms, est, bs.InitialCertifiedEpoch)
+	if err != nil {
+		return nil, err
+	}
+	holders := shardHolders(v, prev, preferPrev)
+	rr.Phases["status"] = time.Since(t)
+
+	t = time.Now()
+	m, err := c.readMetadata(ctx, v, prev, preferPrev, id, rr)
+	res.Liars = rr.Liars
+	if err != nil {
+		return res, err
+	}
+	rr.Phases["metadata"] = time.Since(t)
+	p := v.params
+	res.Size = m.UnencodedLength
+	first, last, err := RangeRows(p, m.UnencodedLength, off, n)
+	if err != nil {
+		return res, err
+	}
+
+	if opts.Check != codec.CheckStrict {
+		t = time.Now()
+		rows, err := c.readRows(ctx, p, holders, id, m, first, last, rr, opts.Progress)
+		res.Liars = rr.Liars
+		if err == nil {
+			rr.Phases["slivers"] = time.Since(t)
+			s := rows[0].SymbolSize
+			rowBytes := uint64(p.Secondary()) * uint64(s)
+			res.Data = make([]byte, 0, n)
+			for k, sl := range rows {
+				r := uint64(first + k)
+				lo, hi := max(off, r*rowBytes), min(off+n, (r+1)*rowBytes)
+				res.Data = append(res.Data, sl.Data[lo-r*rowBytes:hi-r*rowBytes]...)
+				res.SliverBytes += int64(len(sl.Data))
+			}
+			res.Slivers = len(rows)
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		c.log.Debug("range read: its slivers cannot be had; reading the whole blob", "blob_id", id, "err", err)
+	}
+
+	// The whole blob, as Read does from the metadata on.
+	res.Full = true
+	t = time.Now()
+	var slivers []codec.Sliver
+	for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
+		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, rr, opts.Progress)
+		if err == nil {
+			break
+		}
+		c.log.Debug("reading slivers", "type", typ, "err", err)
+	}
+	res.Liars = rr.Liars
+	if err != nil {
+		return res, err
+	}
+	rr.Phases["slivers"] = time.Since(t)
+	for _, sl := range slivers {
+		res.Slivers++
+		res.SliverBytes += int64(len(sl.Data))
+	}
+	t = time.Now()
+	data, err := codec.Decode(p, m, slivers, opts.Check)
+	if err != nil {
+		if errors.Is(err, codec.ErrInconsistentBlob) {
+			return res, fmt.Errorf("%w: %s: %w", ErrInconsistent, id, err)
+		}
+		return res, err
+	}
+	rr.Phases["decode"] = time.Since(t)
+	res.Data = data[off : off+n]
+	return res, nil
+}
+
+// readRows fetches the primary slivers first..last (systematic rows; for
+// primary slivers the pair is the index), verified, in order. A sliver a
+// holder does not have moves on to the shard's other holder; a member that
+// fails or lies is not asked again. It fails when some row has no holder
+// left.
+func (c *Client) readRows(ctx context.Context, p codec.Params, holders [][]holder, id codec.BlobID, m *codec.Metadata,
+	first, last int, res *ReadResult, progress func(Progress)) ([]codec.Sliver, error) {
+	plan := newPairPlan(p, id, holders)
+	rows := make([]codec.Sliver, last-first+1)
+	var queue []int
+	for r := first; r <= last; r++ {
+		queue = append(queue, p.PairOfSliver(codec.Primary, r))
+	}
+	got := 0
+	for len(queue) > 0 {
+		type ask struct {
+			h    holder
+			refs []p2p.SliverRef
+		}
+		round := map[chainlink.ID]*ask{}
+		for _, pair := range queue {
+			h, ok := plan.holderOf(pair)
+			if !ok {
+				return nil, fmt.Errorf("%w: primary sliver %d: no holder left", ErrUnavailable, p.SliverIndex(codec.Primary, pair))
+			}
+			a := round[h.nodeID()]
+			if a == nil {
+				a = &ask{h: h}
+				round[h.nodeID()] = a
+			}
+			a.refs = append(a.refs, p2p.SliverRef{Pair: uint16(pair), Type: codec.Primary})
+		}
+		queue = nil
+		var (
+			mu sync.Mutex
+			wg sync.WaitGroup
+		)
+		for _, a := range round {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, missing, err := c.sliversFrom(ctx, a.h.v, a.h.i, id, m, a.refs)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					plan.drop(a.h.nodeID())
+					if errors.Is(err, errLied) {
+						res.Liars = append(res.Liars, failure(a.h.v, a.h.i, "%v", err))
+					}
+					for _, r := range a.refs {
+						queue = append(queue, int(r.Pair))
+					}
+					return
+				}
+				for _, r := range missing {
+					plan.miss(int(r.Pair))
+					queue = append(queue, int(r.Pair))
+				}
+				for _, sl := range ok {
+					rows[sl.Index-first] = sl
+					got++
+				}
+				report(progress, "fetch", int64(got), int64(len(rows)))
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return rows, nil
+}
