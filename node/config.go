@@ -48,6 +48,11 @@ type Config struct {
 	Stake uint64 `json:"stake"`
 	// Faucet asks the ledger's faucet for the stake first (devnets only).
 	Faucet bool `json:"faucet,omitempty"`
+	// MetricsListen, if set, is a TCP address (e.g. 127.0.0.1:9464) where
+	// the node serves /metrics (Prometheus), /health and /ready over HTTP.
+	// Loopback only unless MetricsAllowRemote.
+	MetricsListen      string `json:"metrics_listen,omitempty"`
+	MetricsAllowRemote bool   `json:"metrics_allow_remote,omitempty"`
 	// SpaceLimit caps the payload bytes the store holds: slivers,
 	// metadata and the pending buffer (0: none). Past it the node refuses
 	// new slivers with an out-of-space error (not a rate limit).

@@ -203,6 +203,8 @@ func (d *Devnet) AddNode(ctx context.Context, stake uint64) (int, error) {
 		Stake: stake, Faucet: true, NoSync: d.cfg.NoSync, Bootstrap: slices.Clone(d.bootstrap),
 		ShardSyncFallback: Duration(d.cfg.ShardSyncFallback), ShardDropGrace: Duration(d.cfg.ShardDropGrace),
 		SpaceLimit: d.cfg.SpaceLimit,
+		// Every devnet node serves /metrics, /health and /ready on loopback.
+		MetricsListen: "127.0.0.1:0",
 		// A devnet's nodes are small: pebble's preallocated logs would
 		// dwarf their data with the default memtable.
 		StoreMemTable: 8 << 20,
@@ -406,4 +408,16 @@ func (d *Devnet) SyncDone(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// MetricsAddrs are the running nodes' /metrics, /health and /ready
+// addresses, by node index ("" for a stopped node).
+func (d *Devnet) MetricsAddrs() []string {
+	out := make([]string, len(d.nodes))
+	for i, n := range d.nodes {
+		if n != nil {
+			out[i] = n.MetricsAddr()
+		}
+	}
+	return out
 }

@@ -56,6 +56,7 @@ func (n *Node) follow(ctx context.Context) {
 			n.mu.Lock()
 			n.applied = ev.Cursor
 			n.mu.Unlock()
+			n.lastApplied.Store(time.Now().UnixNano())
 			select {
 			case <-save.C:
 				n.saveCursor()

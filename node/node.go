@@ -89,7 +89,14 @@ type Node struct {
 	mig          *migration
 	recq         *recoveryQueue
 	space        *spaceWatch
-	pend         *pendingGate
+	metrics      *nodeMetrics
+	// lastApplied is when the follower last applied an event (unix ns).
+	lastApplied atomic.Int64
+	// stopMetrics ends the metrics listener (nil: none); MetricsAddr is
+	// where it listens.
+	stopMetrics func()
+	metricsAddr string
+	pend        *pendingGate
 
 	meta    *metaCache
 	symbols *symbolCache
@@ -164,6 +171,8 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}
 	n.recq = newRecoveryQueue(cfg.RecoveryWorkers, log, n.recoverBlob)
 	n.space = newSpaceWatch()
+	n.metrics = newNodeMetrics()
+	n.lastApplied.Store(time.Now().UnixNano())
 	n.pend = newPendingGate()
 	// Undo whatever was started if a later step fails (n, not the result,
 	// which a failing return sets to nil).
@@ -209,11 +218,24 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	// protects) get reserved stream slots and are never gated.
 	scfg.Admission.Preferred = n.host.IsProtected
 	scfg.Gate = n.host.Gate
+	pm, err := p2p.NewMetrics(n.metrics.reg)
+	if err != nil {
+		return nil, err
+	}
+	scfg.Metrics = pm
+	n.metrics.reg.MustRegister(n.host.Collector(p2p.ServiceName), nodeCollector{n})
 	if n.server, err = p2p.NewServer(n.host, &handler{n: n, maxSyncBytes: p2p.LimitsFor(params).MaxSyncBytes}, scfg); err != nil {
 		return nil, err
 	}
-	if n.client, err = p2p.NewClient(n.host, p2p.DefaultClientConfig(cfg.Network, params)); err != nil {
+	ccfg := p2p.DefaultClientConfig(cfg.Network, params)
+	ccfg.Metrics = pm
+	if n.client, err = p2p.NewClient(n.host, ccfg); err != nil {
 		return nil, err
+	}
+	if cfg.MetricsListen != "" {
+		if n.stopMetrics, n.metricsAddr, err = n.serveMetrics(cfg.MetricsListen, cfg.MetricsAllowRemote); err != nil {
+			return nil, err
+		}
 	}
 	if err := n.server.Start(ctx); err != nil {
 		return nil, err
@@ -406,6 +428,10 @@ func (n *Node) Epoch() uint32 {
 	return n.epoch
 }
 
+// MetricsAddr is where the node serves /metrics, /health and /ready
+// ("" when Config.MetricsListen is empty).
+func (n *Node) MetricsAddr() string { return n.metricsAddr }
+
 // Store exposes the node's store (for tests and tooling).
 func (n *Node) Store() *store.Store { return n.store }
 
@@ -436,6 +462,9 @@ func (n *Node) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var errs []error
+	if n.stopMetrics != nil {
+		n.stopMetrics()
+	}
 	if n.server != nil {
 		errs = append(errs, n.server.Stop(ctx))
 	}

@@ -46,7 +46,8 @@ func DefaultAdmission() AdmissionConfig {
 }
 
 type admission struct {
-	cfg AdmissionConfig
+	cfg    AdmissionConfig
+	onShed func() // metrics
 
 	mu     sync.Mutex
 	ip     map[string]int
@@ -117,6 +118,9 @@ func (a *admission) admit(kind int, st network.Stream, p peer.ID) (*slot, string
 		victim := front.Value.(*slot)
 		a.releaseLocked(victim)
 		a.shed++
+		if a.onShed != nil {
+			a.onShed()
+		}
 		_ = victim.st.Reset()
 	}
 	sl := &slot{a: a, kind: kind, ip: ip, net: subnet, preferred: preferred, st: st, since: time.Now()}

@@ -23,6 +23,8 @@ type ClientConfig struct {
 	// Timeouts bound every read and write, and each whole request when the
 	// caller's context has no deadline.
 	Timeouts Timeouts
+	// Metrics, if set, counts requests by outcome and times them.
+	Metrics *Metrics
 }
 
 // DefaultClientConfig returns the defaults for a network and parameters.
@@ -68,6 +70,10 @@ func (c *Client) exchange(ctx context.Context, p peer.ID, name string, send func
 // statusWait is more than Timeouts.Idle: for requests the server processes
 // after the last byte arrives.
 func (c *Client) exchangeWait(ctx context.Context, p peer.ID, name string, statusWait time.Duration, send func(frameConn) error, recv func(frameConn) error) (err error) {
+	if m := c.cfg.Metrics; m != nil {
+		start := time.Now()
+		defer func() { m.requested(name, err, time.Since(start)) }()
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeouts.Handler)

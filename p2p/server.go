@@ -45,6 +45,8 @@ type ServerConfig struct {
 	Gate       func(p peer.ID, d time.Duration, reason string) bool
 	GateAfter  float64
 	GatePeriod time.Duration
+	// Metrics, if set, counts requests, bytes, refusals and gating.
+	Metrics *Metrics
 }
 
 // DefaultServerConfig returns the defaults for a network and parameters.
@@ -138,7 +140,7 @@ func NewServer(h host.Host, handler Handler, cfg ServerConfig) (*Server, error) 
 		cfg.PutBatchBytes = b
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	srv := &Server{
 		h: h, handler: handler, cfg: cfg,
 		limits:   LimitsFor(cfg.Params),
 		limiter:  newPeerLimiter(cfg.RateLimit),
@@ -146,7 +148,9 @@ func NewServer(h host.Host, handler Handler, cfg ServerConfig) (*Server, error) 
 		offences: newOffences(cfg.GateAfter),
 		log:      log.With("component", "p2p/server"),
 		ctx:      ctx, cancel: cancel,
-	}, nil
+	}
+	srv.adm.onShed = cfg.Metrics.shedStream
+	return srv, nil
 }
 
 // Limits returns the size limits the server enforces.
@@ -218,9 +222,20 @@ func (s *Server) wrap(kind int, name string, fn serveFunc) network.StreamHandler
 		defer s.wg.Done()
 		remote := st.Conn().RemotePeer()
 		c := frameConn{s: st, t: s.cfg.Timeouts}
+		if m := s.cfg.Metrics; m != nil {
+			cs := newCountingStream(st)
+			c.s = cs
+			start := time.Now()
+			defer func() { m.served(name, int(cs.status.Load()), time.Since(start), cs.in.Load(), cs.out.Load()) }()
+		}
 		sl, why := s.adm.admit(kind, st, remote)
 		if sl == nil {
 			s.log.Debug("stream refused", "proto", name, "peer", remote, "why", why)
+			reason := "address_cap"
+			if why == "protocol busy" {
+				reason = "protocol_busy"
+			}
+			s.cfg.Metrics.refusedStream(reason)
 			s.offend(remote, offenceRefused, why)
 			s.refuse(c, StatusRateLimited, why)
 			return
@@ -228,11 +243,13 @@ func (s *Server) wrap(kind int, name string, fn serveFunc) network.StreamHandler
 		defer sl.release()
 		c.slot = sl
 		if err := st.Scope().SetService(ServiceName); err != nil {
+			s.cfg.Metrics.refusedStream("resource_manager")
 			s.log.Debug("resource manager refused stream", "proto", name, "peer", remote, "err", err)
 			s.refuse(c, StatusRateLimited, "resource limit: "+err.Error())
 			return
 		}
 		if !s.limiter.allow(remote, kind, time.Now()) {
+			s.cfg.Metrics.refusedStream("rate_limit")
 			s.log.Debug("rate limited", "proto", name, "peer", remote)
 			s.refuse(c, StatusRateLimited, "per-peer rate limit on "+name)
 			return
@@ -268,6 +285,7 @@ func (s *Server) offend(p peer.ID, points float64, reason string) {
 	}
 	if over, why := s.offences.add(p, points, reason); over {
 		if s.cfg.Gate(p, s.cfg.GatePeriod, why) {
+			s.cfg.Metrics.gatedPeer()
 			s.log.Info("peer gated after repeated offences", "peer", p, "last", why)
 		}
 	}

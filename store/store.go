@@ -587,3 +587,13 @@ func (s *Store) Shards() []int {
 	defer s.shardsMu.RUnlock()
 	return slices.Clone(s.shards)
 }
+
+// DiskFree returns the free bytes of the file system holding the store, 0
+// when unknown (not pebble, or no statfs).
+func (s *Store) DiskFree() int64 {
+	if s.opts.Path == "" || s.pdb == nil {
+		return 0
+	}
+	n, _ := diskFree(s.opts.Path)
+	return n
+}

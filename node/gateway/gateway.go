@@ -140,13 +140,14 @@ func (c *Config) defaults() error {
 // Gateway is the Walrus aggregator/publisher HTTP API over a Backend. It
 // is an http.Handler.
 type Gateway struct {
-	b      Backend
-	cfg    Config
-	log    *slog.Logger
-	reads  *pool
-	stores *pool
-	sizes  *sizeCache
-	routes []route
+	b       Backend
+	cfg     Config
+	log     *slog.Logger
+	reads   *pool
+	stores  *pool
+	sizes   *sizeCache
+	routes  []route
+	metrics *gwMetrics
 }
 
 // New returns a gateway serving b with cfg.
@@ -163,6 +164,7 @@ func New(b Backend, cfg Config) (*Gateway, error) {
 		stores: newPool("stores", cfg.MaxStores, cfg.MaxStoresPerIP),
 		sizes:  newSizeCache(4096),
 	}
+	g.metrics = newGWMetrics(g)
 	g.routes = g.routeTable()
 	for i := range g.routes {
 		g.routes[i].segs = strings.Split(strings.TrimPrefix(g.routes[i].path, "/"), "/")
@@ -226,7 +228,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := rw.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, ETag")
-	g.route(rw, r)
+	if !g.operatorRoute(rw, r) {
+		rw.route = g.route(rw, r)
+	} else {
+		rw.route = r.URL.Path
+	}
+	g.metrics.observe(rw.route, rw.status, time.Since(start), rw.n)
 	level := slog.LevelDebug
 	if rw.status >= 500 {
 		level = slog.LevelWarn
@@ -235,8 +242,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"status", rw.status, "bytes", rw.n, "dur", time.Since(start).Round(time.Microsecond))
 }
 
-// route dispatches r to the handler of its path and method.
-func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
+// route dispatches r to the handler of its path and method and returns the
+// route's pattern ("" when none matched).
+func (g *Gateway) route(w http.ResponseWriter, r *http.Request) string {
 	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	var allowed []string
 	for i := range g.routes {
@@ -254,11 +262,11 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 			}
 			h.Set("Access-Control-Max-Age", "86400")
 			w.WriteHeader(http.StatusNoContent)
-			return
+			return rt.path
 		}
 		if rt.method == r.Method || (rt.method == http.MethodGet && r.Method == http.MethodHead) {
 			rt.handle(w, r, params)
-			return
+			return rt.path
 		}
 		allowed = append(allowed, rt.method)
 		if rt.method == http.MethodGet {
@@ -269,9 +277,10 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeError(w, &apiError{code: http.StatusMethodNotAllowed, status: StatusInvalidArgument, reason: "METHOD_NOT_ALLOWED",
 			message: fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)})
-		return
+		return ""
 	}
 	writeError(w, notFound("ROUTE_NOT_FOUND", fmt.Sprintf("no such endpoint: %s", r.URL.Path)))
+	return ""
 }
 
 // fail answers err, unless the client is gone (then nobody would read it).
@@ -289,6 +298,7 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
 // recorder remembers the status and body size for the request log.
 type recorder struct {
 	http.ResponseWriter
+	route       string
 	status      int
 	n           int64
 	wroteHeader bool

@@ -70,3 +70,16 @@ func (h *Host) Gate(p peer.ID, d time.Duration, reason string) bool {
 
 // Gated reports whether p is cut off now.
 func (h *Host) Gated(p peer.ID) bool { return h.gater.blocked(p) }
+
+func (g *gater) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	n := 0
+	for _, t := range g.until {
+		if t.After(now) {
+			n++
+		}
+	}
+	return n
+}
