@@ -39,6 +39,7 @@ type Server struct {
 	faucetA *limiters // per account
 	faucetI *limiters // per client IP
 	now     func() time.Time
+	metrics *serverMetrics
 }
 
 // NewServer returns the HTTP handler of a ledger. Each Server has its own
@@ -53,6 +54,7 @@ func NewServer(l *Ledger) *Server {
 		faucetI: newLimiters(cfg.FaucetLimits.IPEvery, cfg.FaucetLimits.IPBurst),
 		now:     time.Now,
 	}
+	s.metrics = newServerMetrics(l)
 	h := s.mux.HandleFunc
 	h("GET /v1/auth", s.authInfo)
 	h("GET /v1/epoch", s.epoch)
@@ -80,7 +82,25 @@ func NewServer(l *Ledger) *Server {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	route := r.URL.Path
+	if r.Method == http.MethodGet && s.operator(rec, r) {
+		// route stays the path: /metrics, /health, /ready
+	} else {
+		s.mux.ServeHTTP(rec, r)
+		route = r.Pattern
+		if route == "" {
+			route = "none"
+		}
+	}
+	if rec.code == 0 {
+		rec.code = http.StatusOK
+	}
+	s.metrics.requests.WithLabelValues(route, http.StatusText(rec.code)).Inc()
+	s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+}
 
 type errorBody struct {
 	Error string `json:"error"`
