@@ -278,6 +278,7 @@ func (n *Node) serveMetrics(addr string, allowRemote bool) (stop func(), bound s
 		writeJSON(w, code, map[string]any{"ready": ok, "reasons": reasons})
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	n.log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /health /ready")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
