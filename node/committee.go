@@ -97,13 +97,78 @@ type committees struct {
 	mu    sync.Mutex
 	views map[uint32]*committeeView
 	at    map[uint32]time.Time
+	// For lookup (gossip validation) only: failed fetches remembered
+	// until a deadline, and the fetch under way per epoch, which
+	// concurrent lookups wait for instead of asking the chain again.
+	missed   map[uint32]committeeMiss
+	inflight map[uint32]chan struct{}
+}
+
+type committeeMiss struct {
+	until time.Time
+	err   error
 }
 
 // viewTTL bounds how stale the members' addresses in a cached view get.
 const viewTTL = 5 * time.Second
 
+// missTTL is how long lookup remembers that an epoch's committee could not
+// be fetched (none selected yet, or the chain failed).
+const missTTL = 2 * time.Second
+
 func newCommittees(chain chainlink.Chain) *committees {
-	return &committees{chain: chain, views: map[uint32]*committeeView{}, at: map[uint32]time.Time{}}
+	return &committees{
+		chain: chain, views: map[uint32]*committeeView{}, at: map[uint32]time.Time{},
+		missed: map[uint32]committeeMiss{}, inflight: map[uint32]chan struct{}{},
+	}
+}
+
+// lookup returns the committee of epoch for checking signatures and
+// membership (gossip validators): a cached view of any age, since
+// membership and keys never change once selected (only addresses do);
+// otherwise one fetch, shared by concurrent callers, whose failure is
+// remembered for missTTL. So a flood of messages naming an epoch without a
+// committee costs one chain call per epoch per missTTL, and messages of a
+// cached epoch cost none.
+func (c *committees) lookup(ctx context.Context, epoch uint32) (*committeeView, error) {
+	for {
+		c.mu.Lock()
+		if v := c.views[epoch]; v != nil {
+			c.mu.Unlock()
+			return v, nil
+		}
+		if m, ok := c.missed[epoch]; ok && time.Now().Before(m.until) {
+			c.mu.Unlock()
+			return nil, m.err
+		}
+		if wait, ok := c.inflight[epoch]; ok {
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		c.inflight[epoch] = done
+		c.mu.Unlock()
+		v, err := c.fetch(ctx, epoch)
+		c.mu.Lock()
+		delete(c.inflight, epoch)
+		if err != nil && ctx.Err() == nil {
+			now := time.Now()
+			for e, m := range c.missed {
+				if now.After(m.until) {
+					delete(c.missed, e)
+				}
+			}
+			c.missed[epoch] = committeeMiss{until: now.Add(missTTL), err: err}
+		}
+		c.mu.Unlock()
+		close(done)
+		return v, err
+	}
 }
 
 // get returns the committee of epoch, ErrNoCommittee if it has none.
@@ -144,6 +209,7 @@ func (c *committees) fetch(ctx context.Context, epoch uint32) (*committeeView, e
 	}
 	c.views[epoch] = v
 	c.at[epoch] = time.Now()
+	delete(c.missed, epoch)
 	return v, nil
 }
 

@@ -3,10 +3,7 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"floe/chainlink"
 	"floe/codec"
@@ -187,11 +184,13 @@ func (n *Node) forget(id codec.BlobID) {
 
 // maybeAttest signs and gossips a storage confirmation once the node holds
 // every sliver of its shards for a registered blob (once per blob per run).
+// The node's gossip loop publishes it, holding it while the node knows no
+// peer on the topic (a publish then would reach no one).
 func (n *Node) maybeAttest(ctx context.Context, id codec.BlobID) {
 	n.mu.Lock()
 	done := n.attested[id]
 	n.mu.Unlock()
-	if done || n.gossip == nil {
+	if done || n.gossip == nil || n.gsp == nil {
 		return
 	}
 	st, err := n.store.State(ctx, id)
@@ -217,61 +216,35 @@ func (n *Node) maybeAttest(ctx context.Context, id codec.BlobID) {
 	}
 	n.attested[id] = true
 	n.mu.Unlock()
-	a := gossip.Attestation{Signer: n.pk, Signed: signed, Confirmation: conf}
-	pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := n.gossip.PublishAttestation(pctx, a); err != nil {
-		n.log.Debug("gossiping attestation", "blob", id, "err", err)
-	}
+	n.gsp.publish(gossip.Attestation{Signer: n.pk, Signed: signed, Confirmation: conf})
 }
 
-// validateAttestation checks a gossiped confirmation against the committee
-// of its epoch.
-func (n *Node) validateAttestation(ctx context.Context, _ peer.ID, a gossip.Attestation) gossip.Verdict {
-	return checkAttestation(ctx, n.comms, n.Epoch(), a)
-}
+// gossipWindow: gossip naming an epoch more than one away from the
+// receiver's is not checked (Ignore): older is stale, newer may be
+// checkable once the receiver's view catches up.
+func gossipWindow(e, current uint32) bool { return e+1 >= current && e <= current+1 }
 
+// checkAttestation checks a gossiped confirmation, cheapest first: epoch
+// window (Ignore), the committee of its epoch from the cache (lookup: no
+// chain call for a known epoch, one per missTTL for an unknown one;
+// Ignore), the signer's membership (Reject), its signature (Reject).
 func checkAttestation(ctx context.Context, comms *committees, current uint32, a gossip.Attestation) gossip.Verdict {
 	e := a.Confirmation.Epoch
-	if e+1 < current || e > current+1 {
+	if !gossipWindow(e, current) {
 		return gossip.Ignore // stale, or from a future we cannot check yet
 	}
-	v, err := comms.get(ctx, e)
+	v, err := comms.lookup(ctx, e)
 	if err != nil {
 		return gossip.Ignore
 	}
 	i, ok := v.byKey[a.Signer]
 	if !ok {
-		return gossip.Reject
+		return gossip.Reject // committees never change once selected
 	}
 	if v.verifySigned(i, a.Signed.Message, a.Signed.Signature) != nil {
 		return gossip.Reject
 	}
 	return gossip.Accept
-}
-
-// validateNotice accepts a blob notice the chain backs.
-func (n *Node) validateNotice(ctx context.Context, _ peer.ID, nt gossip.Notice) gossip.Verdict {
-	st, err := n.chain.BlobStatus(ctx, nt.BlobID)
-	if err != nil {
-		return gossip.Ignore
-	}
-	switch nt.Kind {
-	case gossip.NoticeCertified:
-		if st.Certified() {
-			return gossip.Accept
-		}
-	case gossip.NoticeInvalid:
-		if st.Invalid {
-			return gossip.Accept
-		}
-		// Evidence is a committee member's signed InvalidBlobID message.
-		if verifyInvalidEvidence(ctx, n.comms, nt) == nil {
-			return gossip.Accept
-		}
-		return gossip.Reject
-	}
-	return gossip.Ignore
 }
 
 // invalidEvidence is signer public key ‖ signature over the InvalidBlobID
@@ -280,21 +253,29 @@ func invalidEvidence(pk [codec.BLSPublicKeySize]byte, sig [codec.BLSSignatureSiz
 	return append(append([]byte{}, pk[:]...), sig[:]...)
 }
 
-func verifyInvalidEvidence(ctx context.Context, comms *committees, nt gossip.Notice) error {
-	if len(nt.Evidence) != codec.BLSPublicKeySize+codec.BLSSignatureSize {
-		return fmt.Errorf("evidence of %d bytes", len(nt.Evidence))
-	}
-	v, err := comms.get(ctx, nt.Epoch)
-	if err != nil {
-		return err
-	}
+// checkInvalidEvidence checks an invalid-blob notice's evidence: its
+// length (Reject), the committee of the notice's epoch from the cache
+// (Ignore if unknown), the signer's membership (Reject), the signature
+// (Reject). It needs no chain call for a known epoch. On Accept it returns
+// the committee and the signer's index.
+func checkInvalidEvidence(ctx context.Context, comms *committees, nt gossip.Notice) (*committeeView, int, [codec.BLSSignatureSize]byte, gossip.Verdict) {
 	var pk [codec.BLSPublicKeySize]byte
 	var sig [codec.BLSSignatureSize]byte
+	if len(nt.Evidence) != codec.BLSPublicKeySize+codec.BLSSignatureSize {
+		return nil, -1, sig, gossip.Reject
+	}
+	v, err := comms.lookup(ctx, nt.Epoch)
+	if err != nil {
+		return nil, -1, sig, gossip.Ignore
+	}
 	copy(pk[:], nt.Evidence)
 	copy(sig[:], nt.Evidence[codec.BLSPublicKeySize:])
 	i, ok := v.byKey[pk]
 	if !ok {
-		return fmt.Errorf("signer not in committee %d", nt.Epoch)
+		return nil, -1, sig, gossip.Reject
 	}
-	return v.verifySigned(i, codec.InvalidBlobIDMessage(nt.Epoch, nt.BlobID), sig)
+	if v.verifySigned(i, codec.InvalidBlobIDMessage(nt.Epoch, nt.BlobID), sig) != nil {
+		return nil, -1, sig, gossip.Reject
+	}
+	return v, i, sig, gossip.Accept
 }

@@ -75,6 +75,7 @@ type Node struct {
 	host   *host.Host
 	disc   *discovery.Discovery
 	gossip *gossip.Gossip
+	gsp    *nodeGossip // the node's subscriptions and validators (gossip.go)
 	server *p2p.Server
 	client *p2p.Client
 	key    *bls.SecretKey
@@ -248,9 +249,13 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if n.disc, err = discovery.New(n.host, dcfg); err != nil {
 		return nil, err
 	}
-	gcfg := gossip.DefaultConfig(cfg.Network, n.validateAttestation, n.validateNotice)
+	n.gsp = newNodeGossip(n)
+	gcfg := gossip.DefaultConfig(cfg.Network, n.gsp.validateAttestation, n.gsp.validateNotice)
 	gcfg.Logger = log
 	if n.gossip, err = gossip.New(n.host, gcfg); err != nil {
+		return nil, err
+	}
+	if err := n.gsp.start(n.gossip); err != nil {
 		return nil, err
 	}
 	applied, err := n.cursor.load()
@@ -286,6 +291,8 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.reclaimLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.recq.loop(runCtx) }()
 	go func() { defer n.wg.Done(); n.mig.loop(runCtx) }()
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.gsp.run(runCtx) }()
 	log.Info("storage node started", "node_id", n.id, "peer", n.host.ID(), "addrs", n.host.Addrs(), "shards", len(n.Shards()))
 	return n, nil
 }

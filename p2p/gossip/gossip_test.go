@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,19 +129,6 @@ func TestGossipSwarm(t *testing.T) {
 		members[i][0] = byte(i + 1)
 		fc.members[members[i]] = true
 	}
-	var (
-		scoreMu sync.Mutex
-		scores  = map[peer.ID]float64{} // min score seen per peer, any observer
-	)
-	inspect := pubsub.WithPeerScoreInspect(func(m map[peer.ID]float64) {
-		scoreMu.Lock()
-		defer scoreMu.Unlock()
-		for p, s := range m {
-			if s < scores[p] {
-				scores[p] = s
-			}
-		}
-	}, 100*time.Millisecond)
 	hosts := make([]*host.Host, n)
 	gs := make([]*Gossip, n)
 	subs := make([]*Subscription[Attestation], n)
@@ -156,7 +142,7 @@ func TestGossipSwarm(t *testing.T) {
 		t.Cleanup(func() { _ = h.Close() })
 		hosts[i] = h
 		gcfg := DefaultConfig("gossip-test", fc.validate, func(context.Context, peer.ID, Notice) Verdict { return Accept })
-		gcfg.Options = []pubsub.Option{inspect}
+		gcfg.ScorePeriod = 100 * time.Millisecond
 		g, err := New(h, gcfg)
 		if err != nil {
 			t.Fatal(err)
@@ -249,14 +235,14 @@ func TestGossipSwarm(t *testing.T) {
 		t.Fatal("forgery never reached a validator")
 	}
 	time.Sleep(300 * time.Millisecond)
-	scoreMu.Lock()
-	defer scoreMu.Unlock()
-	if scores[fh.ID()] >= 0 {
-		t.Fatalf("forger score %v, want negative", scores[fh.ID()])
+	if s, ok := gs[1].PeerScore(fh.ID()); !ok || s.Score >= 0 || s.InvalidAttestations < 0.5 {
+		t.Fatalf("forger score %+v (%v), want negative with an invalid delivery", s, ok)
 	}
-	for i, h := range hosts {
-		if scores[h.ID()] < 0 {
-			t.Fatalf("honest host %d penalised: %v", i, scores[h.ID()])
+	for i, g := range gs {
+		for j, h := range hosts {
+			if s, ok := g.PeerScore(h.ID()); ok && s.Score < 0 {
+				t.Fatalf("host %d penalises honest host %d: %+v", i, j, s)
+			}
 		}
 	}
 }
