@@ -34,6 +34,10 @@ type Client struct {
 
 	gossipOnce sync.Once
 	gossipErr  error
+
+	epochMu sync.Mutex
+	epoch   uint32
+	epochAt time.Time
 }
 
 // ClientOption adjusts a client.
@@ -108,11 +112,11 @@ func (c *Client) attestations() (*gossip.Subscription[gossip.Attestation], error
 	c.gossipOnce.Do(func() {
 		gcfg := gossip.DefaultConfig(c.cfg.Network,
 			func(ctx context.Context, _ peer.ID, a gossip.Attestation) gossip.Verdict {
-				st, err := c.chain.EpochState(ctx)
+				e, err := c.epochCached(ctx)
 				if err != nil {
 					return gossip.Ignore
 				}
-				return checkAttestation(ctx, c.comms, st.Epoch, a)
+				return checkAttestation(ctx, c.comms, e, a)
 			},
 			func(context.Context, peer.ID, gossip.Notice) gossip.Verdict { return gossip.Ignore })
 		gcfg.Logger = c.log
@@ -122,6 +126,22 @@ func (c *Client) attestations() (*gossip.Subscription[gossip.Attestation], error
 		return nil, c.gossipErr
 	}
 	return c.gossip.SubscribeAttestations()
+}
+
+// epochCached is the chain's epoch, asked at most once a second: gossip
+// validation must not cost a chain call per message.
+func (c *Client) epochCached(ctx context.Context) (uint32, error) {
+	c.epochMu.Lock()
+	defer c.epochMu.Unlock()
+	if time.Since(c.epochAt) < time.Second {
+		return c.epoch, nil
+	}
+	st, err := c.chain.EpochState(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c.epoch, c.epochAt = st.Epoch, time.Now()
+	return c.epoch, nil
 }
 
 // Close stops the client's libp2p host.

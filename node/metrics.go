@@ -11,9 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"floe/p2p/gossip"
 )
 
 // A node's own HTTP listener (Config.MetricsListen, loopback unless
@@ -72,6 +75,22 @@ func newNodeMetrics() *nodeMetrics {
 func (m *nodeMetrics) gossipVerdict(topic, verdict string) {
 	if m != nil {
 		m.gossip.WithLabelValues(topic, verdict).Inc()
+	}
+}
+
+// countVerdicts wraps a gossip validator so each verdict is counted.
+func countVerdicts[T any](m *nodeMetrics, topic string, v func(context.Context, peer.ID, T) gossip.Verdict) func(context.Context, peer.ID, T) gossip.Verdict {
+	return func(ctx context.Context, p peer.ID, msg T) gossip.Verdict {
+		verdict := v(ctx, p, msg)
+		label := "ignore"
+		switch verdict {
+		case gossip.Accept:
+			label = "accept"
+		case gossip.Reject:
+			label = "reject"
+		}
+		m.gossipVerdict(topic, label)
+		return verdict
 	}
 }
 

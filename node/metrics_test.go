@@ -89,6 +89,12 @@ func TestMetricsEndpoints(t *testing.T) {
 	waitFor(t, 30*time.Second, "the restarted node's recovery", func() bool { return d.Nodes()[2].Stats().SliversRecovered > 0 })
 	time.Sleep(heldTTL) // past the sliver-count cache
 
+	accepted := 0.0
+	defer func() {
+		if !t.Failed() && accepted < 1 {
+			t.Errorf("no node counted an accepted gossip message")
+		}
+	}()
 	for i, addr := range d.MetricsAddrs() {
 		if addr == "" {
 			t.Fatalf("node %d serves no metrics", i)
@@ -108,6 +114,7 @@ func TestMetricsEndpoints(t *testing.T) {
 		if v := value(fams, "floe_p2p_server_requests_total", "protocol", "put-slivers", "status", "ok"); i != 2 && v < 1 {
 			t.Fatalf("node %d counted %v put-slivers requests", i, v)
 		}
+		accepted += value(fams, "floe_node_gossip_messages_total", "topic", "attestations", "verdict", "accept")
 		if v := value(fams, "floe_node_epoch"); v < 1 {
 			t.Fatalf("node %d epoch %v", i, v)
 		}

@@ -238,9 +238,6 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	if err := n.server.Start(ctx); err != nil {
-		return nil, err
-	}
 	dcfg := discovery.DefaultConfig(cfg.Network, discovery.ModeServer)
 	dcfg.Logger = log
 	if dcfg.BootstrapPeers, err = parsePeers(cfg.Bootstrap); err != nil {
@@ -250,12 +247,18 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.gsp = newNodeGossip(n)
-	gcfg := gossip.DefaultConfig(cfg.Network, n.gsp.validateAttestation, n.gsp.validateNotice)
+	gcfg := gossip.DefaultConfig(cfg.Network, countVerdicts(n.metrics, "attestations", n.gsp.validateAttestation),
+		countVerdicts(n.metrics, "notices", n.gsp.validateNotice))
 	gcfg.Logger = log
 	if n.gossip, err = gossip.New(n.host, gcfg); err != nil {
 		return nil, err
 	}
 	if err := n.gsp.start(n.gossip); err != nil {
+		return nil, err
+	}
+	// Streams are served once everything a handler touches (gossip for
+	// attestations) exists.
+	if err := n.server.Start(ctx); err != nil {
 		return nil, err
 	}
 	applied, err := n.cursor.load()
