@@ -79,6 +79,32 @@ func (b *StreamedBlob) Sliver(pair int, t SliverType) (Sliver, error) {
 	return Sliver{Type: t, Index: idx, SymbolSize: b.SymbolSize, Data: data}, nil
 }
 
+// SliverBCS reads the sliver of type t of sliver pair pair from the spill
+// as BCS SliverData (what Sliver(pair, t).MarshalBCS() returns), in one
+// allocation.
+func (b *StreamedBlob) SliverBCS(pair int, t SliverType) ([]byte, error) {
+	n := b.Params.NShards
+	if pair < 0 || pair >= n {
+		return nil, fmt.Errorf("codec: pair %d of %d", pair, n)
+	}
+	idx := b.Params.SliverIndex(t, pair)
+	size := b.SliverSize(t)
+	off := int64(idx) * int64(size)
+	if t == Secondary {
+		off += int64(n) * int64(b.SliverSize(Primary))
+	}
+	e := &encoder{b: make([]byte, 0, size+14)}
+	e.uleb(uint64(size))
+	head := len(e.b)
+	e.b = e.b[:head+size]
+	if _, err := b.spill.ReadAt(e.b[head:], off); err != nil {
+		return nil, fmt.Errorf("codec: reading %s sliver %d from the spill: %w", t, idx, err)
+	}
+	e.u16(uint16(b.SymbolSize))
+	e.u16(uint16(idx))
+	return e.b, nil
+}
+
 // EncodeFrom encodes the blob of size bytes that r holds, writing its
 // slivers to spill (SpillSize bytes; see the package's streamed encoding).
 // It uses every core.

@@ -72,6 +72,13 @@ func TestEncodeFromMatchesEncode(t *testing.T) {
 						if sl.Index != w.Index || !bytes.Equal(sl.Data, w.Data) {
 							t.Fatalf("%s sliver of pair %d differs", typ, pair)
 						}
+						raw, err := got.SliverBCS(pair, typ)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !bytes.Equal(raw, w.MarshalBCS()) {
+							t.Fatalf("SliverBCS of the %s sliver of pair %d differs from its MarshalBCS", typ, pair)
+						}
 					}
 				}
 			})
