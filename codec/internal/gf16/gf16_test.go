@@ -81,6 +81,43 @@ func TestKernelsAgainstGeneric(t *testing.T) {
 	}
 }
 
+// TestAVX2KernelsAgainstGeneric runs the AVX2 kernels directly (they are
+// dispatched only without GFNI) against the portable reference.
+func TestAVX2KernelsAgainstGeneric(t *testing.T) {
+	if !haveAVX2 {
+		t.Skip("no AVX2 on this CPU")
+	}
+	tb := Get()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for trial := range 300 {
+		n := 64 * (1 + rng.IntN(200))
+		logM := uint16(rng.IntN(Modulus))
+		if trial < 3 {
+			logM = []uint16{0, 1, Modulus - 1}[trial]
+		}
+		tab := nibbleTables(tb, logM)
+		a, b := randBytes(rng, n), randBytes(rng, n)
+		a1, b1, a2, b2 := bytes.Clone(a), bytes.Clone(b), bytes.Clone(a), bytes.Clone(b)
+		fftButterflyAVX2(&a1[0], &b1[0], n/64, &tab)
+		fftButterflyGeneric(tb, a2, b2, logM)
+		if !bytes.Equal(a1, a2) || !bytes.Equal(b1, b2) {
+			t.Fatalf("AVX2 FFT butterfly differs (n=%d logM=%d)", n, logM)
+		}
+		a1, b1, a2, b2 = bytes.Clone(a), bytes.Clone(b), bytes.Clone(a), bytes.Clone(b)
+		ifftButterflyAVX2(&a1[0], &b1[0], n/64, &tab)
+		ifftButterflyGeneric(tb, a2, b2, logM)
+		if !bytes.Equal(a1, a2) || !bytes.Equal(b1, b2) {
+			t.Fatalf("AVX2 IFFT butterfly differs (n=%d logM=%d)", n, logM)
+		}
+		x1, x2 := bytes.Clone(a), bytes.Clone(a)
+		mulAVX2(&x1[0], n/64, &tab)
+		mulGeneric(tb, x2, logM)
+		if !bytes.Equal(x1, x2) {
+			t.Fatalf("AVX2 multiply differs (n=%d logM=%d)", n, logM)
+		}
+	}
+}
+
 // TestFFTInverse checks IFFT then FFT over the same points is the identity.
 func TestFFTInverse(t *testing.T) {
 	tb := Get()
@@ -114,6 +151,15 @@ func BenchmarkFFTButterfly(b *testing.B) {
 				FFTButterfly(tb, x, y, 1234)
 			}
 		})
+		if haveAVX2 {
+			b.Run("avx2/"+itoa(n), func(b *testing.B) {
+				b.SetBytes(int64(n))
+				tab := nibbleTables(tb, 1234)
+				for b.Loop() {
+					fftButterflyAVX2(&x[0], &y[0], n/64, &tab)
+				}
+			})
+		}
 		b.Run("generic/"+itoa(n), func(b *testing.B) {
 			b.SetBytes(int64(n))
 			for b.Loop() {

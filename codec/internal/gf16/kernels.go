@@ -16,6 +16,10 @@ func MulSlice(t *Tables, x []byte, logM uint16) {
 		mulGFNI(&x[0], len(x)/64, &t.Affine[logM])
 		return
 	}
+	if haveAVX2 && len(x) >= 64 {
+		mulAVX2(&x[0], len(x)/64, &t.Nibble[logM])
+		return
+	}
 	mulGeneric(t, x, logM)
 }
 
@@ -25,6 +29,11 @@ func FFTButterfly(t *Tables, a, b []byte, logM uint16) {
 	if haveGFNI && len(a) >= 64 {
 		b = b[:len(a)]
 		fftButterflyGFNI(&a[0], &b[0], len(a)/64, &t.Affine[logM])
+		return
+	}
+	if haveAVX2 && len(a) >= 64 {
+		b = b[:len(a)]
+		fftButterflyAVX2(&a[0], &b[0], len(a)/64, &t.Nibble[logM])
 		return
 	}
 	fftButterflyGeneric(t, a, b, logM)
@@ -38,7 +47,26 @@ func IFFTButterfly(t *Tables, a, b []byte, logM uint16) {
 		ifftButterflyGFNI(&a[0], &b[0], len(a)/64, &t.Affine[logM])
 		return
 	}
+	if haveAVX2 && len(a) >= 64 {
+		b = b[:len(a)]
+		ifftButterflyAVX2(&a[0], &b[0], len(a)/64, &t.Nibble[logM])
+		return
+	}
 	ifftButterflyGeneric(t, a, b, logM)
+}
+
+// nibbleTables splits the constant's nibble products (Mul16[logM]) into
+// the byte tables of the AVX2 kernels (Tables.Nibble).
+func nibbleTables(t *Tables, logM uint16) [8][16]byte {
+	var tab [8][16]byte
+	lut := &t.Mul16[logM]
+	for i := range 4 {
+		for x := range 16 {
+			tab[2*i][x] = byte(lut[i][x])
+			tab[2*i+1][x] = byte(lut[i][x] >> 8)
+		}
+	}
+	return tab
 }
 
 // mulBlock multiplies the 32 elements of one 64-byte block by lut.

@@ -31,6 +31,10 @@ type Tables struct {
 	// high → high. The product's low byte is A·lo ⊕ B·hi, its high byte
 	// C·lo ⊕ D·hi, since multiplying by a constant is GF(2)-linear.
 	Affine [Order][4]uint64
+	// Nibble[logM] is Mul16[logM] split into bytes for the AVX2 kernels'
+	// VPSHUFB lookups: for nibble i, the products' low bytes at 2i and
+	// their high bytes at 2i+1.
+	Nibble [Order][8][16]byte
 }
 
 // Get returns the field tables, computing them on first use.
@@ -123,6 +127,7 @@ func newTables() *Tables {
 			lut[2][i] = t.Mul(uint16(i<<8), uint16(logM))
 			lut[3][i] = t.Mul(uint16(i<<12), uint16(logM))
 		}
+		t.Nibble[logM] = nibbleTables(t, uint16(logM))
 	}
 	return t
 }
