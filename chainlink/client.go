@@ -418,6 +418,12 @@ func (c *Client) Blob(ctx context.Context, blob ID) (Blob, error) {
 	return b, c.do(ctx, "GET", "/v1/blobs/"+blob.String(), nil, &b)
 }
 
+// OwnedBlobs implements Chain.
+func (c *Client) OwnedBlobs(ctx context.Context, owner ID) ([]Blob, error) {
+	var bs []Blob
+	return bs, c.do(ctx, "GET", "/v1/accounts/"+owner.String()+"/blobs", nil, &bs)
+}
+
 // BlobStatus implements Chain.
 func (c *Client) BlobStatus(ctx context.Context, id codec.BlobID) (BlobStatus, error) {
 	var st BlobStatus

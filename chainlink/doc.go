@@ -86,6 +86,7 @@
 //	POST /v1/blobs                 account key of Payer, or of Owner when no payer is named
 //	POST /v1/blobs/{obj}/delete    account key of Owner (the ledger checks it owns the blob)
 //	POST /v1/blobs/{obj}/extend    account key of Payer
+//	POST /v1/blobs/{obj}/attributes[/remove]  account key of Owner (the ledger checks it owns the blob)
 //	POST /v1/blobs/{obj}/certify   none: the quorum certificate is the authorisation
 //	POST /v1/invalidate            none: the certificate (one correct node's weight) is the authorisation
 //	POST /v1/epoch/advance         the admin token: "Authorization: Bearer TOKEN" (WithAdminToken; none: refused)

@@ -625,6 +625,7 @@ func cloneBlob(b *Blob) Blob {
 		e := *b.CertifiedEpoch
 		out.CertifiedEpoch = &e
 	}
+	out.Attributes = maps.Clone(b.Attributes)
 	return out
 }
 
@@ -681,6 +682,22 @@ func (l *Ledger) Blob(ctx context.Context, id ID) (Blob, error) {
 	return cloneBlob(b), nil
 }
 
+// OwnedBlobs implements Chain.
+func (l *Ledger) OwnedBlobs(ctx context.Context, owner ID) ([]Blob, error) {
+	if err := l.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer l.mu.Unlock()
+	out := []Blob{}
+	for _, b := range l.blobs {
+		if b.Owner == owner {
+			out = append(out, cloneBlob(b))
+		}
+	}
+	slices.SortFunc(out, func(a, b Blob) int { return a.ObjectID.Compare(b.ObjectID) })
+	return out, nil
+}
+
 // BlobStatus implements Chain.
 func (l *Ledger) BlobStatus(ctx context.Context, id codec.BlobID) (BlobStatus, error) {
 	if err := l.lock(ctx); err != nil {
@@ -692,7 +709,11 @@ func (l *Ledger) BlobStatus(ctx context.Context, id codec.BlobID) (BlobStatus, e
 	_, st.Invalid = l.invalid[id]
 	for oid := range l.byBlobID[id] {
 		b := l.blobs[oid]
-		if b == nil || b.Storage.EndEpoch <= cur {
+		if b == nil {
+			continue
+		}
+		if b.Storage.EndEpoch <= cur {
+			st.ExpiredEndEpoch = max(st.ExpiredEndEpoch, b.Storage.EndEpoch)
 			continue
 		}
 		st.Exists = true

@@ -63,6 +63,7 @@ func NewServer(l *Ledger) *Server {
 	h("GET /v1/committees/{epoch}", s.committee)
 	h("POST /v1/faucet", s.faucet)
 	h("GET /v1/accounts/{addr}", s.account)
+	h("GET /v1/accounts/{addr}/blobs", s.ownedBlobs)
 	h("GET /v1/nodes", s.nodesList)
 	h("POST /v1/nodes", s.registerNode)
 	h("GET /v1/nodes/{id}", s.node)
@@ -75,6 +76,9 @@ func NewServer(l *Ledger) *Server {
 	h("POST /v1/blobs/{obj}/certify", s.certify)
 	h("POST /v1/blobs/{obj}/delete", s.deleteBlob)
 	h("POST /v1/blobs/{obj}/extend", s.extend)
+	h("GET /v1/blobs/{obj}/attributes", s.blobAttributes)
+	h("POST /v1/blobs/{obj}/attributes", s.setBlobAttributes)
+	h("POST /v1/blobs/{obj}/attributes/remove", s.removeBlobAttributes)
 	h("POST /v1/invalidate", s.invalidate)
 	h("GET /v1/blob-status/{blobid}", s.blobStatus)
 	h("GET /v1/events", s.events)
@@ -383,6 +387,16 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := s.l.Account(r.Context(), id)
 	s.reply(w, r, a, err)
+}
+
+func (s *Server) ownedBlobs(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "addr")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	bs, err := s.l.OwnedBlobs(r.Context(), id)
+	s.reply(w, r, bs, err)
 }
 
 func (s *Server) nodesList(w http.ResponseWriter, r *http.Request) {

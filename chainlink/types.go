@@ -224,6 +224,11 @@ type Blob struct {
 	CertifiedEpoch *uint32 `json:"certified_epoch,omitempty"`
 	Storage        Storage `json:"storage"`
 	Deletable      bool    `json:"deletable"`
+	// Attributes are the blob's attributes (Walrus's metadata dynamic
+	// field, F9.1), nil when it has none. Read and change them through
+	// the optional BlobAttributes interface; an implementation may leave
+	// this nil.
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 // Persistence returns the persistence the storage confirmations of this
@@ -327,6 +332,11 @@ type BlobStatus struct {
 	InitialCertifiedEpoch *uint32 `json:"initial_certified_epoch,omitempty"`
 	// Objects are the live object IDs.
 	Objects []ID `json:"objects,omitempty"`
+	// ExpiredEndEpoch is the latest end epoch among the objects of this
+	// blob ID whose storage has ended (expired, not deleted; they are not
+	// in Objects): with Exists false, non-zero means the blob was stored
+	// and expired, zero that it never was (or every object was deleted).
+	ExpiredEndEpoch uint32 `json:"expired_end_epoch,omitzero"`
 }
 
 // Certified reports whether some live object of the blob is certified.
@@ -401,8 +411,12 @@ type Chain interface {
 	DeleteBlob(ctx context.Context, owner, blob ID) (Storage, error)
 	// ExtendBlob extends a certified blob's storage by epochs, paid by payer.
 	ExtendBlob(ctx context.Context, payer, blob ID, epochs uint32) (Blob, uint64, error)
-	// Blob returns a live blob object.
+	// Blob returns a blob object that was not deleted (an expired one
+	// too: its Storage.EndEpoch is at most the current epoch).
 	Blob(ctx context.Context, blob ID) (Blob, error)
+	// OwnedBlobs returns the blob objects owned by owner that were not
+	// deleted, expired ones included, sorted by object ID.
+	OwnedBlobs(ctx context.Context, owner ID) ([]Blob, error)
 	// BlobStatus summarizes the live objects of a blob ID.
 	BlobStatus(ctx context.Context, id codec.BlobID) (BlobStatus, error)
 

@@ -368,6 +368,7 @@ func (p *pair) compareAll() {
 	}
 	for i := range 5 {
 		same(p, "account", func(c chainlink.Chain) (chainlink.Account, error) { return c.Account(ctx, Account(i)) })
+		same(p, "owned blobs", func(c chainlink.Chain) ([]chainlink.Blob, error) { return c.OwnedBlobs(ctx, Account(i)) })
 	}
 	for _, b := range p.blobs {
 		same(p, "blob", func(c chainlink.Chain) (chainlink.Blob, error) { return c.Blob(ctx, b.ObjectID) })

@@ -1,6 +1,7 @@
 package chaintest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -10,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	p2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"floe/chainlink"
 	"floe/chainlink/account"
@@ -121,6 +125,22 @@ func NodeKey(i int) *bls.SecretKey {
 	return k
 }
 
+// PeerID returns a valid libp2p peer ID (of an ed25519 key) derived from
+// name: chains that keep a node's address as a multiaddr with /p2p (Sui,
+// chainlink/sui) accept only real peer IDs.
+func PeerID(name string) string {
+	seed := sha256.Sum256([]byte("chaintest/peer/" + name))
+	k, _, err := p2pcrypto.GenerateEd25519Key(bytes.NewReader(seed[:]))
+	if err != nil {
+		panic(err) // 32 bytes of seed always give a key
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		panic(err)
+	}
+	return id.String()
+}
+
 // TestNode is a registered storage node and its keys.
 type TestNode struct {
 	Index int
@@ -167,7 +187,7 @@ func (fx *Fixture) AddNode(i int, stake uint64) *TestNode {
 	key := NodeKey(i)
 	es := fx.Epoch()
 	n, err := fx.C().RegisterNode(fx.Ctx, chainlink.RegisterNodeRequest{
-		Owner: owner, Name: fmt.Sprintf("node-%d", i), PeerID: fmt.Sprintf("12D3KooWchaintest%d", i),
+		Owner: owner, Name: fmt.Sprintf("node-%d", i), PeerID: PeerID(fmt.Sprintf("node-%d", i)),
 		Addresses:         []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 4000+i)},
 		PublicKey:         key.PublicKey(),
 		ProofOfPossession: key.ProofOfPossession(es.Epoch, owner),
@@ -195,6 +215,9 @@ func (fx *Fixture) Epoch() chainlink.EpochState {
 // Advance ends the epoch and returns the new state.
 func (fx *Fixture) Advance() chainlink.EpochState {
 	fx.T.Helper()
+	if fx.Quirks().EpochChangeWaitsForSync {
+		fx.syncAll()
+	}
 	before := fx.Epoch().Epoch
 	es, err := fx.C().AdvanceEpoch(fx.Ctx)
 	if err != nil {

@@ -28,7 +28,9 @@ func Run(t *testing.T, f Factory) {
 		{"CertifyExpired", testCertifyExpired},
 		{"Invalidate", testInvalidate},
 		{"DeleteAndExtend", testDeleteAndExtend},
+		{"OwnedBlobsAndExpiry", testOwnedBlobs},
 		{"Payout", testPayout},
+		{"BlobAttributes", testBlobAttributes},
 		{"EventsLive", testEventsLive},
 		{"EventsResumeAcrossRestart", testEventsResume},
 	}
@@ -144,7 +146,7 @@ func testRegisterNode(t *testing.T, f Factory) {
 	fx.Fund(owner, 1000)
 	key := NodeKey(1)
 	req := chainlink.RegisterNodeRequest{
-		Owner: owner, Name: "n1", PeerID: "peer-1", Addresses: []string{"/ip4/127.0.0.1/tcp/1"},
+		Owner: owner, Name: "n1", PeerID: PeerID("peer-1"), Addresses: []string{"/ip4/127.0.0.1/tcp/1"},
 		PublicKey: key.PublicKey(), ProofOfPossession: key.ProofOfPossession(0, owner), Stake: 500,
 	}
 	bad := req
@@ -184,13 +186,13 @@ func testRegisterNode(t *testing.T, f Factory) {
 		t.Fatalf("registered node %+v, balance %d", n, fx.Balance(owner))
 	}
 	dup := req
-	dup.PeerID = "peer-other"
+	dup.PeerID = PeerID("peer-other")
 	dup.Stake = 0
 	_, err = c.RegisterNode(ctx, dup)
 	wantErr(t, "same BLS key twice", err, chainlink.ErrAlreadyRegistered)
 
 	got, err := c.Node(ctx, n.ID)
-	if err != nil || got.PeerID != "peer-1" {
+	if err != nil || got.PeerID != PeerID("peer-1") {
 		t.Fatalf("node: %+v %v", got, err)
 	}
 	_, err = c.Node(ctx, Account(99))
@@ -230,11 +232,11 @@ func testRegisterNode(t *testing.T, f Factory) {
 	}
 
 	// Update network info: owner only.
-	_, err = c.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: other, NodeID: n.ID, PeerID: "p", Addresses: nil})
+	_, err = c.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: other, NodeID: n.ID, PeerID: PeerID("p"), Addresses: nil})
 	wantErr(t, "update by non-owner", err, chainlink.ErrNotOwner)
-	u, err := c.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: owner, NodeID: n.ID, PeerID: "peer-1b",
+	u, err := c.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: owner, NodeID: n.ID, PeerID: PeerID("peer-1b"),
 		Addresses: []string{"/ip4/127.0.0.1/tcp/2"}})
-	if err != nil || u.PeerID != "peer-1b" {
+	if err != nil || u.PeerID != PeerID("peer-1b") {
 		t.Fatalf("update: %+v %v", u, err)
 	}
 	_, err = c.Account(ctx, Account(98))
