@@ -34,6 +34,30 @@ package codec
 //   - Marshal*/Unmarshal* are the BCS forms of F4.9 and F7.10; the message
 //     constructors give the exact bytes nodes sign (F8.2–F8.4).
 //
+// Quilts (§12, QuiltV1) put many files in one blob, each in its own run of
+// columns (secondary slivers), laid out byte for byte as walrus-core and the
+// official SDK lay them out (testdata/quilts holds the SDK's output):
+//
+//   - EncodeQuilt(p, files) sorts the files by identifier (UTF-8 bytes, as
+//     Rust orders strings), picks the symbol size of F12.4 and writes the
+//     index (version, length, BCS QuiltIndexV1 with canonically ordered
+//     tags) from column 0 and every file, behind its header, identifier and
+//     tags, from the next free column. The quilt ID is the blob ID of
+//     Quilt.Blob; Quilt.PatchIDs names the patches (QuiltPatchID, F12.5).
+//     Bad input gives ErrQuiltDuplicateIdentifier, ErrInvalidQuiltIdentifier,
+//     ErrQuiltIdentifierTooLarge, ErrInvalidQuiltTags, ErrQuiltTagsTooLarge,
+//     ErrQuiltTooManyFiles (more than nSec-1) or ErrQuiltTooLarge.
+//   - ParseQuilt(p, blob) reads a whole quilt: Index, File, FileByID, Files.
+//   - A reader that fetches only what it needs: QuiltIndexSlivers(p, m,
+//     sliver 0) says which secondary slivers hold the index (at most 10),
+//     DecodeQuiltIndex lists the patches from them, and
+//     DecodeQuiltPatch(p, m, id, slivers) reads one file from the slivers
+//     id.SliverIndices() (QuiltIndex.Patch(identifier).ID(quiltID) for a
+//     read by identifier). The slivers are verified by the caller
+//     (VerifySlivers) as for Decode; malformed quilts give ErrMalformedQuilt.
+//     At n = 1000 one small file of a 120-file quilt is 1 sliver by patch ID
+//     (3 with the index) against 334 primary slivers for the whole quilt.
+//
 // Encoding runs the row code over the source rows, then the column code over
 // every column, batching many symbols into each GF(2^16) vector (F18.4), and
 // hashes 2n² Merkle leaves with the multi-lane BLAKE2b of internal/blake2b.
