@@ -100,6 +100,13 @@ type Config struct {
 	UserAgent string
 	// Logger receives the host's own messages; nil means slog.Default().
 	Logger *slog.Logger
+	// ExtraOptions are appended to the libp2p options New builds, after
+	// floe's own: experiments and tests use them to put the host on a
+	// simulated network (x/simlibp2p's QUICSimnet with DisableTCP), to add
+	// a bandwidth reporter, or to turn off identify's address discovery.
+	// An option that conflicts with one of floe's (a second identity or
+	// resource manager) makes New fail.
+	ExtraOptions []libp2p.Option
 }
 
 // DefaultConfig listens on TCP and QUIC port 4001 on all IPv4 addresses.
@@ -264,6 +271,7 @@ func New(cfg Config) (*Host, error) {
 		}
 		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
 	}
+	opts = append(opts, cfg.ExtraOptions...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		_ = rm.Close()
