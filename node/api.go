@@ -68,9 +68,28 @@ type StoreOptions struct {
 	// Progress, if set, is called as the store advances (from one
 	// goroutine at a time).
 	Progress func(Progress)
+	// MemoryBudget bounds the sliver bytes a store loads and has in flight
+	// at once, over all members (default DefaultStoreMemoryBudget). With
+	// StoreFrom it bounds the store's memory, with the encoder's scratch;
+	// Store holds the whole encoding anyway.
+	MemoryBudget int64
+	// SpillDir is where StoreFrom writes its temporary spill file (about
+	// 5 times the blob); empty means os.TempDir.
+	SpillDir string
 }
 
+// DefaultStoreMemoryBudget is StoreOptions.MemoryBudget's default.
+const DefaultStoreMemoryBudget = 512 << 20
+
 // Progress reports how far a store or read has come.
+//
+// In the phases "encode", "distribute", "fetch" and "decode", Done and
+// Total count bytes: the blob's bytes encoded (or decoded), the sliver
+// bytes pushed to the committee (Total: every member's slivers; the phase
+// ends once the confirmations weigh a quorum, so usually before Done
+// reaches Total) and the sliver bytes fetched and verified (Total: what
+// decoding needs). In "register" and "certify" they count steps: 0 of 1,
+// then 1 of 1.
 type Progress struct {
 	Phase string // "encode", "register", "distribute", "certify", "fetch", "decode"
 	Done  int64
@@ -112,11 +131,24 @@ type ReadOptions struct {
 	Check codec.ConsistencyCheck
 	// Progress, if set, is called as slivers arrive.
 	Progress func(Progress)
+	// MemoryBudget bounds the slivers ReadTo holds at once (default
+	// DefaultReadMemoryBudget). Read holds the whole blob anyway.
+	MemoryBudget int64
+	// SpillDir is where ReadTo writes its temporary row spill when rows
+	// must be decoded; empty means os.TempDir.
+	SpillDir string
+	// Size, if set, is called by ReadTo with the blob's length (from its
+	// verified metadata) before any byte is written; an error it returns
+	// ends the read.
+	Size func(uint64) error
 }
 
 // ReadResult is a read blob and what was seen on the way.
 type ReadResult struct {
+	// Data is the blob (Read; ReadTo writes it out instead).
 	Data []byte
+	// Size is the blob's length.
+	Size uint64
 	// Liars are nodes that served data failing verification.
 	Liars []NodeFailure
 	// Phases are the durations of status, metadata, slivers, decode.

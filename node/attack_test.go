@@ -327,7 +327,7 @@ func TestAttackPendingBuffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := c.register(ctx, enc, uint64(len(data)), StoreOptions{Epochs: 2})
+	reg, err := c.register(ctx, memEncoding{enc}, uint64(len(data)), StoreOptions{Epochs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -23,14 +24,16 @@ import (
 // and reads them (the reader role) over libp2p, with the chain as its
 // source of truth. It runs no storage. It is safe for concurrent use.
 type Client struct {
-	cfg    ClientConfig
-	log    *slog.Logger
-	chain  chainlink.Chain
-	host   *host.Host
-	p2p    *p2p.Client
-	gossip *gossip.Gossip
-	params codec.Params
-	comms  *committees
+	// fetched counts the sliver bytes reads received (FetchedSliverBytes).
+	fetched atomic.Int64
+	cfg     ClientConfig
+	log     *slog.Logger
+	chain   chainlink.Chain
+	host    *host.Host
+	p2p     *p2p.Client
+	gossip  *gossip.Gossip
+	params  codec.Params
+	comms   *committees
 
 	gossipOnce sync.Once
 	gossipErr  error
@@ -38,6 +41,10 @@ type Client struct {
 	epochMu sync.Mutex
 	epoch   uint32
 	epochAt time.Time
+
+	// tails are the pushes that go on after a store's quorum (for at
+	// most pushGrace each); Close waits for them.
+	tails sync.WaitGroup
 }
 
 // ClientOption adjusts a client.
@@ -46,6 +53,14 @@ type ClientOption func(*clientOptions)
 type clientOptions struct {
 	chain chainlink.Chain
 	log   *slog.Logger
+	host  *host.Config
+}
+
+// WithClientHostConfig replaces the client's libp2p host defaults
+// (host.ClientConfig): a simulated network (ExtraOptions, DisableTCP) for
+// experiments and tests, or other limits.
+func WithClientHostConfig(hc host.Config) ClientOption {
+	return func(o *clientOptions) { o.host = &hc }
 }
 
 // WithClientChain makes the client use chain instead of a client of the
@@ -94,6 +109,9 @@ func NewClient(ctx context.Context, cfg ClientConfig, opts ...ClientOption) (*Cl
 		return nil, err
 	}
 	hc := host.ClientConfig() // production defaults; a light client only dials
+	if o.host != nil {
+		hc = *o.host
+	}
 	hc.Logger = o.log
 	hc.AdjustLimits = func(l *rcmgr.ScalingLimitConfig) { p2p.AddProtocolLimits(l, cfg.Network, c.params) }
 	if c.host, err = host.New(hc); err != nil {
@@ -146,6 +164,7 @@ func (c *Client) epochCached(ctx context.Context) (uint32, error) {
 
 // Close stops the client's libp2p host.
 func (c *Client) Close() error {
+	c.tails.Wait()
 	var errs []error
 	if c.gossip != nil {
 		errs = append(errs, c.gossip.Close())
@@ -196,4 +215,15 @@ func report(f func(Progress), phase string, done, total int64) {
 	if f != nil {
 		f(Progress{Phase: phase, Done: done, Total: total})
 	}
+}
+
+// minOpRate is the slowest throughput a store or read is given time for
+// beyond ClientConfig.Timeout: a blob of size bytes may take Timeout +
+// size/minOpRate, so a blob of gigabytes is not cut off by the bound meant
+// for ordinary ones (4 GiB: 5 min + 34 min).
+const minOpRate = 2 << 20 // bytes per second
+
+// opTimeout is how long a store or read of a blob of size bytes may take.
+func (c *Client) opTimeout(size uint64) time.Duration {
+	return time.Duration(c.cfg.Timeout) + time.Duration(float64(size)/minOpRate*float64(time.Second))
 }

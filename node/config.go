@@ -1,12 +1,16 @@
 package node
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"floe/chainlink"
@@ -37,6 +41,9 @@ type Config struct {
 	// Ledger is the base URL of a `floe ledger serve` service. (A devnet
 	// hands its nodes the ledger directly.)
 	Ledger string `json:"ledger"`
+	// Chain, when its kind is "sui", anchors the node on Sui instead of
+	// the ledger (Ledger is then left empty).
+	Chain *ChainConfig `json:"chain,omitempty"`
 	// Owner is the account that owns the node and pays its stake.
 	Owner chainlink.ID `json:"owner"`
 	// OwnerKey is the owner's account key file (package account: Sui's
@@ -53,6 +60,16 @@ type Config struct {
 	// Loopback only unless MetricsAllowRemote.
 	MetricsListen      string `json:"metrics_listen,omitempty"`
 	MetricsAllowRemote bool   `json:"metrics_allow_remote,omitempty"`
+	// RestListen, if set, is a TCP address (host:port) where the node
+	// serves the Walrus storage-node REST API (node/rest) over HTTPS,
+	// beside its libp2p protocols and under the same rules; the
+	// certificate is self-signed for the P-256 network key in
+	// DATA_DIR/network.key (created on first start), which clients pin.
+	RestListen string `json:"rest_listen,omitempty"`
+	// RestAnnounce, when set, is the host:port clients reach the REST API
+	// at (Walrus's network_address; the certificate names its host);
+	// default: the listen address.
+	RestAnnounce string `json:"rest_announce,omitempty"`
 	// SpaceLimit caps the payload bytes the store holds: slivers,
 	// metadata and the pending buffer (0: none). Past it the node refuses
 	// new slivers with an out-of-space error (not a rate limit).
@@ -61,6 +78,13 @@ type Config struct {
 	// pebble's compactions and logs: writes that would leave less fail as
 	// out of space (default 256 MiB; negative: no reserve).
 	MinFreeDisk int64 `json:"min_free_disk,omitempty"`
+	// MaxMemory is the memory, in bytes, the libp2p resource manager's
+	// limits are scaled from (0: a quarter of the machine's memory; at
+	// most the machine's). `floe node limits` prints the limits it gives.
+	MaxMemory int64 `json:"max_memory,omitempty"`
+	// MaxFDs is the number of file descriptors libp2p may use (0: half
+	// of the process's soft limit; at most that limit).
+	MaxFDs int `json:"max_fds,omitempty"`
 	// StoreMemTable is pebble's memtable size (default 64 MiB). Pebble
 	// preallocates up to four write-ahead logs of 1.1 × this on disk; a
 	// small node (a devnet's) wants less.
@@ -86,8 +110,15 @@ type Config struct {
 	Byzantine string `json:"byzantine,omitempty"`
 }
 
-// Byzantine behaviours.
-const ByzantineCorrupt = "corrupt"
+// Byzantine behaviours: "corrupt" serves flipped bytes; "withhold"
+// stores what it is sent and signs confirmations but serves no sliver or
+// recovery symbol (not-found answers); "bad-confirm" serves honestly but
+// signs its storage confirmations over a wrong message.
+const (
+	ByzantineCorrupt    = "corrupt"
+	ByzantineWithhold   = "withhold"
+	ByzantineBadConfirm = "bad-confirm"
+)
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
@@ -103,7 +134,7 @@ func (c *Config) Validate() error {
 	if c.Owner.IsZero() {
 		return fmt.Errorf("%w: owner is required", ErrConfig)
 	}
-	if c.Byzantine != "" && c.Byzantine != ByzantineCorrupt {
+	if c.Byzantine != "" && c.Byzantine != ByzantineCorrupt && c.Byzantine != ByzantineWithhold && c.Byzantine != ByzantineBadConfirm {
 		return fmt.Errorf("%w: unknown byzantine behaviour %q", ErrConfig, c.Byzantine)
 	}
 	if c.RecoveryWorkers < 0 || c.RecoveryWorkers > 64 {
@@ -118,6 +149,25 @@ func (c *Config) Validate() error {
 	if c.SpaceLimit < 0 {
 		return fmt.Errorf("%w: space_limit %d is negative", ErrConfig, c.SpaceLimit)
 	}
+	if c.RestListen != "" {
+		if _, _, err := net.SplitHostPort(c.RestListen); err != nil {
+			return fmt.Errorf("%w: rest_listen %q: %v", ErrConfig, c.RestListen, err)
+		}
+	}
+	if c.RestAnnounce != "" {
+		if h, p, err := net.SplitHostPort(c.RestAnnounce); err != nil || h == "" || p == "" || p == "0" {
+			return fmt.Errorf("%w: rest_announce %q is not host:port", ErrConfig, c.RestAnnounce)
+		}
+		if c.RestListen == "" {
+			return fmt.Errorf("%w: rest_announce without rest_listen", ErrConfig)
+		}
+	}
+	if c.MaxMemory < 0 {
+		return fmt.Errorf("%w: max_memory %d is negative", ErrConfig, c.MaxMemory)
+	}
+	if c.MaxFDs < 0 {
+		return fmt.Errorf("%w: max_fds %d is negative", ErrConfig, c.MaxFDs)
+	}
 	if c.StoreMemTable != 0 && (c.StoreMemTable < 1<<20 || c.StoreMemTable > 1<<30) {
 		return fmt.Errorf("%w: store_memtable %d out of [1 MiB, 1 GiB]", ErrConfig, c.StoreMemTable)
 	}
@@ -126,7 +176,75 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.Chain.Validate(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// Chain kinds.
+const (
+	// ChainLedger is the embedded ledger (served by `floe ledger serve`,
+	// named by Ledger): the default.
+	ChainLedger = "ledger"
+	// ChainSui is a Sui full node with the Walrus contracts (chainlink/sui).
+	ChainSui = "sui"
+)
+
+// ChainConfig says which chain a node or client anchors on: the
+// "chain" object of their configs. Nil or kind "ledger": the embedded
+// ledger at Ledger.
+type ChainConfig struct {
+	Kind string `json:"kind"`
+	// RPC is the Sui full node's gRPC endpoint (host:port, or an
+	// http:// or https:// URL).
+	RPC string `json:"rpc,omitempty"`
+	// SystemObject and StakingObject are the Walrus shared objects.
+	SystemObject  chainlink.ID `json:"system_object,omitzero"`
+	StakingObject chainlink.ID `json:"staking_object,omitzero"`
+	// TreasuryObject is WAL's shared ProtectedTreasury, which the
+	// current contracts' epoch change needs (only AdvanceEpoch uses it).
+	TreasuryObject chainlink.ID `json:"treasury_object,omitzero"`
+	// Key is an account key file (package account, Sui's suiprivkey
+	// form) that signs transactions no request names a signer for, e.g.
+	// the epoch-change calls; relative to the config file. Empty: the
+	// owner's (node) or the account's (client) key.
+	Key string `json:"key,omitempty"`
+	// WALType is the WAL coin type (empty: <package>::wal::WAL).
+	WALType string `json:"wal_type,omitempty"`
+	// Faucet is a Sui faucet URL (localnet, testnet, the stand-in).
+	Faucet string `json:"faucet,omitempty"`
+	// StartCheckpoint is where the event index starts.
+	StartCheckpoint uint64 `json:"start_checkpoint,omitempty"`
+	// IndexDir is where the event index persists (relative to the config
+	// file). Empty: DATA_DIR/sui-index for a node; none for a client,
+	// which then reads from start_checkpoint on each start.
+	IndexDir string `json:"index_dir,omitempty"`
+}
+
+// IsSui reports whether the config names a Sui chain.
+func (c *ChainConfig) IsSui() bool { return c != nil && c.Kind == ChainSui }
+
+// Validate checks the chain config (nil is the ledger).
+func (c *ChainConfig) Validate() error {
+	if c == nil {
+		return nil
+	}
+	switch c.Kind {
+	case "", ChainLedger:
+		return nil
+	case ChainSui:
+		if c.RPC == "" || c.SystemObject.IsZero() || c.StakingObject.IsZero() {
+			return fmt.Errorf("%w: chain: kind sui needs rpc, system_object and staking_object", ErrConfig)
+		}
+		if c.Faucet != "" {
+			if err := checkLedgerURL(c.Faucet); err != nil {
+				return fmt.Errorf("%w: chain faucet %q is not an http(s) URL", ErrConfig, c.Faucet)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: chain kind %q (want %q or %q)", ErrConfig, c.Kind, ChainLedger, ChainSui)
 }
 
 // setDefaults fills the settings left zero.
@@ -159,6 +277,9 @@ type ClientConfig struct {
 	Network string `json:"network"`
 	// Ledger is the base URL of the ledger service.
 	Ledger string `json:"ledger"`
+	// Chain, when its kind is "sui", is the Sui chain to use instead of
+	// the ledger (Ledger is then left empty).
+	Chain *ChainConfig `json:"chain,omitempty"`
 	// Bootstrap are multiaddrs (with /p2p/<id>) of storage nodes, used to
 	// join the DHT; committee addresses come from the chain.
 	Bootstrap []string `json:"bootstrap,omitempty"`
@@ -173,7 +294,9 @@ type ClientConfig struct {
 	// Faucet tops up Account from the ledger's faucet when it runs low
 	// (devnets only).
 	Faucet bool `json:"faucet,omitempty"`
-	// Timeout bounds each store or read as a whole (default 5 minutes).
+	// Timeout bounds each store or read as a whole (default 5 minutes),
+	// plus a second for every 2 MiB of the blob: a blob of gigabytes may
+	// take that much longer.
 	Timeout Duration `json:"timeout,omitzero"`
 
 	// key is AccountKey, once loaded.
@@ -215,11 +338,16 @@ func (c *ClientConfig) Validate() error {
 	if err := p2p.ValidateNetwork(c.Network); err != nil {
 		return fmt.Errorf("%w: network: %v", ErrConfig, err)
 	}
-	if c.Ledger == "" {
-		return fmt.Errorf("%w: ledger URL is required", ErrConfig)
-	}
-	if err := checkLedgerURL(c.Ledger); err != nil {
+	if err := c.Chain.Validate(); err != nil {
 		return err
+	}
+	if !c.Chain.IsSui() {
+		if c.Ledger == "" {
+			return fmt.Errorf("%w: ledger URL is required", ErrConfig)
+		}
+		if err := checkLedgerURL(c.Ledger); err != nil {
+			return err
+		}
 	}
 	if c.Account.IsZero() && c.AccountKey == "" && c.key == nil {
 		return fmt.Errorf("%w: account_key (or at least account) is required", ErrConfig)
@@ -256,6 +384,12 @@ func LoadConfig(path string) (Config, error) {
 	if c.OwnerKey != "" && !filepath.IsAbs(c.OwnerKey) {
 		c.OwnerKey = filepath.Join(filepath.Dir(path), c.OwnerKey)
 	}
+	if c.Chain != nil && c.Chain.Key != "" && !filepath.IsAbs(c.Chain.Key) {
+		c.Chain.Key = filepath.Join(filepath.Dir(path), c.Chain.Key)
+	}
+	if c.Chain != nil && c.Chain.IndexDir != "" && !filepath.IsAbs(c.Chain.IndexDir) {
+		c.Chain.IndexDir = filepath.Join(filepath.Dir(path), c.Chain.IndexDir)
+	}
 	return c, c.Validate()
 }
 
@@ -269,19 +403,36 @@ func LoadClientConfig(path string) (ClientConfig, error) {
 	if c.AccountKey != "" && !filepath.IsAbs(c.AccountKey) {
 		c.AccountKey = filepath.Join(filepath.Dir(path), c.AccountKey)
 	}
+	if c.Chain != nil && c.Chain.Key != "" && !filepath.IsAbs(c.Chain.Key) {
+		c.Chain.Key = filepath.Join(filepath.Dir(path), c.Chain.Key)
+	}
+	if c.Chain != nil && c.Chain.IndexDir != "" && !filepath.IsAbs(c.Chain.IndexDir) {
+		c.Chain.IndexDir = filepath.Join(filepath.Dir(path), c.Chain.IndexDir)
+	}
 	if err := c.Validate(); err != nil {
 		return c, err
 	}
 	return c, c.loadKey()
 }
 
+// loadJSON reads one JSON object from path into v. A key v does not have
+// is refused and named (a misspelt key would otherwise be a setting
+// silently left at its default), as is anything after the object.
 func loadJSON(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("%w: %s: unknown key %s (the keys are listed in cmd/floe/CONFIG.md)", ErrConfig, path, msg)
+		}
 		return fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: %s: more after the JSON object", ErrConfig, path)
 	}
 	return nil
 }

@@ -16,6 +16,9 @@ import (
 
 	"floe/chainlink"
 	"floe/chainlink/account"
+	"floe/chainlink/sui"
+	"floe/chainlink/sui/suisim"
+	"floe/node/rest"
 	"floe/p2p/host"
 )
 
@@ -48,7 +51,15 @@ type DevnetConfig struct {
 	SpaceLimit int64
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Chain is "" (or "ledger") for the embedded ledger served over HTTP,
+	// or DevnetSuiSim for the same ledger behind the loopback Sui
+	// stand-in (chainlink/sui/suisim), which nodes and clients reach
+	// through the Sui adapter (chainlink/sui) over gRPC.
+	Chain string
 }
+
+// DevnetSuiSim is the DevnetConfig.Chain of a devnet on the Sui stand-in.
+const DevnetSuiSim = "sui-sim"
 
 // Devnet is a local swarm: the embedded ledger, served over HTTP on
 // loopback, and storage nodes on loopback, all in one process.
@@ -65,6 +76,10 @@ type Devnet struct {
 	stopServe context.CancelFunc
 	served    chan error
 	closeOnce sync.Once
+	// sim is the Sui stand-in of a sui-sim devnet, suiChains the nodes'
+	// Sui clients (by node index).
+	sim       *suisim.Server
+	suiChains map[int]*sui.Client
 }
 
 // ClientConfigFile is the name of the client config a devnet writes in its
@@ -126,29 +141,40 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (_ *Devnet, err error) {
 	// faucet is on (a devnet), and its epochs advance in process
 	// (Devnet.AdvanceEpoch) or with the admin token in ledger/admin.token
 	// (`floe ledger advance --ledger-dir DIR/ledger`).
+	switch cfg.Chain {
+	case "", ChainLedger:
+	case DevnetSuiSim:
+		if err := d.startSuiSim(ctx); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: devnet chain %q (want %q or %q)", ErrConfig, cfg.Chain, ChainLedger, DevnetSuiSim)
+	}
 	token, _, err := chainlink.LoadOrCreateAdminToken(filepath.Join(cfg.Dir, "ledger", chainlink.AdminTokenFile))
 	if err != nil {
 		return nil, err
 	}
-	d.Ledger, err = chainlink.OpenDir(ctx, filepath.Join(cfg.Dir, "ledger"),
-		chainlink.WithShards(cfg.Shards), chainlink.WithEpochDuration(cfg.EpochDuration),
-		chainlink.WithLogger(cfg.Logger.With("role", "ledger")),
-		chainlink.WithFaucet(chainlink.DefaultFaucetLimits), chainlink.WithAdminToken(token))
-	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", ExplainDirLock(filepath.Join(cfg.Dir, "ledger"), err))
+	if d.sim == nil {
+		d.Ledger, err = chainlink.OpenDir(ctx, filepath.Join(cfg.Dir, "ledger"),
+			chainlink.WithShards(cfg.Shards), chainlink.WithEpochDuration(cfg.EpochDuration),
+			chainlink.WithLogger(cfg.Logger.With("role", "ledger")),
+			chainlink.WithFaucet(chainlink.DefaultFaucetLimits), chainlink.WithAdminToken(token))
+		if err != nil {
+			return nil, fmt.Errorf("ledger: %w", ExplainDirLock(filepath.Join(cfg.Dir, "ledger"), err))
+		}
+		ln, err := net.Listen("tcp", cfg.LedgerListen)
+		if err != nil {
+			return nil, fmt.Errorf("ledger listen address %s: %w", cfg.LedgerListen, err)
+		}
+		if !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+			ln.Close()
+			return nil, fmt.Errorf("%w: the devnet ledger serves on loopback only", ErrConfig)
+		}
+		d.ledgerURL = "http://" + ln.Addr().String()
+		sctx, stop := context.WithCancel(context.Background())
+		d.stopServe = stop
+		go func() { d.served <- chainlink.ServeListener(sctx, ln, d.Ledger) }()
 	}
-	ln, err := net.Listen("tcp", cfg.LedgerListen)
-	if err != nil {
-		return nil, fmt.Errorf("ledger listen address %s: %w", cfg.LedgerListen, err)
-	}
-	if !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
-		ln.Close()
-		return nil, fmt.Errorf("%w: the devnet ledger serves on loopback only", ErrConfig)
-	}
-	d.ledgerURL = "http://" + ln.Addr().String()
-	sctx, stop := context.WithCancel(context.Background())
-	d.stopServe = stop
-	go func() { d.served <- chainlink.ServeListener(sctx, ln, d.Ledger) }()
 
 	d.hostCfg = host.LoopbackConfig()
 	d.hostCfg.MaxMemory = 2 << 30
@@ -169,6 +195,9 @@ func StartDevnet(ctx context.Context, cfg DevnetConfig) (_ *Devnet, err error) {
 	d.client = ClientConfig{
 		Network: "devnet", Ledger: d.ledgerURL, Bootstrap: d.bootstrap,
 		AccountKey: ClientKeyFile, Faucet: true,
+	}
+	if d.sim != nil {
+		d.client.Chain = d.suiChainConfig()
 	}
 	d.client.SetKey(ck)
 	if err := WriteJSON(filepath.Join(cfg.Dir, ClientConfigFile), d.client); err != nil {
@@ -205,6 +234,8 @@ func (d *Devnet) AddNode(ctx context.Context, stake uint64) (int, error) {
 		SpaceLimit: d.cfg.SpaceLimit,
 		// Every devnet node serves /metrics, /health and /ready on loopback.
 		MetricsListen: "127.0.0.1:0",
+		// and the Walrus storage-node REST API.
+		RestListen: "127.0.0.1:0",
 		// A devnet's nodes are small: pebble's preallocated logs would
 		// dwarf their data with the default memtable.
 		StoreMemTable: 8 << 20,
@@ -285,7 +316,15 @@ func (d *Devnet) StartNode(ctx context.Context, i int) error {
 	if d.nodes[i] != nil {
 		return fmt.Errorf("node %d is running", i)
 	}
-	n, err := New(ctx, d.configs[i], Options{Chain: d.Ledger, Logger: d.cfg.Logger, HostConfig: &d.hostCfg, ShardSyncGate: d.syncGate})
+	var chain chainlink.Chain = d.Ledger
+	if d.sim != nil {
+		c, err := d.nodeSuiChain(ctx, i)
+		if err != nil {
+			return err
+		}
+		chain = c
+	}
+	n, err := New(ctx, d.configs[i], Options{Chain: chain, Logger: d.cfg.Logger, HostConfig: &d.hostCfg, ShardSyncGate: d.syncGate})
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", d.configs[i].Name, err)
 	}
@@ -344,6 +383,14 @@ func (d *Devnet) Close() error {
 			if n != nil {
 				errs = append(errs, n.Close())
 			}
+		}
+		for _, c := range d.suiChains {
+			errs = append(errs, c.Close())
+		}
+		if d.sim != nil {
+			// Closes the ledger too.
+			errs = append(errs, d.sim.Close())
+			return
 		}
 		if d.stopServe != nil {
 			d.stopServe()
@@ -420,4 +467,62 @@ func (d *Devnet) MetricsAddrs() []string {
 		}
 	}
 	return out
+}
+
+// startSuiSim opens the devnet's ledger (DIR/ledger) behind the Sui
+// stand-in, served on loopback; d.Ledger is its state machine.
+func (d *Devnet) startSuiSim(ctx context.Context) error {
+	cfg := d.cfg
+	srv, err := suisim.StartDir(ctx, filepath.Join(cfg.Dir, "ledger"), cfg.LedgerListen, "127.0.0.1:0", cfg.Logger.With("role", "suisim"),
+		chainlink.WithShards(cfg.Shards), chainlink.WithEpochDuration(cfg.EpochDuration),
+		chainlink.WithLogger(cfg.Logger.With("role", "ledger")), chainlink.WithFaucet(chainlink.DefaultFaucetLimits))
+	if err != nil {
+		return fmt.Errorf("sui stand-in: %w", ExplainDirLock(filepath.Join(cfg.Dir, "ledger"), err))
+	}
+	d.sim, d.Ledger, d.suiChains = srv, srv.Sim.Ledger(), map[int]*sui.Client{}
+	return nil
+}
+
+// suiChainConfig is the chain config of the stand-in for clients.
+func (d *Devnet) suiChainConfig() *ChainConfig {
+	return &ChainConfig{Kind: ChainSui, RPC: d.sim.RPCAddr, SystemObject: d.sim.Sim.System(),
+		StakingObject: d.sim.Sim.Staking(), Faucet: d.sim.FaucetURL}
+}
+
+// SuiRPC is the stand-in's gRPC address ("" unless the devnet runs on
+// sui-sim).
+func (d *Devnet) SuiRPC() string {
+	if d.sim == nil {
+		return ""
+	}
+	return d.sim.RPCAddr
+}
+
+// nodeSuiChain is node i's Sui client: it signs with the owner's key
+// (which holds the node's StorageNodeCap) and registers the node's REST
+// network key.
+func (d *Devnet) nodeSuiChain(ctx context.Context, i int) (*sui.Client, error) {
+	if c := d.suiChains[i]; c != nil {
+		return c, nil
+	}
+	cfg := d.configs[i]
+	ownerKey, _, err := account.LoadOrCreate(filepath.Join(cfg.DataDir, OwnerKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("owner key of node %d: %w", i, err)
+	}
+	netKey, err := rest.LoadOrCreateNetworkKey(filepath.Join(cfg.DataDir, rest.NetworkKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("network key of node %d: %w", i, err)
+	}
+	keys := chainlink.NewKeyring()
+	keys.AddAccount(ownerKey)
+	cc := d.suiChainConfig()
+	c, err := sui.Dial(ctx, sui.Config{RPC: cc.RPC, System: cc.SystemObject, Staking: cc.StakingObject, Keys: keys, Key: ownerKey,
+		NetworkKey: netKey, FaucetURL: cc.Faucet, PollInterval: 50 * time.Millisecond, IndexDir: filepath.Join(cfg.DataDir, "sui-index"),
+		Logger: d.cfg.Logger.With("role", "sui", "node", i)})
+	if err != nil {
+		return nil, fmt.Errorf("%w: sui stand-in: %w", ErrChain, err)
+	}
+	d.suiChains[i] = c
+	return c, nil
 }

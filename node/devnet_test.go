@@ -168,14 +168,7 @@ func TestDevnetStoreRead64MiB(t *testing.T) {
 	storeReadBack(t, c, randomBlob(256, 256<<20))
 }
 
-func TestSplitSlivers(t *testing.T) {
-	mk := func(sizes ...int) []p2p.Sliver {
-		var out []p2p.Sliver
-		for i, n := range sizes {
-			out = append(out, p2p.Sliver{SliverRef: p2p.SliverRef{Pair: uint16(i)}, Data: make([]byte, n)})
-		}
-		return out
-	}
+func TestSplitRefs(t *testing.T) {
 	for _, tc := range []struct {
 		sizes []int
 		max   int
@@ -186,9 +179,14 @@ func TestSplitSlivers(t *testing.T) {
 		{[]int{20, 1, 1}, 10, []int{1, 2}}, // an oversized sliver travels alone
 		{[]int{1}, 10, []int{1}},
 	} {
+		var refs []p2p.SliverRef
+		for i := range tc.sizes {
+			refs = append(refs, p2p.SliverRef{Pair: uint16(i)})
+		}
+		size := func(r p2p.SliverRef) int { return tc.sizes[r.Pair] }
 		var got []int
 		n := 0
-		for _, run := range splitSlivers(mk(tc.sizes...), tc.max) {
+		for _, run := range splitRefs(refs, size, tc.max) {
 			got = append(got, len(run))
 			n += len(run)
 		}

@@ -199,7 +199,7 @@ func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, it
 		switch shard := n.params.ShardOfPair(id, int(it.Pair)); {
 		case int(it.Pair) >= n.params.NShards:
 			r.Err = fmt.Errorf("%w: pair %d out of range", p2p.ErrInvalidRequest, it.Pair)
-		case !n.mig.serves(shard):
+		case !n.mig.serves(shard) || n.cfg.Byzantine == ByzantineWithhold:
 			r.Err = fmt.Errorf("%w: shard %d is not held here", p2p.ErrNotFound, shard)
 		default:
 			data, err := n.store.GetShardSliver(ctx, shard, id, it.Type)
@@ -278,6 +278,11 @@ func (n *Node) confirmation(ctx context.Context, id codec.BlobID, pers codec.Blo
 	}
 	msg := codec.StorageConfirmationMessage(n.Epoch(), id, pers)
 	sig := n.key.Sign(msg)
+	if n.cfg.Byzantine == ByzantineBadConfirm {
+		// The Byzantine "bad-confirm" behaviour: a signature over another
+		// epoch's confirmation of the blob.
+		sig = n.key.Sign(codec.StorageConfirmationMessage(n.Epoch()+1, id, pers))
+	}
 	n.stats.confirmations.Add(1)
 	return codec.SignedMessage{Message: msg, Signature: sig}, nil
 }
@@ -291,7 +296,7 @@ func (h *handler) GetRecoverySymbols(ctx context.Context, _ peer.ID, req p2p.Rec
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if st.Invalid || st.Gone(uint64(n.Epoch())) {
+	if st.Invalid || st.Gone(uint64(n.Epoch())) || n.cfg.Byzantine == ByzantineWithhold {
 		return nil, fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, req.ID)
 	}
 	srcType := req.Target.Type.Orthogonal()

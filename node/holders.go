@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"time"
 
 	"floe/chainlink"
 	"floe/codec"
@@ -76,6 +77,7 @@ type pairPlan struct {
 	holders [][]holder
 	next    map[int]int // pair → index of the holder to ask
 	skip    map[chainlink.ID]bool
+	fails   map[chainlink.ID]int // failed requests by member (failed)
 }
 
 func newPairPlan(p codec.Params, id codec.BlobID, holders [][]holder, skip ...chainlink.ID) *pairPlan {
@@ -104,3 +106,43 @@ func (pp *pairPlan) miss(pair int) { pp.next[pair]++ }
 
 // drop stops asking member for anything.
 func (pp *pairPlan) drop(id chainlink.ID) { pp.skip[id] = true }
+
+// maxHolderFailures is how many failed requests (streams cut, timeouts,
+// refusals for load) a member may have in one read before it is dropped:
+// a member is often the only holder of its shards' primary slivers, and
+// one slow answer under load must not cost a read all of them.
+const maxHolderFailures = 3
+
+// failed records that a request to member failed with err and reports
+// whether the member is dropped: at once for a lie, else after
+// maxHolderFailures failures.
+func (pp *pairPlan) failed(id chainlink.ID, err error) bool {
+	if errors.Is(err, errLied) {
+		pp.drop(id)
+		return true
+	}
+	if pp.fails == nil {
+		pp.fails = map[chainlink.ID]int{}
+	}
+	pp.fails[id]++
+	if pp.fails[id] >= maxHolderFailures {
+		pp.drop(id)
+		return true
+	}
+	return false
+}
+
+// retryPause waits before a round that retries members which failed
+// (250 ms, doubling each time, at most 4 s), so a member shedding load has
+// time to recover.
+func retryPause(ctx context.Context, n int) error {
+	d := min(250*time.Millisecond<<min(n, 4), 4*time.Second)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 
@@ -41,6 +42,10 @@ type Options struct {
 	// the recovery of what it lacks) until it is closed: experiments and
 	// tests use it to observe an epoch change in progress.
 	ShardSyncGate <-chan struct{}
+	// HostOptions are extra libp2p options for the node's host, appended
+	// to HostConfig's ExtraOptions (host.Config.ExtraOptions): a simulated
+	// network for many nodes in one process, a bandwidth reporter.
+	HostOptions []libp2p.Option
 }
 
 // Stats are counters of what a node has done since it started.
@@ -97,6 +102,7 @@ type Node struct {
 	// where it listens.
 	stopMetrics func()
 	metricsAddr string
+	rest        *restState // the REST listener (rest_node.go; nil: none)
 	pend        *pendingGate
 
 	meta    *metaCache
@@ -202,8 +208,15 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	hc.IdentityPath = filepath.Join(cfg.DataDir, "identity.key")
 	hc.ListenAddrs = cfg.Listen
 	hc.AnnounceAddrs = cfg.Announce
+	if cfg.MaxMemory > 0 {
+		hc.MaxMemory = cfg.MaxMemory
+	}
+	if cfg.MaxFDs > 0 {
+		hc.MaxFDs = cfg.MaxFDs
+	}
 	hc.Logger = log
 	hc.AdjustLimits = func(l *rcmgr.ScalingLimitConfig) { p2p.AddProtocolLimits(l, cfg.Network, params) }
+	hc.ExtraOptions = append(slices.Clip(hc.ExtraOptions), opts.HostOptions...)
 	if n.host, err = host.New(hc); err != nil {
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
@@ -261,6 +274,10 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err := n.server.Start(ctx); err != nil {
 		return nil, err
 	}
+	// The REST API (rest_listen) serves from the same handler.
+	if err := n.startREST(scfg.RateLimit); err != nil {
+		return nil, err
+	}
 	applied, err := n.cursor.load()
 	if err != nil {
 		return nil, err
@@ -272,19 +289,19 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err := n.mig.resume(ctx, applied); err != nil {
 		return nil, err
 	}
-	if len(dcfg.BootstrapPeers) == 0 {
-		// No bootstrap list: join the DHT through the committee.
-		if v := n.currentView(); v != nil {
-			for _, ai := range v.peers {
-				if ai.ID != "" && ai.ID != n.host.ID() && len(ai.Addrs) > 0 {
-					n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
-					_ = n.host.Connect(ctx, ai) // best effort: peers may be down
-				}
-			}
-		}
-	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.runCtx, n.cancel = runCtx, cancel
+	if len(dcfg.BootstrapPeers) == 0 {
+		// No bootstrap list: join the DHT through the committee, dialling
+		// by the committee rule (p2p/host/dial.go: the lower peer ID
+		// dials; the higher one dials only peers that have not come by
+		// host.LateDialWait). Best effort: peers may be down.
+		if v := n.currentView(); v != nil {
+			waiting := n.host.ConnectCommittee(ctx, v.peers)
+			n.wg.Add(1)
+			go func() { defer n.wg.Done(); n.host.ConnectLate(runCtx, waiting, host.LateDialWait) }()
+		}
+	}
 	if err := n.disc.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
@@ -475,6 +492,7 @@ func (n *Node) shutdown() error {
 	if n.stopMetrics != nil {
 		n.stopMetrics()
 	}
+	errs = append(errs, n.stopREST(ctx))
 	if n.server != nil {
 		errs = append(errs, n.server.Stop(ctx))
 	}

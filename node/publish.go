@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"floe/chainlink"
 	"floe/chainlink/bls"
 	"floe/codec"
 	"floe/p2p"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/sync/semaphore"
 )
 
 // pushGrace is how long pushes to slower nodes go on after the certificate
@@ -23,32 +28,117 @@ const pushGrace = time.Second
 // confirmations and anchors the aggregate certificate. Storing bytes that
 // are already certified long enough is a no-op (AlreadyCertified) unless
 // opts.Force or opts.Deletable.
-func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (_ *StoreResult, err error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.Timeout))
+//
+// Store holds the blob and all its slivers in memory (about 5.5 times the
+// blob); StoreFrom bounds memory for blobs of any size.
+func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (*StoreResult, error) {
+	return c.store(ctx, uint64(len(data)), opts, func(_ context.Context, p codec.Params) (encoding, func(), error) {
+		enc, err := codec.Encode(p, data)
+		if err != nil {
+			return nil, nil, err
+		}
+		return memEncoding{enc}, func() {}, nil
+	})
+}
+
+// StoreFrom stores the size bytes r holds, as Store does, with memory
+// bounded whatever the size: the blob is encoded from r in column blocks
+// into a temporary spill file (codec.EncodeFrom: about 5 times the blob's
+// size, in opts.SpillDir), and each member's slivers are read from it one
+// batch at a time, at most opts.MemoryBudget bytes of them in flight. The
+// spill is removed when StoreFrom returns, also on failure or
+// cancellation. The blob ID is the one Store computes for the same bytes.
+func (c *Client) StoreFrom(ctx context.Context, r io.ReaderAt, size int64, opts StoreOptions) (*StoreResult, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("%w: negative blob size %d", ErrInvalidOptions, size)
+	}
+	return c.store(ctx, uint64(size), opts, func(ctx context.Context, p codec.Params) (encoding, func(), error) {
+		spillSize, err := codec.SpillSize(p, uint64(size))
+		if err != nil {
+			return nil, nil, err
+		}
+		sp, err := newSpillFile(ctx, opts.SpillDir, spillSize)
+		if err != nil {
+			return nil, nil, err
+		}
+		stopReports := reportWhile(opts.Progress, "encode", func() int64 {
+			// The encoding writes every spill byte once; the blob's
+			// share of that is its progress.
+			return int64(float64(sp.written.Load()) / float64(spillSize) * float64(size))
+		}, size)
+		b, err := codec.EncodeFrom(p, ctxReaderAt{ctx, r}, uint64(size), sp)
+		stopReports()
+		if err != nil {
+			sp.close()
+			return nil, nil, err
+		}
+		return spillEncoding{b}, func() { sp.close() }, nil
+	})
+}
+
+// reportWhile reports progress of phase every 100 ms from done() until
+// the returned stop is called (which waits for the reporter to end, so
+// reports stay one at a time).
+func reportWhile(f func(Progress), phase string, done func() int64, total int64) (stop func()) {
+	if f == nil {
+		return func() {}
+	}
+	quit, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				report(f, phase, min(done(), total), total)
+			}
+		}
+	}()
+	return func() { close(quit); <-ended }
+}
+
+// store is Store and StoreFrom after their encodings: encode returns the
+// encoding and what releases it.
+func (c *Client) store(ctx context.Context, size uint64, opts StoreOptions, encode func(context.Context, codec.Params) (encoding, func(), error)) (_ *StoreResult, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opTimeout(size))
 	defer cancel()
 	if opts.Epochs == 0 {
 		opts.Epochs = 1
+	}
+	if opts.MemoryBudget <= 0 {
+		opts.MemoryBudget = DefaultStoreMemoryBudget
 	}
 	phases := map[string]time.Duration{}
 	st, v, err := c.comms.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if uint64(len(data)) > v.params.MaxBlobSize() {
-		return nil, fmt.Errorf("%w: %d bytes, the swarm's maximum is %d", ErrTooLarge, len(data), v.params.MaxBlobSize())
+	if size > v.params.MaxBlobSize() {
+		return nil, fmt.Errorf("%w: %d bytes, the swarm's maximum is %d", ErrTooLarge, size, v.params.MaxBlobSize())
 	}
 	if opts.Epochs > st.MaxEpochsAhead {
 		return nil, fmt.Errorf("%w: %d epochs, at most %d ahead", ErrInvalidOptions, opts.Epochs, st.MaxEpochsAhead)
 	}
-	report(opts.Progress, "encode", 0, int64(len(data)))
+	report(opts.Progress, "encode", 0, int64(size))
 	t := time.Now()
-	enc, err := codec.Encode(v.params, data)
+	enc, release, err := encode(ctx, v.params)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("encoding: %w", ctx.Err())
+		}
 		return nil, fmt.Errorf("encoding: %w", err)
 	}
+	// The encoding is released once the store and the pushes that go on
+	// after it (distribute's tail) are done with it.
+	held := &heldEncoding{release: release}
+	held.hold()
+	defer held.let()
 	phases["encode"] = time.Since(t)
-	report(opts.Progress, "encode", int64(len(data)), int64(len(data)))
-	id := enc.BlobID
+	report(opts.Progress, "encode", int64(size), int64(size))
+	id := enc.id()
 	res := &StoreResult{BlobID: id, Phases: phases}
 
 	bs, err := c.chain.BlobStatus(ctx, id)
@@ -76,7 +166,7 @@ func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (_ *
 		// (Walrus's reuse of registrations).
 		reg.Blob = b
 		res.ReusedRegistration = true
-	} else if reg, err = c.register(ctx, enc, uint64(len(data)), opts); err != nil {
+	} else if reg, err = c.register(ctx, enc, size, opts); err != nil {
 		return nil, err
 	}
 	phases["register"] = time.Since(t)
@@ -90,7 +180,7 @@ func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (_ *
 	}()
 	res.EpochsAhead = opts.Epochs
 	res.EndEpoch = reg.Blob.Storage.EndEpoch
-	res.EncodedLength, _ = v.params.EncodedLength(uint64(len(data)))
+	res.EncodedLength, _ = v.params.EncodedLength(size)
 
 	// An epoch change between registration and certification makes the
 	// confirmations of the old committee useless (a certificate must be of
@@ -104,7 +194,7 @@ func (c *Client) Store(ctx context.Context, data []byte, opts StoreOptions) (_ *
 		t = time.Now()
 		var weight int
 		var failed []NodeFailure
-		cert, weight, failed, err = c.distribute(ctx, v, enc, reg.Blob.Persistence(), opts.Progress)
+		cert, weight, failed, err = c.distribute(ctx, v, enc, held, reg.Blob.Persistence(), opts)
 		phases["distribute"] += time.Since(t)
 		res.Failed = failed
 		if err == nil {
@@ -152,11 +242,11 @@ var ErrInvalidOptions = errors.New("node: invalid options")
 //
 // The client's account pays (and, over HTTP, signs); the object goes to
 // opts.SendObjectTo if set, else to the account.
-func (c *Client) register(ctx context.Context, enc *codec.EncodedBlob, size uint64, opts StoreOptions) (chainlink.RegisterBlobResult, error) {
+func (c *Client) register(ctx context.Context, enc encoding, size uint64, opts StoreOptions) (chainlink.RegisterBlobResult, error) {
 	payer := c.cfg.Account
 	req := chainlink.RegisterBlobRequest{
-		Owner: payer, BlobID: enc.BlobID, RootHash: chainlink.Hash32(enc.Metadata.RootHash()), Size: size,
-		EncodingType: enc.Metadata.EncodingType, Deletable: opts.Deletable, EpochsAhead: opts.Epochs,
+		Owner: payer, BlobID: enc.id(), RootHash: chainlink.Hash32(enc.meta().RootHash()), Size: size,
+		EncodingType: enc.meta().EncodingType, Deletable: opts.Deletable, EpochsAhead: opts.Epochs,
 	}
 	if !opts.SendObjectTo.IsZero() && opts.SendObjectTo != payer {
 		req.Owner, req.Payer = opts.SendObjectTo, payer
@@ -191,14 +281,33 @@ type confirmed struct {
 // distribute pushes each member its metadata and slivers (one stream per
 // member, concurrently), gathers verified confirmations and returns the
 // certificate once they weigh a quorum (3w ≥ 2n+1).
-func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.EncodedBlob, pers codec.BlobPersistence, progress func(Progress)) (chainlink.Certificate, int, []NodeFailure, error) {
-	id := enc.BlobID
+//
+// Once the quorum is reached, the pushes to the other members go on for up
+// to pushGrace in the background (so they need not recover what they
+// missed), holding the encoding until they end; Client.Close waits for
+// them. On failure the pushes are stopped before distribute returns.
+func (c *Client) distribute(ctx context.Context, v *committeeView, enc encoding, held *heldEncoding, pers codec.BlobPersistence, opts StoreOptions) (_ chainlink.Certificate, _ int, _ []NodeFailure, err error) {
+	progress := opts.Progress
+	id := enc.id()
 	msg := codec.StorageConfirmationMessage(v.Epoch, id, pers)
-	meta := codec.MarshalMetadataWithID(id, &enc.Metadata)
-	pushCtx, stopPush := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopPush()
-	results := make(chan confirmed, len(v.Members))
+	meta := codec.MarshalMetadataWithID(id, enc.meta())
 	var wg sync.WaitGroup
+	pushCtx, stopPush := context.WithCancel(context.WithoutCancel(ctx))
+	held.hold()
+	defer func() {
+		if err != nil {
+			stopPush()
+			wg.Wait()
+			held.let()
+		}
+	}()
+	results := make(chan confirmed, len(v.Members))
+	// Progress counts the sliver bytes pushed, of every member's slivers.
+	var sent atomic.Int64
+	totalBytes := int64(v.NShards) * int64(enc.sliverBCSLen(codec.Primary)+enc.sliverBCSLen(codec.Secondary))
+	// At most the budget's bytes of slivers are marshalled and in flight
+	// at once, over all members.
+	budget := semaphore.NewWeighted(opts.MemoryBudget)
 	for i := range v.Members {
 		if len(v.Members[i].Shards) == 0 {
 			continue
@@ -206,7 +315,7 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sig, err := c.pushMember(pushCtx, v, i, enc, meta, pers, msg)
+			sig, err := c.pushMember(pushCtx, v, i, enc, meta, pers, msg, pushBudget{budget, opts.MemoryBudget}, &sent)
 			results <- confirmed{member: i, sig: sig, err: err}
 		}()
 	}
@@ -252,10 +361,17 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 		signers = append(signers, uint16(r.member))
 		weight += v.Members[r.member].Weight
 	}
-	total := int64(v.NShards)
-	report(progress, "distribute", 0, total)
+	report(progress, "distribute", 0, totalBytes)
+	var tick <-chan time.Time
+	if progress != nil {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
 	for weight == 0 || !bls.Quorum.Reached(weight, v.NShards) {
 		select {
+		case <-tick:
+			report(progress, "distribute", sent.Load(), totalBytes)
 		case r, ok := <-results:
 			if !ok {
 				// Every push ended; late gossip may still complete the
@@ -277,11 +393,11 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 				continue
 			}
 			add(r)
-			report(progress, "distribute", int64(weight), total)
+			report(progress, "distribute", sent.Load(), totalBytes)
 		case r := <-gossiped:
 			// Verified by the gossip validator against the committee.
 			add(r)
-			report(progress, "distribute", int64(weight), total)
+			report(progress, "distribute", sent.Load(), totalBytes)
 		case <-pushCtx.Done():
 			if noSpace > 0 && !bls.Quorum.Reached(v.NShards-noSpace, v.NShards) {
 				// No retry gets a quorum while these nodes are full.
@@ -293,17 +409,6 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 			return chainlink.Certificate{}, weight, failures, fmt.Errorf("%w: confirmations cover %d of %d shards: %w", ErrUnavailable, weight, v.NShards, ctx.Err())
 		}
 	}
-	// Let the remaining pushes finish briefly in the background; the
-	// deferred stopPush ends them when Store returns.
-	go func() {
-		t := time.NewTimer(pushGrace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			stopPush()
-		case <-pushCtx.Done():
-		}
-	}()
 	agg, err := bls.Aggregate(sigs)
 	if err != nil {
 		return chainlink.Certificate{}, weight, failures, err
@@ -314,17 +419,54 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc *codec.En
 	if err != nil {
 		return chainlink.Certificate{}, weight, failures, err
 	}
+	// Let the remaining pushes finish briefly in the background.
+	pushesDone := make(chan struct{})
+	go func() { wg.Wait(); close(pushesDone) }()
+	c.tails.Add(1)
+	go func() {
+		defer c.tails.Done()
+		t := time.NewTimer(pushGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-pushesDone:
+		}
+		stopPush()
+		<-pushesDone
+		held.let()
+	}()
 	return certificate(agg, bitmap, msg), weight, failures, nil
+}
+
+// heldEncoding releases an encoding when its last holder lets go: the
+// store, and each distribute's pushes.
+type heldEncoding struct {
+	n       atomic.Int32
+	release func()
+}
+
+func (h *heldEncoding) hold() { h.n.Add(1) }
+
+func (h *heldEncoding) let() {
+	if h.n.Add(-1) == 0 {
+		h.release()
+	}
+}
+
+// pushBudget bounds the sliver bytes all pushes of a store hold.
+type pushBudget struct {
+	sem   *semaphore.Weighted
+	bytes int64
 }
 
 // pushMember sends member i the metadata and its sliver pairs, then asks
 // for its confirmation and verifies it.
-func (c *Client) pushMember(ctx context.Context, v *committeeView, i int, enc *codec.EncodedBlob, meta []byte, pers codec.BlobPersistence, msg []byte) (bls.Signature, error) {
+func (c *Client) pushMember(ctx context.Context, v *committeeView, i int, enc encoding, meta []byte, pers codec.BlobPersistence, msg []byte, budget pushBudget, sent *atomic.Int64) (bls.Signature, error) {
 	pid, err := c.connect(v, i)
 	if err != nil {
 		return bls.Signature{}, err
 	}
-	id := enc.BlobID
+	id := enc.id()
 	// Every member is asked once per store: a dial that failed before (a
 	// node that was restarting) must not keep it out of this one.
 	c.host.ForgetDialFailures(pid)
@@ -332,25 +474,20 @@ func (c *Client) pushMember(ctx context.Context, v *committeeView, i int, enc *c
 		return bls.Signature{}, fmt.Errorf("put metadata: %w", err)
 	}
 	pairs := v.pairsOf(i, id)
-	slivers := make([]p2p.Sliver, 0, 2*len(pairs))
+	refs := make([]p2p.SliverRef, 0, 2*len(pairs))
 	for _, p := range pairs {
-		sp := &enc.Pairs[p]
-		slivers = append(slivers,
-			p2p.Sliver{SliverRef: p2p.SliverRef{Pair: uint16(p), Type: codec.Primary}, Data: sp.Primary.MarshalBCS()},
-			p2p.Sliver{SliverRef: p2p.SliverRef{Pair: uint16(p), Type: codec.Secondary}, Data: sp.Secondary.MarshalBCS()})
+		refs = append(refs,
+			p2p.SliverRef{Pair: uint16(p), Type: codec.Primary},
+			p2p.SliverRef{Pair: uint16(p), Type: codec.Secondary})
 	}
 	// One stream carries at most two of the server's batches, so each
 	// stream's work fits the server's per-request bound whatever the blob
-	// and committee sizes; the streams to one member go one after another.
-	for _, part := range splitSlivers(slivers, 2*p2p.PutBatchFor(v.params)) {
-		errs, err := c.p2p.PutSlivers(ctx, pid, id, part)
-		if err != nil {
-			return bls.Signature{}, fmt.Errorf("put slivers: %w", err)
-		}
-		for j, e := range errs {
-			if e != nil {
-				return bls.Signature{}, fmt.Errorf("%s sliver of pair %d refused: %w", part[j].Type, part[j].Pair, e)
-			}
+	// and committee sizes; the streams to one member go one after another,
+	// each loaded just before it is sent.
+	size := func(r p2p.SliverRef) int { return enc.sliverBCSLen(r.Type) }
+	for _, part := range splitRefs(refs, size, 2*p2p.PutBatchFor(v.params)) {
+		if err := c.pushPart(ctx, pid, enc, part, budget, sent); err != nil {
+			return bls.Signature{}, err
 		}
 	}
 	sm, err := c.p2p.GetConfirmation(ctx, pid, p2p.ConfirmationRequest{ID: id, Persistence: pers})
@@ -366,20 +503,54 @@ func (c *Client) pushMember(ctx context.Context, v *committeeView, i int, enc *c
 	return bls.Signature(sm.Signature), nil
 }
 
-// splitSlivers cuts slivers into runs of at most maxBytes (at least one
-// sliver each), in order.
-func splitSlivers(slivers []p2p.Sliver, maxBytes int) [][]p2p.Sliver {
-	var out [][]p2p.Sliver
-	start, size := 0, 0
-	for i, s := range slivers {
-		if i > start && size+len(s.Data) > maxBytes {
-			out = append(out, slivers[start:i])
-			start, size = i, 0
-		}
-		size += len(s.Data)
+// pushPart loads the slivers of refs from the encoding, within the
+// budget, and sends them on one put-slivers stream.
+func (c *Client) pushPart(ctx context.Context, pid peer.ID, enc encoding, refs []p2p.SliverRef, budget pushBudget, sent *atomic.Int64) error {
+	var need int64
+	for _, r := range refs {
+		need += int64(enc.sliverBCSLen(r.Type))
 	}
-	if start < len(slivers) {
-		out = append(out, slivers[start:])
+	need = min(need, budget.bytes) // a part larger than the budget runs alone
+	if err := budget.sem.Acquire(ctx, need); err != nil {
+		return err
+	}
+	defer budget.sem.Release(need)
+	slivers := make([]p2p.Sliver, len(refs))
+	for j, r := range refs {
+		data, err := enc.sliverBCS(int(r.Pair), r.Type)
+		if err != nil {
+			return fmt.Errorf("loading the %s sliver of pair %d: %w", r.Type, r.Pair, err)
+		}
+		slivers[j] = p2p.Sliver{SliverRef: r, Data: data}
+	}
+	errs, err := c.p2p.PutSlivers(ctx, pid, enc.id(), slivers)
+	if err != nil {
+		return fmt.Errorf("put slivers: %w", err)
+	}
+	for j, e := range errs {
+		if e != nil {
+			return fmt.Errorf("%s sliver of pair %d refused: %w", slivers[j].Type, slivers[j].Pair, e)
+		}
+		sent.Add(int64(len(slivers[j].Data)))
+	}
+	return nil
+}
+
+// splitRefs cuts refs into runs whose slivers (of size(ref) bytes each)
+// take at most maxBytes (at least one sliver each), in order.
+func splitRefs(refs []p2p.SliverRef, size func(p2p.SliverRef) int, maxBytes int) [][]p2p.SliverRef {
+	var out [][]p2p.SliverRef
+	start, total := 0, 0
+	for i, r := range refs {
+		n := size(r)
+		if i > start && total+n > maxBytes {
+			out = append(out, refs[start:i])
+			start, total = i, 0
+		}
+		total += n
+	}
+	if start < len(refs) {
+		out = append(out, refs[start:])
 	}
 	return out
 }

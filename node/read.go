@@ -19,42 +19,17 @@ import (
 // back to secondary slivers (n−f) when primaries run short. Nodes that serve
 // data failing verification are skipped and reported in Liars.
 func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*ReadResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.Timeout))
-	defer cancel()
 	res := &ReadResult{Phases: map[string]time.Duration{}}
-	t := time.Now()
-	bs, err := c.chain.BlobStatus(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrChain, err)
-	}
-	if bs.Invalid {
-		return nil, fmt.Errorf("%w: %s", ErrBlobInvalid, id)
-	}
-	if !bs.Certified() {
-		return nil, fmt.Errorf("%w: %s is not certified on chain", ErrBlobNotFound, id)
-	}
-	est, err := c.chain.EpochState(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrChain, err)
-	}
-	v, prev, preferPrev, err := readCommittees(ctx, c.comms, est, bs.InitialCertifiedEpoch)
-	if err != nil {
-		return nil, err
-	}
-	holders := shardHolders(v, prev, preferPrev)
-	res.Phases["status"] = time.Since(t)
-
-	t = time.Now()
-	m, err := c.readMetadata(ctx, v, prev, preferPrev, id, res)
+	ctx, p, holders, m, cancel, err := c.readBegin(ctx, id, res)
 	if err != nil {
 		return res, err
 	}
-	res.Phases["metadata"] = time.Since(t)
+	defer cancel()
 
-	t = time.Now()
+	t := time.Now()
 	var slivers []codec.Sliver
 	for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
-		slivers, err = c.readSlivers(ctx, v.params, holders, id, m, typ, res, opts.Progress)
+		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, res, opts.Progress)
 		if err == nil {
 			break
 		}
@@ -66,8 +41,8 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 	res.Phases["slivers"] = time.Since(t)
 
 	t = time.Now()
-	report(opts.Progress, "decode", 0, 1)
-	data, err := codec.Decode(v.params, m, slivers, opts.Check)
+	report(opts.Progress, "decode", 0, int64(m.UnencodedLength))
+	data, err := codec.Decode(p, m, slivers, opts.Check)
 	if err != nil {
 		if errors.Is(err, codec.ErrInconsistentBlob) {
 			return res, fmt.Errorf("%w: %s: %w", ErrInconsistent, id, err)
@@ -75,9 +50,60 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 		return res, err
 	}
 	res.Phases["decode"] = time.Since(t)
-	report(opts.Progress, "decode", 1, 1)
+	report(opts.Progress, "decode", int64(len(data)), int64(len(data)))
 	res.Data = data
 	return res, nil
+}
+
+// readBegin is readStart under ClientConfig.Timeout; the context it
+// returns (and cancel, to call when done) bounds the rest of the read by
+// opTimeout of the blob's size, counted from the start.
+func (c *Client) readBegin(parent context.Context, id codec.BlobID, res *ReadResult) (context.Context, codec.Params, [][]holder, *codec.Metadata, context.CancelFunc, error) {
+	start := time.Now()
+	mctx, mcancel := context.WithTimeout(parent, time.Duration(c.cfg.Timeout))
+	p, holders, m, err := c.readStart(mctx, id, res)
+	mcancel()
+	if err != nil {
+		return nil, p, nil, nil, nil, err
+	}
+	ctx, cancel := context.WithDeadline(parent, start.Add(c.opTimeout(m.UnencodedLength)))
+	return ctx, p, holders, m, cancel, nil
+}
+
+// readStart finds the committees that hold a certified blob (the current
+// one, and the previous one across an epoch change), each shard's holders
+// and the blob's metadata, verified against its ID: what every read does
+// first. It records the "status" and "metadata" phases in res.
+func (c *Client) readStart(ctx context.Context, id codec.BlobID, res *ReadResult) (codec.Params, [][]holder, *codec.Metadata, error) {
+	t := time.Now()
+	bs, err := c.chain.BlobStatus(ctx, id)
+	if err != nil {
+		return codec.Params{}, nil, nil, fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	if bs.Invalid {
+		return codec.Params{}, nil, nil, fmt.Errorf("%w: %s", ErrBlobInvalid, id)
+	}
+	if !bs.Certified() {
+		return codec.Params{}, nil, nil, fmt.Errorf("%w: %s is not certified on chain", ErrBlobNotFound, id)
+	}
+	est, err := c.chain.EpochState(ctx)
+	if err != nil {
+		return codec.Params{}, nil, nil, fmt.Errorf("%w: %w", ErrChain, err)
+	}
+	v, prev, preferPrev, err := readCommittees(ctx, c.comms, est, bs.InitialCertifiedEpoch)
+	if err != nil {
+		return codec.Params{}, nil, nil, err
+	}
+	holders := shardHolders(v, prev, preferPrev)
+	res.Phases["status"] = time.Since(t)
+
+	t = time.Now()
+	m, err := c.readMetadata(ctx, v, prev, preferPrev, id, res)
+	if err != nil {
+		return codec.Params{}, nil, nil, err
+	}
+	res.Phases["metadata"] = time.Since(t)
+	return v.params, holders, m, nil
 }
 
 // readMetadata asks members in random order, two at a time, and keeps the
@@ -201,14 +227,13 @@ func (c *Client) readSlivers(ctx context.Context, p codec.Params, holders [][]ho
 	rand.Shuffle(len(rest), func(a, b int) { rest[a], rest[b] = rest[b], rest[a] })
 	queue := append(preferred, rest...)
 	var got []codec.Sliver
+	sliverBytes, _ := p.SliverSize(typ, m.UnencodedLength) // progress counts bytes
+	report(progress, "fetch", 0, int64(need*sliverBytes))
+	pauses := 0
 	for len(got) < need {
 		// Plan the next round: the next `need-len(got)` pairs that still
 		// have a holder to ask, grouped by holder.
-		type ask struct {
-			h    holder
-			refs []p2p.SliverRef
-		}
-		round := map[chainlink.ID]*ask{}
+		round := sliverRound{}
 		want := need - len(got)
 		for len(queue) > 0 && want > 0 {
 			pair := queue[0]
@@ -217,56 +242,90 @@ func (c *Client) readSlivers(ctx context.Context, p codec.Params, holders [][]ho
 			if !ok {
 				continue
 			}
-			a := round[h.nodeID()]
-			if a == nil {
-				a = &ask{h: h}
-				round[h.nodeID()] = a
-			}
-			a.refs = append(a.refs, p2p.SliverRef{Pair: uint16(pair), Type: typ})
+			round.add(h, p2p.SliverRef{Pair: uint16(pair), Type: typ})
 			want--
 		}
 		if len(round) == 0 {
 			return nil, fmt.Errorf("%w: %d of %d %s slivers verified", ErrUnavailable, len(got), need, typ)
 		}
 		var (
-			mu    sync.Mutex
-			wg    sync.WaitGroup
-			retry []int
+			mu     sync.Mutex
+			retry  []int
+			failed bool
 		)
-		for _, a := range round {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, missing, err := c.sliversFrom(ctx, a.h.v, a.h.i, id, m, a.refs)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil:
-					plan.drop(a.h.nodeID())
-					if errors.Is(err, errLied) {
-						res.Liars = append(res.Liars, failure(a.h.v, a.h.i, "%v", err))
-					}
-					for _, r := range a.refs {
-						retry = append(retry, int(r.Pair))
-					}
-				default:
-					for _, r := range missing {
-						plan.miss(int(r.Pair))
-						retry = append(retry, int(r.Pair))
-					}
+		c.fetchRound(ctx, round, id, m, func(a *sliverAsk, ok []codec.Sliver, missing []p2p.SliverRef, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				if !plan.failed(a.h.nodeID(), err) {
+					failed = true
 				}
-				got = append(got, ok...)
-				report(progress, "fetch", int64(len(got)), int64(need))
-			}()
-		}
-		wg.Wait()
+				if errors.Is(err, errLied) {
+					res.Liars = append(res.Liars, failure(a.h.v, a.h.i, "%v", err))
+				}
+				for _, r := range a.refs {
+					retry = append(retry, int(r.Pair))
+				}
+			default:
+				for _, r := range missing {
+					plan.miss(int(r.Pair))
+					retry = append(retry, int(r.Pair))
+				}
+			}
+			got = append(got, ok...)
+			report(progress, "fetch", int64(len(got)*sliverBytes), int64(need*sliverBytes))
+		})
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		// Pairs that failed go first in the next round, to their next holder.
+		// Pairs that failed go first in the next round, to their next holder
+		// (or, after a pause, to the same one if it may retry).
 		queue = append(retry, queue...)
+		if failed {
+			if err := retryPause(ctx, pauses); err != nil {
+				return nil, err
+			}
+			pauses++
+		}
 	}
 	return got, nil
+}
+
+// sliverAsk is one holder's share of a fetch round: the slivers asked of
+// it over one stream.
+type sliverAsk struct {
+	h    holder
+	refs []p2p.SliverRef
+}
+
+// sliverRound is a fetch round's asks by holder.
+type sliverRound map[chainlink.ID]*sliverAsk
+
+func (r sliverRound) add(h holder, ref p2p.SliverRef) {
+	a := r[h.nodeID()]
+	if a == nil {
+		a = &sliverAsk{h: h}
+		r[h.nodeID()] = a
+	}
+	a.refs = append(a.refs, ref)
+}
+
+// fetchRound asks every holder of the round at once, each over its own
+// stream, and returns once all answered; done gets each answer of
+// sliversFrom, from the asking goroutines (it locks what it shares).
+func (c *Client) fetchRound(ctx context.Context, round sliverRound, id codec.BlobID, m *codec.Metadata,
+	done func(a *sliverAsk, ok []codec.Sliver, missing []p2p.SliverRef, err error)) {
+	var wg sync.WaitGroup
+	for _, a := range round {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, missing, err := c.sliversFrom(ctx, a.h.v, a.h.i, id, m, a.refs)
+			done(a, ok, missing, err)
+		}()
+	}
+	wg.Wait()
 }
 
 // sliversFrom fetches slivers from member i over one stream and returns the
@@ -285,7 +344,7 @@ func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id co
 	var parsed []codec.Sliver
 	var missing []p2p.SliverRef
 	for j, r := range results {
-		fetchedSliverBytes.Add(int64(len(r.Data))) // FetchedSliverBytes (readrange.go)
+		c.fetched.Add(int64(len(r.Data))) // FetchedSliverBytes (readrange.go)
 		if r.Err != nil {
 			missing = append(missing, refs[j])
 			continue

@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"floe/chainlink"
 	"floe/codec"
-	"floe/p2p"
 )
 
 // Range reads. RS2 lays a blob out row by row in its nPrim·nSec message
@@ -25,14 +22,11 @@ import (
 // ErrBadRange means a byte range that is empty or not within the blob.
 var ErrBadRange = errors.New("node: byte range not within the blob")
 
-// fetchedSliverBytes counts the sliver bytes every Client of this process
-// received from storage nodes in reads (verified or not).
-var fetchedSliverBytes atomic.Int64
-
-// FetchedSliverBytes returns how many bytes of slivers the reader role of
-// all Clients in this process has received so far (full reads, range
-// reads and their fallbacks). Tests and benchmarks take differences.
-func FetchedSliverBytes() int64 { return fetchedSliverBytes.Load() }
+// FetchedSliverBytes returns how many bytes of slivers this Client has
+// received from storage nodes in reads so far (verified or not: full
+// reads, range reads, streamed reads and their fallbacks). Tests and
+// benchmarks take differences.
+func (c *Client) FetchedSliverBytes() int64 { return c.fetched.Load() }
 
 // RangeResult is a byte range read from a blob and what it cost.
 type RangeResult struct {
@@ -79,36 +73,11 @@ func (c *Client) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, 
 	defer cancel()
 	rr := &ReadResult{Phases: map[string]time.Duration{}}
 	res := &RangeResult{Phases: rr.Phases}
-	t := time.Now()
-	bs, err := c.chain.BlobStatus(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrChain, err)
-	}
-	if bs.Invalid {
-		return nil, fmt.Errorf("%w: %s", ErrBlobInvalid, id)
-	}
-	if !bs.Certified() {
-		return nil, fmt.Errorf("%w: %s is not certified on chain", ErrBlobNotFound, id)
-	}
-	est, err := c.chain.EpochState(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrChain, err)
-	}
-	v, prev, preferPrev, err := readCommittees(ctx, c.comms, est, bs.InitialCertifiedEpoch)
-	if err != nil {
-		return nil, err
-	}
-	holders := shardHolders(v, prev, preferPrev)
-	rr.Phases["status"] = time.Since(t)
-
-	t = time.Now()
-	m, err := c.readMetadata(ctx, v, prev, preferPrev, id, rr)
+	p, holders, m, err := c.readStart(ctx, id, rr)
 	res.Liars = rr.Liars
 	if err != nil {
 		return res, err
 	}
-	rr.Phases["metadata"] = time.Since(t)
-	p := v.params
 	res.Size = m.UnencodedLength
 	first, last, err := RangeRows(p, m.UnencodedLength, off, n)
 	if err != nil {
@@ -116,7 +85,7 @@ func (c *Client) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, 
 	}
 
 	if opts.Check != codec.CheckStrict {
-		t = time.Now()
+		t := time.Now()
 		rows, err := c.readRows(ctx, p, holders, id, m, first, last, rr, opts.Progress)
 		res.Liars = rr.Liars
 		if err == nil {
@@ -141,7 +110,7 @@ func (c *Client) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, 
 
 	// The whole blob, as Read does from the metadata on.
 	res.Full = true
-	t = time.Now()
+	t := time.Now()
 	var slivers []codec.Sliver
 	for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
 		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, rr, opts.Progress)
@@ -179,68 +148,26 @@ func (c *Client) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, 
 // left.
 func (c *Client) readRows(ctx context.Context, p codec.Params, holders [][]holder, id codec.BlobID, m *codec.Metadata,
 	first, last int, res *ReadResult, progress func(Progress)) ([]codec.Sliver, error) {
-	plan := newPairPlan(p, id, holders)
 	rows := make([]codec.Sliver, last-first+1)
-	var queue []int
+	indices := make([]int, 0, len(rows))
 	for r := first; r <= last; r++ {
-		queue = append(queue, p.PairOfSliver(codec.Primary, r))
+		indices = append(indices, r)
 	}
+	var mu sync.Mutex
 	got := 0
-	for len(queue) > 0 {
-		type ask struct {
-			h    holder
-			refs []p2p.SliverRef
-		}
-		round := map[chainlink.ID]*ask{}
-		for _, pair := range queue {
-			h, ok := plan.holderOf(pair)
-			if !ok {
-				return nil, fmt.Errorf("%w: primary sliver %d: no holder left", ErrUnavailable, p.SliverIndex(codec.Primary, pair))
-			}
-			a := round[h.nodeID()]
-			if a == nil {
-				a = &ask{h: h}
-				round[h.nodeID()] = a
-			}
-			a.refs = append(a.refs, p2p.SliverRef{Pair: uint16(pair), Type: codec.Primary})
-		}
-		queue = nil
-		var (
-			mu sync.Mutex
-			wg sync.WaitGroup
-		)
-		for _, a := range round {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, missing, err := c.sliversFrom(ctx, a.h.v, a.h.i, id, m, a.refs)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					plan.drop(a.h.nodeID())
-					if errors.Is(err, errLied) {
-						res.Liars = append(res.Liars, failure(a.h.v, a.h.i, "%v", err))
-					}
-					for _, r := range a.refs {
-						queue = append(queue, int(r.Pair))
-					}
-					return
-				}
-				for _, r := range missing {
-					plan.miss(int(r.Pair))
-					queue = append(queue, int(r.Pair))
-				}
-				for _, sl := range ok {
-					rows[sl.Index-first] = sl
-					got++
-				}
-				report(progress, "fetch", int64(got), int64(len(rows)))
-			}()
-		}
-		wg.Wait()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	failed, err := c.fetchPrimaries(ctx, p, newPairPlan(p, id, holders), &mu, id, m, indices, res, func(sl codec.Sliver) error {
+		rows[sl.Index-first] = sl
+		mu.Lock()
+		got++
+		report(progress, "fetch", int64(got), int64(len(rows)))
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(failed) > 0 {
+		return nil, fmt.Errorf("%w: primary sliver %d: no holder left", ErrUnavailable, failed[0])
 	}
 	return rows, nil
 }

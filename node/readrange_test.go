@@ -48,12 +48,12 @@ func TestReadRangeFetchesOnlyItsRows(t *testing.T) {
 	rowBytes := uint64(p.Secondary() * s)
 	sliver := int64(rowBytes)
 
-	before := FetchedSliverBytes()
+	before := c.FetchedSliverBytes()
 	full, err := c.Read(ctx, id, ReadOptions{})
 	if err != nil || !bytes.Equal(full.Data, data) {
 		t.Fatalf("full read: %v", err)
 	}
-	fullBytes := FetchedSliverBytes() - before
+	fullBytes := c.FetchedSliverBytes() - before
 
 	for _, tc := range []struct {
 		name   string
@@ -67,9 +67,9 @@ func TestReadRangeFetchesOnlyItsRows(t *testing.T) {
 		{"one whole row", 3 * rowBytes, rowBytes, 1},
 		{"whole blob", 0, size, p.Primary()},
 	} {
-		before := FetchedSliverBytes()
+		before := c.FetchedSliverBytes()
 		res, err := c.ReadRange(ctx, id, tc.off, tc.n, ReadOptions{})
-		fetched := FetchedSliverBytes() - before
+		fetched := c.FetchedSliverBytes() - before
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

@@ -146,6 +146,21 @@ func (n *Node) previousView(ctx context.Context) *committeeView {
 	return v
 }
 
+// recoveryExpansionPerRequest bounds the expanded source slivers (n
+// symbols each) one recovery-symbols request makes a holder compute.
+const recoveryExpansionPerRequest = 128 << 20
+
+// recoverySourcesPerRequest is how many source slivers one request names:
+// all a holder has for small blobs, a few for blobs of gigabytes (4 GiB at
+// n = 1000: 6).
+func recoverySourcesPerRequest(p codec.Params, size uint64) int {
+	s, err := p.SymbolSize(size)
+	if err != nil || s <= 0 {
+		return 1
+	}
+	return max(1, recoveryExpansionPerRequest/(p.NShards*s))
+}
+
 // recoverSliver rebuilds one sliver from recovery symbols and stores it. It
 // asks just enough holders (by how many source slivers they hold) for the
 // symbols needed, then more if some fail or lie; a source sliver a holder
@@ -162,6 +177,8 @@ func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.B
 		fetched int64
 	)
 	queue := rand.Perm(p.NShards)
+	perRequest := recoverySourcesPerRequest(p, m.UnencodedLength)
+	pauses := 0
 	for len(valid) < need {
 		// Group the next source pairs by holder, covering what is still
 		// needed with a little slack for failures.
@@ -194,6 +211,7 @@ func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.B
 			wg    sync.WaitGroup
 			retry []int
 		)
+		failedRound := false
 		for _, a := range round {
 			wg.Add(1)
 			go func() {
@@ -209,42 +227,61 @@ func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.B
 					return
 				}
 				n.host.Peerstore().AddAddrs(pi.ID, pi.Addrs, time.Hour)
-				res, err := n.client.GetRecoverySymbols(ctx, pi.ID, p2p.RecoveryRequest{
-					ID: id, Target: p2p.SliverRef{Pair: uint16(pair), Type: t}, Sources: a.pairs,
-				})
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					// Unreachable, or the blob unknown there: ask the
-					// other holders of its shards.
-					plan.drop(a.h.nodeID())
-					for _, sp := range a.pairs {
-						retry = append(retry, int(sp))
+				// A holder expands every source sliver it is asked for (n
+				// symbols each): requests of at most perRequest sources
+				// keep each one's work, and its answer's time, bounded
+				// whatever the blob's size. One holder's requests go one
+				// after another.
+				for len(a.pairs) > 0 {
+					k := min(len(a.pairs), perRequest)
+					sources := a.pairs[:k]
+					a.pairs = a.pairs[k:]
+					res, err := n.client.GetRecoverySymbols(ctx, pi.ID, p2p.RecoveryRequest{
+						ID: id, Target: p2p.SliverRef{Pair: uint16(pair), Type: t}, Sources: sources,
+					})
+					mu.Lock()
+					if err != nil {
+						// Unreachable, overloaded, or the blob unknown
+						// there: ask again after a pause, and the other
+						// holders of its shards once it failed too often.
+						if !plan.failed(a.h.nodeID(), err) {
+							failedRound = true
+						}
+						for _, sp := range append(sources, a.pairs...) {
+							retry = append(retry, int(sp))
+						}
+						mu.Unlock()
+						return
 					}
-					return
-				}
-				invalid := 0
-				for j, r := range res {
-					fetched += int64(len(r.Data))
-					if r.Err != nil {
-						// Not held (yet): a miss, not a lie.
-						plan.miss(int(a.pairs[j]))
-						retry = append(retry, int(a.pairs[j]))
-						continue
+					invalid := 0
+					for j, r := range res {
+						fetched += int64(len(r.Data))
+						if r.Err != nil {
+							// Not held (yet): a miss, not a lie.
+							plan.miss(int(sources[j]))
+							retry = append(retry, int(sources[j]))
+							continue
+						}
+						sym, err := codec.UnmarshalRecoverySymbol(r.Data, t)
+						if err != nil || codec.VerifyRecoverySymbol(p, m, &sym, target) != nil {
+							invalid++
+							continue
+						}
+						if !seen[sym.Index] {
+							seen[sym.Index] = true
+							valid = append(valid, sym)
+						}
 					}
-					sym, err := codec.UnmarshalRecoverySymbol(r.Data, t)
-					if err != nil || codec.VerifyRecoverySymbol(p, m, &sym, target) != nil {
-						invalid++
-						continue
+					if invalid > 0 {
+						n.log.Warn("peer served invalid recovery symbols", "node", a.h.nodeID(), "peer", pi.ID, "blob", id, "invalid", invalid)
+						plan.drop(a.h.nodeID())
+						for _, sp := range a.pairs {
+							retry = append(retry, int(sp))
+						}
+						mu.Unlock()
+						return
 					}
-					if !seen[sym.Index] {
-						seen[sym.Index] = true
-						valid = append(valid, sym)
-					}
-				}
-				if invalid > 0 {
-					n.log.Warn("peer served invalid recovery symbols", "node", a.h.nodeID(), "peer", pi.ID, "blob", id, "invalid", invalid)
-					plan.drop(a.h.nodeID())
+					mu.Unlock()
 				}
 			}()
 		}
@@ -253,6 +290,12 @@ func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.B
 			return fetched, ctx.Err()
 		}
 		queue = append(retry, queue...)
+		if failedRound {
+			if err := retryPause(ctx, pauses); err != nil {
+				return fetched, err
+			}
+			pauses++
+		}
 	}
 	n.stats.recoveryBytes.Add(fetched)
 	if len(valid) < need {

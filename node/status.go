@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -46,6 +47,35 @@ type NodeStatus struct {
 	DiskBytes   int64          `json:"disk_bytes"`
 	Recovery    recoveryCounts `json:"recovery"`
 	Stats       Stats          `json:"stats"`
+	// Version is the node's build (Version).
+	Version string `json:"version,omitempty"`
+	// RestURL is where the node serves the Walrus REST API, and
+	// NetworkPublicKey (base64 of the compressed P-256 key) the key its
+	// certificate is for, which clients pin; empty without rest_listen.
+	RestURL          string `json:"rest_url,omitempty"`
+	NetworkPublicKey []byte `json:"network_public_key,omitempty"`
+}
+
+// Version is the floe build this process runs: the main module's version
+// as the Go toolchain stamped it (a tag, or a pseudo-version naming the
+// commit, "+dirty" with uncommitted changes), else "(devel)" with the VCS
+// revision when known.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	if v != "" && v != "(devel)" {
+		return v
+	}
+	v = "(devel)"
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && s.Value != "" {
+			v += " " + s.Value[:min(12, len(s.Value))]
+		}
+	}
+	return v
 }
 
 // Status computes the node's status report.
@@ -54,7 +84,8 @@ func (n *Node) Status(ctx context.Context) (NodeStatus, error) {
 	st := NodeStatus{
 		NodeID: n.id, Name: n.cfg.Name, PeerID: n.host.ID().String(), Epoch: n.Epoch(), Shards: n.Shards(),
 		ChangeEpoch: ms.Epoch, SyncReported: ms.Reported, Gained: ms.gainedList(), Retained: ms.retainedList(),
-		Recovery: n.recq.counts(), Stats: n.Stats(),
+		Recovery: n.recq.counts(), Stats: n.Stats(), Version: Version(),
+		RestURL: n.RESTURL(), NetworkPublicKey: n.NetworkPublicKey(),
 	}
 	u := n.store.Usage()
 	st.StoredBytes, st.SpaceLimit, st.DiskBytes = u.Total, u.Limit, u.Disk

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -31,7 +32,7 @@ func peakRSS() int64 {
 func newBenchEncodeCommand() *cobra.Command {
 	var nShards, runs int
 	var size int64
-	var metadataOnly bool
+	var metadataOnly, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "encode",
 		Short: "Encode random data (metadata + all slivers) and print MB/s and peak memory",
@@ -54,6 +55,9 @@ func newBenchEncodeCommand() *cobra.Command {
 			}
 			s, _ := p.SymbolSize(uint64(size))
 			out := cmd.OutOrStdout()
+			if asJSON {
+				out = io.Discard
+			}
 			what := "metadata + all slivers"
 			if metadataOnly {
 				what = "metadata only (blob ID)"
@@ -77,8 +81,16 @@ func newBenchEncodeCommand() *cobra.Command {
 			}
 			slices.Sort(times)
 			med := times[len(times)/2]
-			fmt.Fprintf(out, "median %v  %.1f MB/s  peak RSS %.1f MiB\n", med.Round(time.Millisecond),
-				float64(size)/1e6/med.Seconds(), float64(peakRSS())/(1<<20))
+			mbps := float64(size) / 1e6 / med.Seconds()
+			if asJSON {
+				r := benchEncodeResult{Size: size, NShards: nShards, SymbolSize: s, MetadataOnly: metadataOnly, GOMAXPROCS: runtime.GOMAXPROCS(0),
+					MedianMs: float64(med) / 1e6, MBps: mbps, PeakRSS: peakRSS()}
+				for _, d := range times {
+					r.RunsMs = append(r.RunsMs, float64(d)/1e6)
+				}
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			fmt.Fprintf(out, "median %v  %.1f MB/s  peak RSS %.1f MiB\n", med.Round(time.Millisecond), mbps, float64(peakRSS())/(1<<20))
 			return nil
 		},
 	}
@@ -86,5 +98,20 @@ func newBenchEncodeCommand() *cobra.Command {
 	cmd.Flags().Int64Var(&size, "size", 1<<20, "blob size in bytes")
 	cmd.Flags().IntVar(&runs, "runs", 5, "number of runs (the median is reported)")
 	cmd.Flags().BoolVar(&metadataOnly, "metadata-only", false, "compute only the metadata and blob ID, as blob-id does")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the figures as JSON")
 	return cmd
+}
+
+// benchEncodeResult is what `floe bench encode --json` prints (times in
+// milliseconds, sorted).
+type benchEncodeResult struct {
+	Size         int64     `json:"size"`
+	NShards      int       `json:"n_shards"`
+	SymbolSize   int       `json:"symbol_size"`
+	MetadataOnly bool      `json:"metadata_only"`
+	GOMAXPROCS   int       `json:"gomaxprocs"`
+	RunsMs       []float64 `json:"runs_ms"`
+	MedianMs     float64   `json:"median_ms"`
+	MBps         float64   `json:"mb_per_s"`
+	PeakRSS      int64     `json:"peak_rss_bytes"`
 }

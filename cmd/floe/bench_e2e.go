@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -20,16 +21,43 @@ func newBenchE2ECommand() *cobra.Command {
 	var (
 		nodes, shards, runs int
 		size                int64
-		noSync              bool
+		noSync, asJSON      bool
 		cpuProfile          string
+		processes           bool
+		workDir, goMemLimit string
+		clientMemory        string
 	)
 	cmd := &cobra.Command{
 		Use:   "e2e",
-		Short: "Store and read a blob on a single-process devnet and print each phase",
+		Short: "Store and read a blob on a devnet (one process, or --processes) and print the figures",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runs < 1 {
 				return fmt.Errorf("--runs must be at least 1")
+			}
+			if processes {
+				cfg := procBenchConfig{nodes: nodes, shards: shards, runs: runs, size: size, noSync: noSync, dir: workDir}
+				if goMemLimit != "" {
+					cfg.env = append(cfg.env, "GOMEMLIMIT="+goMemLimit)
+				}
+				if clientMemory != "" {
+					cfg.clientArgs = append(cfg.clientArgs, "--memory", clientMemory)
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					out = cmd.ErrOrStderr()
+				}
+				res, err := runProcBench(cmd.Context(), cfg, out)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), res)
+				}
+				return nil
+			}
+			if workDir != "" || goMemLimit != "" || clientMemory != "" {
+				return fmt.Errorf("--dir, --gomemlimit and --client-memory need --processes")
 			}
 			p, err := codec.NewParams(shards)
 			if err != nil {
@@ -66,6 +94,9 @@ func newBenchE2ECommand() *cobra.Command {
 				defer pprof.StopCPUProfile()
 			}
 			out := cmd.OutOrStdout()
+			if asJSON {
+				out = io.Discard
+			}
 			fmt.Fprintf(out, "e2e: %d nodes, n=%d, %d bytes, %d runs, GOMAXPROCS=%d, fsync=%v\n", nodes, shards, size, runs, runtime.GOMAXPROCS(0), !noSync)
 			var storeT, readT []time.Duration
 			phases := map[string][]time.Duration{}
@@ -120,6 +151,15 @@ func newBenchE2ECommand() *cobra.Command {
 				fmt.Fprintf(out, "  %-17s median %v\n", ph, med(phases[ph]).Round(time.Millisecond))
 			}
 			fmt.Fprintf(out, "peak RSS %.1f MiB\n", float64(peakRSS())/(1<<20))
+			if asJSON {
+				r := benchE2EResult{Nodes: nodes, NShards: shards, Size: size, Runs: runs, GOMAXPROCS: runtime.GOMAXPROCS(0), Fsync: !noSync,
+					StoreMs: float64(med(storeT)) / 1e6, ReadMs: float64(med(readT)) / 1e6, StoreMBps: mbps(med(storeT)), ReadMBps: mbps(med(readT)),
+					PhasesMs: map[string]float64{}, PeakRSS: peakRSS()}
+				for ph, ds := range phases {
+					r.PhasesMs[ph] = float64(med(ds)) / 1e6
+				}
+				return printJSON(cmd.OutOrStdout(), r)
+			}
 			return nil
 		},
 	}
@@ -130,5 +170,27 @@ func newBenchE2ECommand() *cobra.Command {
 	f.IntVar(&runs, "runs", 3, "runs (medians are reported)")
 	f.BoolVar(&noSync, "no-sync", false, "skip fsync in the nodes' stores")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file")
+	f.BoolVar(&asJSON, "json", false, "print the medians as JSON")
+	f.BoolVar(&processes, "processes", false, "run the ledger, each node, and each store and read as its own floe process, and report each one's peak RSS")
+	f.StringVar(&workDir, "dir", "", "with --processes: where the swarm and the blob files live (default $TMPDIR; a store needs about 11× the blob there)")
+	f.StringVar(&goMemLimit, "gomemlimit", "", "with --processes: GOMEMLIMIT of every process (e.g. 768MiB)")
+	f.StringVar(&clientMemory, "client-memory", "", "with --processes: --memory of floe store and floe read")
 	return cmd
+}
+
+// benchE2EResult is what `floe bench e2e --json` prints: medians, times in
+// milliseconds; PhasesMs by "store encode", "read slivers" and so on.
+type benchE2EResult struct {
+	Nodes      int                `json:"nodes"`
+	NShards    int                `json:"n_shards"`
+	Size       int64              `json:"size"`
+	Runs       int                `json:"runs"`
+	GOMAXPROCS int                `json:"gomaxprocs"`
+	Fsync      bool               `json:"fsync"`
+	StoreMs    float64            `json:"store_ms"`
+	ReadMs     float64            `json:"read_ms"`
+	StoreMBps  float64            `json:"store_mb_per_s"`
+	ReadMBps   float64            `json:"read_mb_per_s"`
+	PhasesMs   map[string]float64 `json:"phases_ms"`
+	PeakRSS    int64              `json:"peak_rss_bytes"`
 }

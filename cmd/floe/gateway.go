@@ -40,7 +40,13 @@ func newGatewayCommand() *cobra.Command {
 		readTimeout    time.Duration
 		storeTimeout   time.Duration
 		noCTParam      bool
+		sniffCT        bool
 		verbose        bool
+		logs           logFlags
+		spillDir       string
+		bodyMemory     string
+		siteDomain     string
+		siteTTL        time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -59,6 +65,13 @@ the first --body-min-bytes of its body have arrived, and every
 --body-chunk-timeout must bring that many more bytes (or the end), so a
 stalled or trickling upload is cut off. --max-conns-per-ip caps the
 connections one client holds open.
+
+In a browser, / is a page about the gateway with an upload form and /v1/api
+the API reference. A blob read answers a Content-Type only when one is
+known: ?content_type=TYPE (or =sniff) on the read, unless
+--no-content-type-param; with --sniff-content-type, the type sniffed from
+the blob's first 512 bytes for every read, never HTML (a blob anyone
+stored would otherwise run as a page of this gateway's origin).
 It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -92,6 +105,8 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 				return fmt.Errorf("--read-timeout %v: must be positive", readTimeout)
 			case storeTimeout <= 0:
 				return fmt.Errorf("--store-timeout %v: must be positive", storeTimeout)
+			case siteTTL < 0:
+				return fmt.Errorf("--site-ttl %v: must not be negative", siteTTL)
 			}
 			size, err := parseByteSize(maxBlobSize)
 			if err != nil {
@@ -106,6 +121,7 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 				MaxStores: maxStores, MaxStoresPerIP: maxStoresPerIP, MaxConnsPerIP: maxConnsPerIP,
 				BodyChunkTimeout: bodyTimeout, BodyMinBytes: minBytes,
 				ReadTimeout: readTimeout, StoreTimeout: storeTimeout, DisableContentTypeParam: noCTParam,
+				SniffContentType: sniffCT, SiteDomain: siteDomain, SiteTTL: siteTTL,
 			}
 			if tokenFile != "" {
 				if gcfg.AuthToken, err = readToken(tokenFile); err != nil {
@@ -115,11 +131,14 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 			if err := checkStoreAuth(listen, gcfg.AuthToken != "", allowUnauth); err != nil {
 				return err
 			}
-			level := slog.LevelInfo
-			if verbose {
-				level = slog.LevelDebug
+			if verbose && !cmd.Flags().Changed("log-level") {
+				logs.level = levelValue(slog.LevelDebug) // --verbose: the old spelling of --log-level debug
 			}
-			gcfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			gcfg.Logger = logs.logger(cmd.ErrOrStderr())
+			gcfg.SpillDir = spillDir
+			if gcfg.BodyMemory, err = parseByteSize(bodyMemory); err != nil {
+				return fmt.Errorf("--body-memory: %w", err)
+			}
 			cc, err := node.LoadClientConfig(cf.config)
 			if err != nil {
 				return err
@@ -153,7 +172,16 @@ It stops on Ctrl-C or SIGTERM, letting requests in progress finish.`,
 	f.DurationVar(&readTimeout, "read-timeout", gateway.DefaultReadTimeout, "time limit of one read")
 	f.DurationVar(&storeTimeout, "store-timeout", gateway.DefaultStoreTimeout, "time limit of one store after its body arrived")
 	f.BoolVar(&noCTParam, "no-content-type-param", false, "refuse the ?content_type= extension on reads")
-	f.BoolVar(&verbose, "verbose", false, "log every request")
+	f.BoolVar(&sniffCT, "sniff-content-type", false,
+		"answer reads that name no type with the type sniffed from the blob (images, text; never HTML)")
+	f.BoolVar(&verbose, "verbose", false, "log every request (--log-level debug)")
+	logs.add(cmd, slog.LevelInfo)
+	f.StringVar(&spillDir, "spill-dir", "", "directory of spooled store bodies and of the streamed stores' and reads' spills (default $TMPDIR)")
+	f.StringVar(&bodyMemory, "body-memory", "16MiB", "largest store body held in memory; larger ones are spooled to --spill-dir and stored streamed")
+	f.StringVar(&siteDomain, "site-domain", "",
+		"also serve sites by host name: {base36 site ID}.DOMAIN[:port] (e.g. localhost; default off)")
+	f.DurationVar(&siteTTL, "site-ttl", 5*time.Second,
+		"how long the lookup of which manifest is a site's current one is reused (an update shows within it; 0: on every request)")
 	return cmd
 }
 
@@ -211,7 +239,12 @@ func startGateway(ctx context.Context, cc node.ClientConfig, addr, flag string, 
 	if err != nil {
 		return nil, err
 	}
-	c, err := node.NewClient(ctx, cc, node.WithClientLogger(cfg.Logger))
+	opts, err := clientChainOptions(ctx, cc, cfg.Logger)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	c, err := node.NewClient(ctx, cc, append(opts, node.WithClientLogger(cfg.Logger))...)
 	if err != nil {
 		ln.Close()
 		return nil, err

@@ -22,6 +22,7 @@ func newLedgerCommand() *cobra.Command {
 		epoch          time.Duration
 		maxEpochsAhead uint32
 		faucet         bool
+		logs           logFlags
 	)
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -55,7 +56,7 @@ per account and per client address.`,
 			} else if !isLoopbackHost(h) {
 				return fmt.Errorf("--listen %q is not a loopback address: the ledger service speaks plain HTTP", listen)
 			}
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			log := logs.logger(cmd.ErrOrStderr())
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("--listen %s: %w", listen, err)
@@ -108,7 +109,9 @@ per account and per client address.`,
 	serve.Flags().DurationVar(&epoch, "epoch", time.Hour, "epoch duration")
 	serve.Flags().Uint32Var(&maxEpochsAhead, "max-epochs-ahead", 53, "longest storage reservation in epochs")
 	serve.Flags().BoolVar(&faucet, "faucet", false, "serve the faucet (devnets; rate-limited per account and per client address)")
+	logs.add(serve, slog.LevelInfo)
 	var ledgerURL, tokenFile, ledgerDir string
+	var advanceJSON bool
 	advance := &cobra.Command{
 		Use:   "advance",
 		Short: "End the current epoch now: select the next committee (the first one, on a new swarm)",
@@ -131,6 +134,9 @@ the epoch clock.`,
 			if err != nil {
 				return err
 			}
+			if advanceJSON {
+				return printJSON(cmd.OutOrStdout(), st)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "epoch %d\n", st.Epoch)
 			return nil
 		},
@@ -138,6 +144,7 @@ the epoch clock.`,
 	advance.Flags().StringVar(&ledgerURL, "ledger", "http://127.0.0.1:7070", "ledger service URL")
 	advance.Flags().StringVar(&tokenFile, "admin-token-file", "", "file holding the ledger's admin token")
 	advance.Flags().StringVar(&ledgerDir, "ledger-dir", "", "the ledger's --dir: its admin.token is used")
+	advance.Flags().BoolVar(&advanceJSON, "json", false, "print the new epoch state as JSON")
 	cmd.AddCommand(serve, advance, newLedgerStatusCommand())
 	return cmd
 }

@@ -28,24 +28,42 @@ func main() {
 		if errors.As(err, &ie) {
 			msg += ": " + ie.Left()
 		}
-		fmt.Fprintf(os.Stderr, "floe: %s\n", msg)
-		os.Exit(130)
+		fmt.Fprintf(os.Stderr, "floe: %s\n", oneLine(msg))
+		os.Exit(exitInterrupted)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "floe: %v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(os.Stderr, "floe: %s\n", oneLine(err.Error()))
+		if isUsage(err) {
+			os.Exit(exitUsage)
+		}
+		os.Exit(exitError)
 	}
 }
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "floe",
-		Short:         "floe: a Walrus-compatible decentralized blob store on libp2p",
+		Use:   "floe",
+		Short: "floe: a Walrus-compatible decentralized blob store on libp2p",
+		Long: `floe: a Walrus-compatible decentralized blob store on libp2p.
+
+Start with 'floe devnet' (a local swarm), then 'floe info', 'floe health',
+'floe store FILE' and 'floe read BLOB_ID'. The client commands read their
+swarm from --config (default: the client.json of a devnet started with the
+defaults). Every command that prints data takes --json. The configuration
+files and flags are described in cmd/floe/CONFIG.md.
+
+Exit status: 0 success; 1 an error (one line on stderr, starting "floe: ");
+2 a command line that does not parse (unknown command or flag, a flag value
+of the wrong type, a wrong number of arguments, a required flag missing);
+130 interrupted (Ctrl-C or SIGTERM).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newBlobIDCommand(), newBenchCommand(), newLedgerCommand(),
 		newDevnetCommand(), newStoreCommand(), newReadCommand(), newStatusCommand(), newNodeCommand(), newGatewayCommand(),
-		newStakeCommand(), newUnstakeCommand(), newAuditCommand())
+		newStakeCommand(), newUnstakeCommand(), newAuditCommand(),
+		newInfoCommand(), newHealthCommand(), newBlobsCommand(), newDeleteCommand(), newExtendCommand(), newVersionCommand(),
+		newStoreQuiltCommand(), newReadQuiltCommand(), newListPatchesCommand(), newAttrCommand(), newSiteCommand())
+	markUsage(root)
 	return root
 }

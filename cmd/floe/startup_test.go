@@ -450,7 +450,8 @@ func TestDefaultConfigMatchesDevnet(t *testing.T) {
 		t.Fatalf("devnet stop --dir defaults differ from devnet's %s (%v)", dir, err)
 	}
 	root := newRootCommand()
-	for _, path := range [][]string{{"store"}, {"read"}, {"status"}, {"node", "status"}, {"audit"}, {"gateway"}} {
+	for _, path := range [][]string{{"store"}, {"read"}, {"status"}, {"node", "status"}, {"audit"}, {"gateway"},
+		{"info"}, {"health"}, {"blobs", "list"}, {"delete"}, {"extend"}} {
 		c, _, err := root.Find(path)
 		if err != nil {
 			t.Fatal(err)

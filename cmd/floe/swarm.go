@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,8 +42,9 @@ const devnetPIDFile = "devnet.pid"
 
 func newDevnetCommand() *cobra.Command {
 	var (
-		cfg node.DevnetConfig
-		gw  string
+		cfg  node.DevnetConfig
+		gw   string
+		logs logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "devnet",
@@ -60,7 +61,7 @@ the same --dir resumes the swarm with its blobs.`,
 				return err
 			}
 			ctx := cmd.Context()
-			cfg.Logger = quietLogger(cmd.ErrOrStderr())
+			cfg.Logger = logs.logger(cmd.ErrOrStderr())
 			d, err := node.StartDevnet(ctx, cfg)
 			if err != nil {
 				var inUse *node.DirInUseError
@@ -80,7 +81,11 @@ the same --dir resumes the swarm with its blobs.`,
 			}
 			defer removePIDFile(pidPath)
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "ledger: %s\n", d.LedgerURL())
+			if rpc := d.SuiRPC(); rpc != "" {
+				fmt.Fprintf(out, "sui stand-in (sui.rpc.v2 gRPC): %s\n", rpc)
+			} else {
+				fmt.Fprintf(out, "ledger: %s\n", d.LedgerURL())
+			}
 			if st, err := d.Ledger.EpochState(ctx); err == nil && st.NShards != cfg.Shards {
 				fmt.Fprintf(cmd.ErrOrStderr(), "the devnet's ledger has %d shards (the --shards flag is ignored for an existing devnet)\n", st.NShards)
 			}
@@ -112,7 +117,9 @@ the same --dir resumes the swarm with its blobs.`,
 	f.StringVar(&cfg.Dir, "dir", defaultDevnetDir, "directory of the swarm's state and client config")
 	f.StringVar(&cfg.LedgerListen, "ledger-listen", "127.0.0.1:0", "loopback address to serve the ledger on")
 	f.DurationVar(&cfg.EpochDuration, "epoch-duration", 0, "advance epochs automatically (0: only on request)")
+	f.StringVar(&cfg.Chain, "chain", "", "chain the swarm anchors on: ledger (default, served over HTTP) or sui-sim (the same ledger behind a loopback Sui sui.rpc.v2 stand-in, reached through the Sui adapter)")
 	f.StringVar(&gw, "gateway", "", "also serve the Walrus aggregator/publisher HTTP API on this loopback address (e.g. 127.0.0.1:31415)")
+	logs.add(cmd, slog.LevelWarn)
 	cmd.AddCommand(newDevnetStopCommand())
 	return cmd
 }
@@ -264,6 +271,7 @@ func newDevnetStopCommand() *cobra.Command {
 	var (
 		dir     string
 		timeout time.Duration
+		asJSON  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "stop",
@@ -291,12 +299,19 @@ func newDevnetStopCommand() *cobra.Command {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), struct {
+					PID int    `json:"pid"`
+					Dir string `json:"dir"`
+				}{pid, dir})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "stopped devnet (pid %d) on %s\n", pid, dir)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", defaultDevnetDir, "the devnet's --dir")
 	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the devnet to exit")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the stopped devnet's PID and directory as JSON")
 	return cmd
 }
 
@@ -332,71 +347,11 @@ func (c *clientFlags) open(ctx context.Context, stderr io.Writer) (*node.Client,
 	if err != nil {
 		return nil, err
 	}
-	return node.NewClient(ctx, cfg, node.WithClientLogger(quietLogger(stderr)))
-}
-
-func newStoreCommand() *cobra.Command {
-	var (
-		cf     clientFlags
-		opts   node.StoreOptions
-		asJSON bool
-	)
-	cmd := &cobra.Command{
-		Use:   "store FILE",
-		Short: "Store a file on the swarm and print its blob ID",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Epochs < 1 {
-				return fmt.Errorf("--epochs %d: want at least 1", opts.Epochs)
-			}
-			fi, err := os.Stat(args[0])
-			if err != nil {
-				return err
-			}
-			if !fi.Mode().IsRegular() {
-				return fmt.Errorf("%s is not a regular file", args[0])
-			}
-			c, err := cf.open(cmd.Context(), cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if max := c.Params().MaxBlobSize(); uint64(fi.Size()) > max {
-				return fmt.Errorf("%s: %d bytes: %w (maximum %d)", args[0], fi.Size(), node.ErrTooLarge, max)
-			}
-			data, err := os.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			bar := newProgressBar(cmd.ErrOrStderr())
-			opts.Progress = bar.update
-			res, err := c.Store(cmd.Context(), data, opts)
-			bar.finish()
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			}
-			fmt.Fprintln(out, res.BlobID)
-			if res.AlreadyCertified {
-				fmt.Fprintf(cmd.ErrOrStderr(), "already certified until epoch %d: nothing stored\n", res.EndEpoch)
-			} else {
-				fmt.Fprintf(cmd.ErrOrStderr(), "certified: %d bytes until epoch %d, object %s, cost %d\n", len(data), res.EndEpoch, res.Blob.ObjectID, res.Cost)
-			}
-			return nil
-		},
+	opts, err := clientChainOptions(ctx, cfg, quietLogger(stderr))
+	if err != nil {
+		return nil, err
 	}
-	cf.add(cmd)
-	f := cmd.Flags()
-	f.Uint32Var(&opts.Epochs, "epochs", 1, "storage period in epochs from the current one")
-	f.BoolVar(&opts.Deletable, "deletable", false, "register a deletable blob")
-	f.BoolVar(&opts.Force, "force", false, "store a new object even if the blob is already certified")
-	f.BoolVar(&asJSON, "json", false, "print the whole result as JSON")
-	return cmd
+	return node.NewClient(ctx, cfg, append(opts, node.WithClientLogger(quietLogger(stderr)))...)
 }
 
 func newReadCommand() *cobra.Command {
@@ -404,11 +359,20 @@ func newReadCommand() *cobra.Command {
 		cf           clientFlags
 		out          string
 		strict, skip bool
+		sf           streamFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "read BLOB_ID",
 		Short: "Read a blob from the swarm and write its bytes to stdout or -o",
-		Args:  cobra.ExactArgs(1),
+		Long: `Read a certified blob and write its bytes to stdout or to -o FILE. The bytes
+are written in order as their slivers arrive and verify, with at most
+--memory of slivers held, whatever the blob's size; rows no node serves are
+decoded from other slivers through a temporary spill in --spill-dir. -o
+writes a temporary file beside FILE and renames it into place only once the
+whole blob is there, so a failed read leaves no truncated FILE (on stdout a
+failure after the first MiB leaves a prefix, and the exit status says so).
+--strict re-encodes the whole blob to check it, in memory.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := codec.ParseBlobID(args[0])
 			if err != nil {
@@ -429,74 +393,56 @@ func newReadCommand() *cobra.Command {
 			case skip:
 				opts.Check = codec.CheckSkip
 			}
+			if opts.MemoryBudget, err = sf.budget(); err != nil {
+				return err
+			}
+			opts.SpillDir = sf.spillDir
 			bar := newProgressBar(cmd.ErrOrStderr())
 			opts.Progress = bar.update
-			res, err := c.Read(cmd.Context(), id, opts)
+			var res *node.ReadResult
+			toStdout := out == "" || out == "-"
+			switch {
+			case strict:
+				// The strict check re-encodes the whole blob: in memory.
+				if res, err = c.Read(cmd.Context(), id, opts); err == nil {
+					if toStdout {
+						_, err = cmd.OutOrStdout().Write(res.Data)
+					} else {
+						err = node.WriteFileAtomic(out, res.Data, 0o644)
+					}
+				}
+			case toStdout:
+				w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
+				if res, err = c.ReadTo(cmd.Context(), id, w, opts); err == nil {
+					err = w.Flush()
+				}
+			default:
+				// A failed read never leaves a truncated file behind.
+				res, err = readToFile(cmd.Context(), c, id, out, opts)
+			}
 			bar.finish()
 			if res != nil {
 				for _, l := range res.Liars {
 					fmt.Fprintf(cmd.ErrOrStderr(), "node %s (peer %s) lied: %s\n", l.NodeID, l.PeerID, l.Reason)
 				}
 			}
-			if err != nil {
-				return err
-			}
-			if out == "" || out == "-" {
-				_, err = cmd.OutOrStdout().Write(res.Data)
-				return err
-			}
-			// A failed read never leaves a truncated file behind.
-			return node.WriteFileAtomic(out, res.Data, 0o644)
+			return err
 		},
 	}
 	cf.add(cmd)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the blob here instead of stdout")
 	cmd.Flags().BoolVar(&strict, "strict", false, "strict consistency check (re-encode the whole blob)")
 	cmd.Flags().BoolVar(&skip, "skip-check", false, "skip the consistency check")
-	return cmd
-}
-
-func newStatusCommand() *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "status BLOB_ID",
-		Short: "Print a blob's status on the chain",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := codec.ParseBlobID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := cf.open(cmd.Context(), cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			st, err := c.Status(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			switch {
-			case st.Invalid:
-				fmt.Fprintf(out, "%s: invalid (inconsistently encoded)\n", id)
-			case !st.Exists:
-				fmt.Fprintf(out, "%s: nonexistent\n", id)
-			case st.Certified():
-				fmt.Fprintf(out, "%s: certified until epoch %d (%d objects)\n", id, st.CertifiedEndEpoch, len(st.Objects))
-			default:
-				fmt.Fprintf(out, "%s: registered, not certified (%d objects)\n", id, len(st.Objects))
-			}
-			return nil
-		},
-	}
-	cf.add(cmd)
+	sf.add(cmd, "bound on the sliver bytes a read holds at once (not with --strict, which holds the blob)")
 	return cmd
 }
 
 func newNodeCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "node", Short: "Run a storage node"}
-	var config string
+	var (
+		config string
+		logs   logFlags
+	)
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Run a storage node from its config file until SIGINT/SIGTERM",
@@ -506,10 +452,18 @@ func newNodeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			log := logs.logger(cmd.ErrOrStderr())
 			ctx := cmd.Context()
 			startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-			n, err := node.New(startCtx, cfg, node.Options{Logger: log})
+			chain, err := nodeChain(startCtx, cfg, log)
+			if err != nil {
+				cancel()
+				return err
+			}
+			if c, ok := chain.(io.Closer); ok {
+				defer c.Close() // after the node
+			}
+			n, err := node.New(startCtx, cfg, node.Options{Logger: log, Chain: chain})
 			cancel()
 			if err != nil {
 				return err
@@ -522,9 +476,11 @@ func newNodeCommand() *cobra.Command {
 	}
 	run.Flags().StringVar(&config, "config", "", "node config file (see 'floe node init')")
 	_ = run.MarkFlagRequired("config")
+	logs.add(run, slog.LevelInfo)
 
 	var icfg node.Config
 	var dir, ownerKey string
+	var initJSON bool
 	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a node config file into --dir",
@@ -549,6 +505,12 @@ lost account.`,
 			}
 			if icfg.ShardDropGrace < 0 {
 				return fmt.Errorf("--shard-drop-grace %v: must not be negative", time.Duration(icfg.ShardDropGrace))
+			}
+			if icfg.MaxMemory < 0 {
+				return fmt.Errorf("--max-memory %d: must not be negative", icfg.MaxMemory)
+			}
+			if icfg.MaxFDs < 0 {
+				return fmt.Errorf("--max-fds %d: must not be negative", icfg.MaxFDs)
 			}
 			if icfg.Name == "" {
 				icfg.Name = filepath.Base(dir)
@@ -583,6 +545,9 @@ lost account.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if initJSON {
+				return printJSON(out, nodeInitResult{Config: path, OwnerKey: keyPath, Owner: icfg.Owner, OwnerKeyCreated: created})
+			}
 			fmt.Fprintln(out, path)
 			what := "owner key"
 			if created {
@@ -604,48 +569,21 @@ lost account.`,
 	f.Int64Var(&icfg.SpaceLimit, "space-limit", 0, "most payload bytes the node stores (0: no limit)")
 	f.Int64Var(&icfg.MinFreeDisk, "min-free-disk", 0, "free disk bytes the node keeps for its database (default 256 MiB; negative: none)")
 	f.BoolVar(&icfg.Faucet, "faucet", false, "take the stake from the ledger's faucet first (local ledgers)")
+	f.Int64Var(&icfg.MaxMemory, "max-memory", 0, "memory (bytes) libp2p's resource limits are scaled from (default: a quarter of the machine's)")
+	f.IntVar(&icfg.MaxFDs, "max-fds", 0, "file descriptors libp2p may use (default: half the process's soft limit)")
+	f.BoolVar(&initJSON, "json", false, "print the config's path, the owner and its key file as JSON")
 	f.DurationVar((*time.Duration)(&icfg.ShardSyncFallback), "shard-sync-fallback", 0,
 		"how long to pull a gained shard from its previous owner before recovering the rest (default 10m)")
 	f.DurationVar((*time.Duration)(&icfg.ShardDropGrace), "shard-drop-grace", 0,
 		"how long to keep serving a lost shard after the epoch change is done (default 10m)")
-	cmd.AddCommand(run, initCmd, newNodeStatusCommand())
+	cmd.AddCommand(run, initCmd, newNodeStatusCommand(), newNodeLimitsCommand())
 	return cmd
 }
 
-// progressBar draws one line on a terminal; elsewhere it draws nothing.
-type progressBar struct {
-	w     io.Writer
-	on    bool
-	phase string
-	last  time.Time
-}
-
-func newProgressBar(w io.Writer) *progressBar {
-	f, ok := w.(*os.File)
-	on := false
-	if ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			on = true
-		}
-	}
-	return &progressBar{w: w, on: on}
-}
-
-func (b *progressBar) update(p node.Progress) {
-	if !b.on || p.Total <= 0 {
-		return
-	}
-	if p.Phase == b.phase && p.Done < p.Total && time.Since(b.last) < 50*time.Millisecond {
-		return
-	}
-	b.phase, b.last = p.Phase, time.Now()
-	const width = 30
-	fill := int(int64(width) * min(p.Done, p.Total) / p.Total)
-	fmt.Fprintf(b.w, "\r%-10s [%s%s] %3d%%", p.Phase, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), 100*min(p.Done, p.Total)/p.Total)
-}
-
-func (b *progressBar) finish() {
-	if b.on && b.phase != "" {
-		fmt.Fprint(b.w, "\r\033[K")
-	}
+// nodeInitResult is what `floe node init --json` prints.
+type nodeInitResult struct {
+	Config          string       `json:"config"`
+	Owner           chainlink.ID `json:"owner"`
+	OwnerKey        string       `json:"owner_key"`
+	OwnerKeyCreated bool         `json:"owner_key_created"`
 }

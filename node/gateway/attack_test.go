@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"floe/codec"
-	"floe/node"
 )
 
 // Attack tests (issue 13, item 8): HTTP clients that hold store slots with
@@ -393,12 +392,12 @@ func TestAttackRangeFetchesOnlyItsSlivers(t *testing.T) {
 
 	fetch := func(url string, hdr map[string]string, want []byte, code int) int64 {
 		t.Helper()
-		before := node.FetchedSliverBytes()
+		before := s.c.FetchedSliverBytes()
 		resp, body := do(t, http.MethodGet, url, nil, hdr)
 		if resp.StatusCode != code || !bytes.Equal(body, want) {
 			t.Fatalf("GET %s %v: %d, %d bytes", url, hdr, resp.StatusCode, len(body))
 		}
-		return node.FetchedSliverBytes() - before
+		return s.c.FetchedSliverBytes() - before
 	}
 	full := fetch(u, nil, data, 200)
 	mid := uint64(size/2 + 12345)

@@ -10,9 +10,16 @@
 //	PUT  /v1/blobs                          store the raw body (publisher)
 //	GET  /v1/blobs/{blob_id}                read a blob (aggregator); HEAD too
 //	GET  /v1/blobs/{blob_id}/byte-range     ?start=&length=, answered 200
-//	GET  /v1/blobs/by-object-id/{object_id} read the blob of a blob object
+//	GET  /v1/blobs/by-object-id/{object_id} read the blob of a blob object (headers from its attributes)
+//	PUT  /v1/quilts                         store a multipart body as one quilt (F11.3; quilt.go)
+//	GET  /v1/blobs/by-quilt-patch-id/{patch_id}          read one file of a quilt
+//	GET  /v1/blobs/by-quilt-id/{quilt_id}/{identifier}   read one file by identifier (X-Quilt-Patch-Identifier)
+//	GET  /v1/quilts/{quilt_id}/patches      list a quilt's files (JSON)
+//	GET  /sites/{site_id}/{path}            a site published with `floe site publish` (site.go)
+//	GET  http://{label}.{SiteDomain}/{path} the same site by host name, when enabled (sitehost.go)
 //	GET  /status                            liveness and the chain's epoch (JSON)
-//	GET  /v1/api                            OpenAPI 3.0 description of the above
+//	GET  /v1/api                            OpenAPI 3.0 description of the above; HTML for a browser
+//	GET  /                                  a page for people, with an upload form (floe)
 //
 // PUT takes the F11.2 query parameters: epochs (default 1, at most the
 // chain's max epochs ahead), permanent (blobs are deletable by default, as
@@ -27,9 +34,9 @@
 //
 // Reads answer the blob's bytes with X-Content-Type-Options: nosniff,
 // Cache-Control: public, max-age=86400, stale-while-revalidate=3600, ETag:
-// the blob ID (unquoted, as Walrus sends it) and Content-Type mirrored from
-// Accept when it names no wildcard, else from the request's Content-Type,
-// else none (and net/http's sniffing is suppressed). One Range per request:
+// the blob ID (unquoted, as Walrus sends it) and the Content-Type of
+// "Content types" below (none when no type is known; net/http's own
+// sniffing is suppressed). One Range per request:
 // bytes=a-b, bytes=a- and bytes=-n answer 206 with Content-Range; a range
 // starting at or past the end, a zero suffix, any range of an empty blob,
 // a malformed or multi-range header answer 416 with Content-Range: bytes
@@ -40,16 +47,76 @@
 // strict_consistency_check=true and skip_consistency_check=true choose the
 // F6.2 check; both is 400. Unknown query parameters are 400, as in Walrus.
 //
-// floe extension: ?content_type=<media type> on a read sets the answer's
-// Content-Type. A browser's navigation always sends Accept with */*, so
-// without it a page stored on floe would render as text (Walrus serves
-// typed pages through blob attributes, which floe's chain does not have).
-// It lets anyone make the gateway's origin serve stored HTML: run a public
-// gateway on an origin of its own, or turn the extension off
-// (Config.DisableContentTypeParam, `floe gateway --no-content-type-param`).
-//
 // CORS: every answer allows any origin and OPTIONS answers preflights, as
 // the Walrus daemon does.
+//
+// # Content types
+//
+// A blob read answers, first that applies:
+//
+//  1. ?content_type=<media type> (floe extension), verbatim;
+//     ?content_type=sniff: the sniffed type (below), HTML and XML included;
+//  2. on a read by object ID, the blob object's content-type attribute, as
+//     the Walrus aggregator does (the BlobAttributes interface, which the
+//     embedded ledger and its client implement; content.go), with
+//     content-disposition, content-encoding, content-language,
+//     content-location and link as headers of a successful answer; on a
+//     quilt file read, the file's content-type tag;
+//  3. Accept when it names no wildcard, else the request's Content-Type
+//     (the Walrus aggregator's mirror; a browser's Accept always has */*);
+//  4. with Config.SniffContentType (`floe gateway --sniff-content-type`),
+//     the sniffed type, HTML and XML excepted: they are served as
+//     text/plain, so the page shows their source;
+//  5. none.
+//
+// Sniffing is net/http.DetectContentType on the blob's first 512 bytes
+// (image/png, image/jpeg, video/mp4, application/pdf, text/plain, …,
+// application/octet-stream when nothing matches; an empty blob gets no
+// type). A text type gets "; charset=utf-8" when the bytes are valid UTF-8:
+// all of them on a whole read, the first 512 on a range or HEAD (so
+// non-ASCII text renders right instead of as windows-1252); a UTF-16 byte
+// order mark names that charset. A range, a byte-range or a HEAD that does
+// not hold the first 512 bytes reads them too (one primary sliver), so a
+// range is typed as its blob; without sniffing, HEAD still answers from
+// the chain alone.
+//
+// Why sniffing is opt-in and never yields HTML by default: the gateway's
+// origin is shared by every blob it serves. A blob served as HTML (or XML,
+// SVG) runs its scripts as a page of that origin: it can read what other
+// pages of the origin keep (cookies, localStorage), send requests as them,
+// draw a look-alike of the gateway's own upload page, and anyone can store
+// such a blob. So the gateway never guesses HTML on its own (step 4): the
+// request (step 1) or the blob object's owner (step 2, as in Walrus) must
+// name it. ?content_type= lets whoever writes a link make the origin serve
+// stored HTML, though: run a public gateway on an origin of its own, with
+// nothing else on it, or turn the extension off
+// (Config.DisableContentTypeParam, `floe gateway --no-content-type-param`,
+// which also refuses content_type=sniff). Every blob answer carries
+// X-Content-Type-Options: nosniff, so the browser never guesses a type the
+// gateway did not name (without a type, it shows or downloads the bytes
+// rather than run them; an <img> still decodes an image by its signature).
+//
+// # In a browser
+//
+// GET / answers a page (text/html; charset=utf-8) saying what the gateway
+// is, the chain's epoch and n_shards, the largest blob and whether stores
+// need the token, curl commands naming this gateway's URL, and a form
+// whose script PUTs the chosen file to /v1/blobs with fetch() (and the
+// bearer token, asked for when the gateway has one) and shows the blob's
+// URL, plus a link that opens it with ?content_type= set to the file's type
+// (charset=utf-8 added for UTF-8 text). The page is self-contained (its
+// style and script are inline, nothing comes from another host) and its
+// Content-Security-Policy allows exactly those two blocks, by hash, and
+// requests to the gateway itself. If the chain cannot be reached the page
+// says so and still answers 200.
+//
+// GET /v1/api answers the OpenAPI document as JSON unless Accept prefers
+// text/html to application/json (a browser's navigation does; curl's */*,
+// fetch() and OpenAPI tools do not), then an HTML page of every operation
+// (parameters, answers, headers) and schema, rendered from that same
+// document in the route table's order (Vary: Accept). ?format=json and
+// ?format=html choose explicitly. The route table (routes.go) is the one
+// source of the router, the JSON and the page.
 //
 // # Errors
 //
@@ -129,6 +196,57 @@
 // Sizes are cached by blob ID (a blob ID commits to the length, F4.5), so
 // a read costs one chain status lookup before the swarm read.
 //
+// # Sites by host name
+//
+// With Config.SiteDomain (`floe gateway --site-domain localhost`; off by
+// default) a request whose Host is {label}.localhost[:port] is answered
+// as the site named by label, every path of that host being the site's:
+// the same index.html, 404 page, content types, cache headers, ETag and
+// 304s, CSP sandbox and redirects as /sites/{site_id}/ (redirects and the
+// directory slash relative to the host's root); OPTIONS answers the CORS
+// preflight and other methods 405. Each site then has an origin of its
+// own, as on the Walrus Sites portals; browsers resolve *.localhost to
+// loopback. The domain itself and every other host (127.0.0.1, other
+// names) stay the gateway's own API. /metrics, /health and /ready of a
+// site host are the site's paths.
+//
+// The label is the site's object ID and nothing else: the base-x base36
+// form of its 32 bytes that the Walrus portals use (SiteHostLabel,
+// ParseSiteHostLabel; "0" per leading zero byte, then the rest as a
+// number, at most 50 characters since a DNS label has 63, so the 64 hex
+// digits cannot be one), any case. Site names are not resolved: they are
+// not unique on chain, anyone may publish a site of any name, so a name
+// would point at whoever published it first, or, with a rule "only when
+// exactly one site has it", be taken away from its owner by anyone
+// publishing a second; and the chain has no index by name (resolving one
+// would scan every blob object). A Walrus portal names sites by SuiNS
+// names for that, which floe has no counterpart of.
+//
+// The Host header is untrusted: under the domain, anything but one label
+// of base36 digits spelling 32 bytes and an optional port of at most five
+// digits is 400 INVALID_SITE_HOST (a second label, a label over 63
+// characters, an empty or non-numeric port); an ID that is no site is 404
+// SITE_NOT_FOUND, as at /sites/. The domain (at most 200 characters of
+// DNS labels) is lower-cased and its dots trimmed when the gateway starts.
+//
+// # Site cache
+//
+// A site's manifest is read from the swarm once, not on every request:
+// manifests are cached by their blob ID, which commits to their bytes, so
+// an entry never goes stale (site_cache.go). The cache is an LRU bounded
+// by Config.SiteCacheEntries (256) and SiteCacheBytes (64 MiB, counted as
+// the manifest blob's size plus 128 bytes per path; a manifest larger than
+// that is served but not kept). Concurrent first requests for a manifest
+// read it once; one that does not parse is remembered as such. Which
+// manifest is a site's current one is the site record's attribute on
+// chain, changed by `floe site update`; that lookup, one chain read, is
+// reused for Config.SiteTTL (`floe gateway --site-ttl`, 5 s there): an
+// update shows within the TTL. The library's default TTL is 0, a lookup on
+// every request, so an update shows at once. At most 4096 lookups are
+// kept. The files themselves are read from the swarm on every request
+// (each is one quilt patch, a few secondary slivers); a cached manifest
+// is served as long as the record names it.
+//
 // # Measured
 //
 // go test -run '^$' -bench BenchmarkRead -count 6 ./node/gateway/ on a
@@ -153,7 +271,7 @@
 // loopback addresses (127.0.0.x). Before is the gateway of commit 826055c
 // (one pool of 16 slots taken on the headers, Grow(Content-Length), whole
 // reads for ranges) with the same tests, after is this one (sliver bytes
-// are counted by node.FetchedSliverBytes):
+// are counted by node.Client.FetchedSliverBytes):
 //
 //	attack                                 before                       after
 //	20 IPs hold 60 MiB PUTs: 8 stalled     0 of 20 honest reads OK      20 of 20 OK, median 16 ms,
@@ -176,8 +294,17 @@
 // encodes for real on an in-memory ledger (every error code, Range edges,
 // limits, cancellation), the same against devnets with Go's HTTP client,
 // the attack tests above,
-// and a page test in headless Chromium (skipped without chromium on PATH,
-// a failure with FLOE_REQUIRE_CHROMIUM=1). Fuzz targets: FuzzRange,
+// and two page tests in headless Chromium (skipped without chromium on
+// PATH, a failure with FLOE_REQUIRE_CHROMIUM=1): TestChromiumPage opens a
+// stored page drawing a stored image; TestChromiumIndexPage drives the
+// browser over the DevTools protocol on a pipe (cdp_test.go): it loads /,
+// checks the epoch and shards it shows, picks an HTML file in the form and
+// clicks Store, follows the link and checks the page rendered (its
+// script's title, its UTF-8 text without a <meta charset>, a pixel of its
+// box), checks the blob's plain URL shows it as text, and uploads a PNG
+// that renders at its plain URL under --sniff-content-type. Its screenshot
+// of / after an upload is testdata/gateway-index.png
+// (FLOE_UPDATE_SCREENSHOT=1 rewrites it). Fuzz targets: FuzzRange,
 // FuzzStoreQuery, FuzzReadQuery, FuzzRequest (go test -fuzz=FuzzRange
 // -fuzztime=30s ./node/gateway/).
 package gateway

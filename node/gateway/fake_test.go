@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 
@@ -28,6 +30,8 @@ type fakeBackend struct {
 	reads     int
 	lastCheck codec.ConsistencyCheck
 	lastStore node.StoreOptions
+	// streamedStores and streamedReads count StoreFrom and ReadRangeTo.
+	streamedStores, streamedReads int
 
 	// hooks, set before use
 	readHook  func(ctx context.Context) error // called at the start of Read
@@ -119,6 +123,40 @@ func (f *fakeBackend) Store(ctx context.Context, data []byte, opts node.StoreOpt
 	}, nil
 }
 
+// StoreFrom reads the blob from r (spooled by the gateway) and stores it
+// as Store does, counting streamed stores.
+func (f *fakeBackend) StoreFrom(ctx context.Context, r io.ReaderAt, size int64, opts node.StoreOptions) (*node.StoreResult, error) {
+	data := make([]byte, size)
+	if _, err := r.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
+		return nil, fmt.Errorf("reading the spooled body: %w", err)
+	}
+	f.mu.Lock()
+	f.streamedStores++
+	f.mu.Unlock()
+	return f.Store(ctx, data, opts)
+}
+
+// ReadRangeTo writes what ReadRange gives, after announcing the size, and
+// counts streamed reads.
+func (f *fakeBackend) ReadRangeTo(ctx context.Context, id codec.BlobID, off, n uint64, w io.Writer, opts node.ReadOptions) (*node.ReadResult, error) {
+	res, err := f.ReadRange(ctx, id, off, n, opts)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.streamedReads++
+	f.mu.Unlock()
+	if opts.Size != nil {
+		if err := opts.Size(res.Size); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := w.Write(res.Data); err != nil {
+		return nil, err
+	}
+	return &node.ReadResult{Size: res.Size}, nil
+}
+
 func (f *fakeBackend) Read(ctx context.Context, id codec.BlobID, opts node.ReadOptions) (*node.ReadResult, error) {
 	f.mu.Lock()
 	f.reads++
@@ -194,4 +232,130 @@ func (c fakeChain) Blob(ctx context.Context, id chainlink.ID) (chainlink.Blob, e
 		b.CertifiedEpoch = &e
 	}
 	return b, nil
+}
+
+// ---- quilts (QuiltBackend), as node.Client does them over Store and Read ----
+
+func (f *fakeBackend) StoreQuilt(ctx context.Context, files []codec.QuiltFile, opts node.StoreOptions) (*node.QuiltStoreResult, error) {
+	q, err := codec.EncodeQuilt(f.params, files)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Store(ctx, q.Blob, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := &node.QuiltStoreResult{StoreResult: st}
+	for i := range q.Index.Patches {
+		pt := &q.Index.Patches[i]
+		out.Patches = append(out.Patches, node.StoredQuiltPatch{Identifier: pt.Identifier, PatchID: pt.ID(st.BlobID)})
+	}
+	if !st.AlreadyCertified {
+		if _, err := f.ledger.SetBlobAttributes(ctx, st.Blob.Owner, st.Blob.ObjectID,
+			map[string]string{chainlink.AttrBlobType: chainlink.AttrBlobTypeQuilt}); err != nil {
+			return nil, err
+		}
+		out.TypeAttribute = true
+	}
+	return out, nil
+}
+
+func (f *fakeBackend) readQuilt(ctx context.Context, id codec.BlobID) (*codec.Quilt, error) {
+	res, err := f.Read(ctx, id, node.ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return codec.ParseQuilt(f.params, res.Data)
+}
+
+func (f *fakeBackend) ReadQuiltPatch(ctx context.Context, id codec.QuiltPatchID, opts node.ReadOptions) (*node.QuiltReadResult, error) {
+	q, err := f.readQuilt(ctx, id.QuiltID)
+	if err != nil {
+		return nil, err
+	}
+	file, err := q.FileByID(id)
+	if err != nil {
+		return nil, err
+	}
+	return &node.QuiltReadResult{File: file, PatchID: id, Slivers: id.End - id.Start}, nil
+}
+
+func (f *fakeBackend) ReadQuiltFile(ctx context.Context, quiltID codec.BlobID, identifier string, opts node.ReadOptions) (*node.QuiltReadResult, error) {
+	q, err := f.readQuilt(ctx, quiltID)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := q.Index.Patch(identifier)
+	if err != nil {
+		return nil, err
+	}
+	file, err := q.File(identifier)
+	if err != nil {
+		return nil, err
+	}
+	return &node.QuiltReadResult{Index: &q.Index, File: file, PatchID: pt.ID(quiltID)}, nil
+}
+
+func (f *fakeBackend) ListQuiltPatches(ctx context.Context, quiltID codec.BlobID, opts node.ReadOptions) (*node.QuiltReadResult, error) {
+	q, err := f.readQuilt(ctx, quiltID)
+	if err != nil {
+		return nil, err
+	}
+	return &node.QuiltReadResult{Index: &q.Index}, nil
+}
+
+// Params makes the fake a node.SiteStore (sites are published through it).
+func (f *fakeBackend) Params() codec.Params { return f.params }
+
+// ---- counting wrapper (site cache tests) ----
+
+// countingBackend is the fake with every Read counted by blob ID and every
+// BlobAttributes lookup of its chain counted (the quilt reads of patches
+// go to the fake directly and are not counted).
+type countingBackend struct {
+	*fakeBackend
+	cmu   sync.Mutex
+	byID  map[codec.BlobID]int
+	attrs int
+}
+
+func newCountingBackend(f *fakeBackend) *countingBackend {
+	return &countingBackend{fakeBackend: f, byID: map[codec.BlobID]int{}}
+}
+
+func (c *countingBackend) Read(ctx context.Context, id codec.BlobID, opts node.ReadOptions) (*node.ReadResult, error) {
+	c.cmu.Lock()
+	c.byID[id]++
+	c.cmu.Unlock()
+	return c.fakeBackend.Read(ctx, id, opts)
+}
+
+func (c *countingBackend) Chain() chainlink.Chain {
+	return countingChain{fakeChain{c.fakeBackend.ledger, c.fakeBackend}, c}
+}
+
+// counts returns the Reads of id and the attribute lookups so far.
+func (c *countingBackend) counts(id codec.BlobID) (reads, attrs int) {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	return c.byID[id], c.attrs
+}
+
+type countingChain struct {
+	fakeChain
+	c *countingBackend
+}
+
+func (cc countingChain) BlobAttributes(ctx context.Context, id chainlink.ID) (map[string]string, error) {
+	cc.c.cmu.Lock()
+	cc.c.attrs++
+	cc.c.cmu.Unlock()
+	return cc.fakeChain.BlobAttributes(ctx, id)
+}
+
+// setReadHook sets the fake's read hook under its lock (between requests).
+func (f *fakeBackend) setReadHook(h func(ctx context.Context) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.readHook = h
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,7 +22,13 @@ import (
 // implements it.
 type Backend interface {
 	Store(ctx context.Context, data []byte, opts node.StoreOptions) (*node.StoreResult, error)
+	// StoreFrom stores a blob read from r with bounded memory (bodies
+	// larger than Config.BodyMemory, spooled to a file).
+	StoreFrom(ctx context.Context, r io.ReaderAt, size int64, opts node.StoreOptions) (*node.StoreResult, error)
 	Read(ctx context.Context, id codec.BlobID, opts node.ReadOptions) (*node.ReadResult, error)
+	// ReadRangeTo streams bytes [off, off+n) of a blob to w with bounded
+	// memory (reads of more than a MiB but strict ones).
+	ReadRangeTo(ctx context.Context, id codec.BlobID, off, n uint64, w io.Writer, opts node.ReadOptions) (*node.ReadResult, error)
 	// ReadRange reads bytes [off, off+n) of a blob, fetching only what
 	// holds them.
 	ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, opts node.ReadOptions) (*node.RangeResult, error)
@@ -35,6 +42,7 @@ var _ Backend = (*node.Client)(nil)
 // Defaults of Config.
 const (
 	DefaultMaxBlobSize      = 64 << 20
+	DefaultBodyMemory       = 16 << 20
 	DefaultMaxReads         = 32
 	DefaultMaxReadsPerIP    = 8
 	DefaultMaxStores        = 8
@@ -83,26 +91,60 @@ type Config struct {
 	// (Authorization: Bearer <token>). Reads are never authenticated.
 	AuthToken string
 	// DisableContentTypeParam turns off the floe extension that lets a GET
-	// name the response's Content-Type with ?content_type=.
+	// name the response's Content-Type with ?content_type= (a media type,
+	// or sniff).
 	DisableContentTypeParam bool
+	// SniffContentType gives a read that names no type (no ?content_type=,
+	// attribute, or Accept/Content-Type to mirror) the type
+	// net/http.DetectContentType finds in its first 512 bytes, with
+	// "; charset=utf-8" for valid UTF-8 text, so images and text render at
+	// their plain URL. HTML and XML are never sniffed this way (they are
+	// served as text/plain): a blob anyone stored would otherwise run as a
+	// page of the gateway's origin. `floe gateway --sniff-content-type`.
+	SniffContentType bool
+	// BodyMemory is the largest PUT body held in memory (default
+	// DefaultBodyMemory); a larger one is spooled to a temporary file in
+	// SpillDir as it arrives and stored streamed (node.Client.StoreFrom),
+	// so a store's memory stays bounded whatever MaxBlobSize allows.
+	BodyMemory int64
+	// SpillDir holds spooled bodies and the stores' spills (default
+	// os.TempDir).
+	SpillDir string
 	// ShutdownGrace is how long Serve lets requests in progress finish
 	// after its context ends.
 	ShutdownGrace time.Duration
 	// Logger receives one line per request and the errors (default
 	// slog.Default()).
 	Logger *slog.Logger
+	// SiteDomain, if set (e.g. "localhost"; off by default), serves sites
+	// by host name too: a request for {label}.{SiteDomain}[:port] is
+	// answered as /sites/{site_id}/ answers, label being the site's
+	// object ID in base36 (SiteHostLabel; doc.go, "Sites by host name").
+	// `floe gateway --site-domain`.
+	SiteDomain string
+	// SiteTTL is how long the lookup of which manifest a site record names
+	// is reused: a `floe site update` shows within it. 0 (the default)
+	// looks it up on every request. Manifests are cached by blob ID
+	// whatever it is, SiteCacheEntries of them (default 256) holding at
+	// most SiteCacheBytes (default 64 MiB). `floe gateway --site-ttl`.
+	SiteTTL          time.Duration
+	SiteCacheEntries int
+	SiteCacheBytes   int64
 }
 
 func (c *Config) defaults() error {
 	for _, v := range []int64{c.MaxBlobSize, int64(c.MaxReads), int64(c.MaxReadsPerIP), int64(c.MaxStores),
 		int64(c.MaxStoresPerIP), int64(c.MaxConnsPerIP), int64(c.BodyChunkTimeout), c.BodyMinBytes,
-		int64(c.ReadTimeout), int64(c.StoreTimeout), int64(c.ShutdownGrace)} {
+		int64(c.ReadTimeout), int64(c.StoreTimeout), int64(c.ShutdownGrace), c.BodyMemory} {
 		if v < 0 {
 			return errors.New("gateway: negative limit in config")
 		}
 	}
 	if c.MaxBlobSize == 0 {
 		c.MaxBlobSize = DefaultMaxBlobSize
+	}
+	if c.BodyMemory == 0 {
+		c.BodyMemory = DefaultBodyMemory
 	}
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -148,6 +190,7 @@ type Gateway struct {
 	sizes   *sizeCache
 	routes  []route
 	metrics *gwMetrics
+	sites   *siteCache // site_cache.go
 }
 
 // New returns a gateway serving b with cfg.
@@ -158,11 +201,16 @@ func New(b Backend, cfg Config) (*Gateway, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	sites, err := newSiteCache(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	g := &Gateway{
 		b: b, cfg: cfg, log: cfg.Logger,
 		reads:  newPool("reads", cfg.MaxReads, cfg.MaxReadsPerIP),
 		stores: newPool("stores", cfg.MaxStores, cfg.MaxStoresPerIP),
 		sizes:  newSizeCache(4096),
+		sites:  sites,
 	}
 	g.metrics = newGWMetrics(g)
 	g.routes = g.routeTable()
@@ -228,7 +276,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := rw.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, ETag")
-	if !g.operatorRoute(rw, r) {
+	if g.siteHostRoute(rw, r) { // sitehost.go: every path of a site's host name is the site's
+		rw.route = siteHostPattern
+	} else if !g.operatorRoute(rw, r) {
 		rw.route = g.route(rw, r)
 	} else {
 		rw.route = r.URL.Path
@@ -245,6 +295,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // route dispatches r to the handler of its path and method and returns the
 // route's pattern ("" when none matched).
 func (g *Gateway) route(w http.ResponseWriter, r *http.Request) string {
+	if p := g.prefixRoute(w, r); p != "" { // quilt.go: parameters spanning segments
+		return p
+	}
 	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	var allowed []string
 	for i := range g.routes {

@@ -26,7 +26,8 @@ const maxQuery = 2048
 // readQuery is the parsed query of a blob read.
 type readQuery struct {
 	check       codec.ConsistencyCheck
-	contentType string // floe extension: ?content_type=
+	contentType string // floe extension: ?content_type=<media type>
+	sniff       bool   // ?content_type=sniff
 	// byte-range endpoint only
 	start, length uint64
 }
@@ -48,6 +49,8 @@ func parseReadQuery(raw string, byteRange, allowContentType bool) (readQuery, er
 			strict, err = parseBool(k, v)
 		case k == "skip_consistency_check":
 			skip, err = parseBool(k, v)
+		case k == "content_type" && allowContentType && v == contentTypeSniff:
+			q.sniff = true
 		case k == "content_type" && allowContentType:
 			q.contentType, err = parseContentType(v)
 		case k == "start" && byteRange:
@@ -132,8 +135,9 @@ func parseContentType(v string) (string, error) {
 
 // blobInfo is what the chain says about a blob before it is read.
 type blobInfo struct {
-	id   codec.BlobID
-	size uint64
+	id          codec.BlobID
+	size        uint64
+	contentType string // the blob object's content-type attribute (BlobAttributes)
 }
 
 // lookup checks that id is certified and live and returns its size.
@@ -222,8 +226,22 @@ func (g *Gateway) getBlobByObjectID(w http.ResponseWriter, r *http.Request, p []
 		if b.CertifiedEpoch == nil {
 			return blobInfo{}, notFound("BLOB_NOT_FOUND", "the blob object is registered but not certified")
 		}
+		// The chain may answer an expired object too: its storage, and so
+		// the slivers, ended with its end epoch.
+		es, err := g.b.Chain().EpochState(ctx)
+		if err != nil {
+			return blobInfo{}, fmt.Errorf("%w: %w", node.ErrChain, err)
+		}
+		if b.Storage.EndEpoch <= es.Epoch {
+			return blobInfo{}, notFound("BLOB_NOT_FOUND",
+				fmt.Sprintf("the blob object expired: its storage ended at epoch %d", b.Storage.EndEpoch))
+		}
 		g.sizes.put(b.BlobID, b.Size)
-		return blobInfo{id: b.BlobID, size: b.Size}, nil
+		ct, err := g.attributeContentType(ctx, oid)
+		if err != nil {
+			return blobInfo{}, fmt.Errorf("%w: blob object %s attributes: %w", node.ErrChain, oid, err)
+		}
+		return blobInfo{id: b.BlobID, size: b.Size, contentType: ct}, nil
 	}
 	g.read(w, r, false, find, func(ctx context.Context, info blobInfo, q readQuery) {
 		g.serveRange(ctx, w, r, info, q)
@@ -293,14 +311,30 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return
 	}
 	h.Set("Accept-Ranges", "bytes")
-	if ct := responseContentType(r, q.contentType); ct != "" {
-		h.Set("Content-Type", ct)
-	} else {
-		h["Content-Type"] = nil // no sniffing by net/http either
+	ct, sniff := g.chooseContentType(r, q, info)
+	setType := func(ct string) {
+		if ct != "" {
+			h.Set("Content-Type", ct)
+		} else {
+			h["Content-Type"] = nil // no sniffing by net/http either
+		}
 	}
 	h.Set("Content-Length", strconv.FormatUint(length, 10))
 	if r.Method == http.MethodHead {
+		if sniff != noSniff {
+			head, err := g.readHead(ctx, info, q)
+			if err != nil {
+				g.fail(w, r, readError(err))
+				return
+			}
+			ct = sniffContentType(head, uint64(len(head)) == info.size, sniff)
+		}
+		setType(ct)
 		w.WriteHeader(status)
+		return
+	}
+	if length > streamedReadMin && q.check != codec.CheckStrict {
+		g.serveStreamed(ctx, w, r, info, q, start, length, status, ct, sniff, setType)
 		return
 	}
 	var out []byte
@@ -332,10 +366,86 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if liars > 0 {
 		g.log.Info("gateway: nodes served invalid data", "blob_id", info.id, "nodes", liars)
 	}
+	if sniff != noSniff {
+		head := out
+		if start != 0 || (length < sniffLen && length < info.size) {
+			// The range does not hold the sniff window: read it (at most
+			// sniffLen bytes, one primary sliver).
+			var err error
+			if head, err = g.readHead(ctx, info, q); err != nil {
+				g.fail(w, r, readError(err))
+				return
+			}
+		}
+		ct = sniffContentType(head, uint64(len(head)) == info.size, sniff)
+	}
+	setType(ct)
 	w.WriteHeader(status)
 	if _, err := w.Write(out); err != nil {
 		g.log.Debug("gateway: write body", "blob_id", info.id, "err", err)
 	}
+}
+
+// streamedReadMin is the read length from which the gateway streams the
+// bytes to the client as their rows arrive (node.Client.ReadRangeTo)
+// rather than reading them into memory first: its memory then stays
+// bounded whatever the blob's size.
+const streamedReadMin = 1 << 20
+
+// serveStreamed writes bytes [start, start+length) of the blob as they
+// arrive. The status and headers go out once the blob's metadata verified;
+// a failure after that can only cut the body short (the client sees fewer
+// bytes than Content-Length says).
+func (g *Gateway) serveStreamed(ctx context.Context, w http.ResponseWriter, r *http.Request, info blobInfo, q readQuery,
+	start, length uint64, status int, ct string, sniff sniffMode, setType func(string)) {
+	if sniff != noSniff {
+		head, err := g.readHead(ctx, info, q)
+		if err != nil {
+			g.fail(w, r, readError(err))
+			return
+		}
+		ct = sniffContentType(head, uint64(len(head)) == info.size, sniff)
+	}
+	started := false
+	res, err := g.b.ReadRangeTo(ctx, info.id, start, length, w, node.ReadOptions{Check: q.check, SpillDir: g.cfg.SpillDir,
+		Size: func(size uint64) error {
+			if size != info.size {
+				return sizeMismatch(size, info.size)
+			}
+			setType(ct)
+			w.WriteHeader(status)
+			started = true
+			return nil
+		}})
+	if err != nil {
+		if !started {
+			g.fail(w, r, readError(err))
+			return
+		}
+		g.log.Warn("gateway: a streamed read failed after its headers were sent; cutting the body short",
+			"blob_id", info.id, "err", err)
+		panic(http.ErrAbortHandler) // net/http closes the connection without logging
+	}
+	if len(res.Liars) > 0 {
+		g.log.Info("gateway: nodes served invalid data", "blob_id", info.id, "nodes", len(res.Liars))
+	}
+}
+
+// readHead reads the first bytes of a blob (up to sniffLen) to sniff its
+// type.
+func (g *Gateway) readHead(ctx context.Context, info blobInfo, q readQuery) ([]byte, error) {
+	n := min(info.size, sniffLen)
+	if n == 0 {
+		return nil, nil
+	}
+	res, err := g.b.ReadRange(ctx, info.id, 0, n, node.ReadOptions{Check: q.check})
+	if err != nil {
+		return nil, err
+	}
+	if res.Size != info.size || uint64(len(res.Data)) != n {
+		return nil, sizeMismatch(res.Size, info.size)
+	}
+	return res.Data, nil
 }
 
 func sizeMismatch(got, want uint64) *apiError {

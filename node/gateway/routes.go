@@ -54,7 +54,8 @@ func (g *Gateway) routeTable() []route {
 	}
 	if !g.cfg.DisableContentTypeParam {
 		readParams = append(readParams, param("content_type", "query", false,
-			"floe extension: the Content-Type of the answer (e.g. text/html for a page a browser opens).",
+			"floe extension: the Content-Type of the answer (e.g. text/html; charset=utf-8 for a page a browser opens), "+
+				"or sniff for the type net/http.DetectContentType finds in the blob's first 512 bytes, HTML included.",
 			map[string]any{"type": "string"}))
 	}
 	readHeaders := []any{
@@ -69,7 +70,9 @@ func (g *Gateway) routeTable() []route {
 		"ETag":                   hdr("The blob ID."),
 		"Cache-Control":          hdr(cacheControl),
 		"X-Content-Type-Options": hdr("nosniff"),
-		"Content-Type":           hdr("Mirrors Accept (no wildcard), else the request's Content-Type, else absent."),
+		"Content-Type": hdr("The content_type parameter, else the blob object's content-type attribute (by object ID), " +
+			"else Accept when it names no wildcard, else the request's Content-Type, else the sniffed type if the " +
+			"gateway sniffs (never HTML), else absent. Sniffed text types carry charset=utf-8 when the bytes are UTF-8."),
 	}
 	rangeHeaders := map[string]any{"Content-Range": hdr("bytes first-last/size")}
 	for k, v := range blobHeaders {
@@ -78,7 +81,19 @@ func (g *Gateway) routeTable() []route {
 	octets := map[string]any{"application/octet-stream": map[string]any{
 		"schema": map[string]any{"type": "string", "format": "binary"}}}
 
+	html := map[string]any{"text/html": map[string]any{"schema": map[string]any{"type": "string"}}}
 	return []route{
+		{
+			method: http.MethodGet, path: "/", handle: g.getIndex,
+			op: map[string]any{
+				"operationId": "index",
+				"summary":     "floe extension: a page for people: the swarm's epoch and shards, how to store and read, an upload form.",
+				"responses": map[string]any{
+					"200": map[string]any{"description": "The page (text/html; charset=utf-8).", "content": html},
+					"400": errResp("A query string was given (INVALID_QUERY)."),
+				},
+			},
+		},
 		{
 			method: http.MethodGet, path: "/status", handle: g.getStatus,
 			op: map[string]any{
@@ -94,8 +109,20 @@ func (g *Gateway) routeTable() []route {
 			method: http.MethodGet, path: "/v1/api", handle: g.getAPI,
 			op: map[string]any{
 				"operationId": "api",
-				"summary":     "This OpenAPI description.",
-				"responses":   map[string]any{"200": jsonResp("OpenAPI 3.0 document.", map[string]any{"type": "object"})},
+				"summary":     "This OpenAPI description: JSON, or an HTML page for a browser.",
+				"description": "Answers HTML when Accept prefers text/html to application/json (a browser), else JSON; " +
+					"format chooses explicitly.",
+				"parameters": []any{param("format", "query", false, "json or html (default: by Accept).",
+					map[string]any{"type": "string", "enum": []any{"json", "html"}})},
+				"responses": map[string]any{
+					"200": map[string]any{"description": "The OpenAPI 3.0 document, or its HTML page.",
+						"headers": map[string]any{"Vary": hdr("Accept")},
+						"content": map[string]any{
+							"application/json": map[string]any{"schema": map[string]any{"type": "object"}},
+							"text/html":        html["text/html"],
+						}},
+					"400": errResp("An unknown query parameter or format (INVALID_QUERY)."),
+				},
 			},
 		},
 		{
@@ -136,12 +163,14 @@ func (g *Gateway) routeTable() []route {
 			},
 		},
 		{
-			method: http.MethodGet, path: "/v1/blobs/by-object-id/{object_id}", handle: g.getBlobByObjectID,
+			method: http.MethodGet, path: "/v1/blobs/by-object-id/{object_id}", handle: g.getBlobByObjectIDWithAttributes,
 			op: readOp("getBlobByObjectId", "Read the blob of a blob object (F11.1).",
 				append(append([]any{param("object_id", "path", true, "The blob object's ID (0x-prefixed hex).",
 					map[string]any{"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{64}$"})}, readParams...), readHeaders...),
 				blobHeaders, rangeHeaders, octets),
 		},
+		g.putQuiltRoute(), g.quiltPatchRoute(readParams, readHeaders, octets),
+		g.quiltFileRoute(readParams, readHeaders, octets), g.quiltPatchesRoute(),
 		{
 			method: http.MethodGet, path: "/v1/blobs/{blob_id}", handle: g.getBlob,
 			op: readOp("getBlob", "Read a blob (aggregator, F11.1).",
@@ -289,13 +318,40 @@ func (g *Gateway) openAPI() map[string]any {
 	}
 }
 
-// getAPI serves GET /v1/api.
+// getAPI serves GET /v1/api: the OpenAPI document as JSON, or as an HTML
+// page to a browser (Accept) or with ?format=html.
 func (g *Gateway) getAPI(w http.ResponseWriter, r *http.Request, _ []string) {
-	if r.URL.RawQuery != "" {
-		writeError(w, badRequest("INVALID_QUERY", "/v1/api takes no query parameters"))
+	vals, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, readError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, g.openAPI())
+	format := ""
+	for k, v := range vals {
+		if k != "format" || (v != "json" && v != "html") {
+			writeError(w, badRequest("INVALID_QUERY", "/v1/api takes only format=json or format=html"))
+			return
+		}
+		format = v
+	}
+	if format == "" {
+		w.Header().Set("Vary", "Accept")
+		format = "json"
+		if wantsHTML(r.Header.Get("Accept")) {
+			format = "html"
+		}
+	}
+	if format == "json" {
+		writeJSON(w, http.StatusOK, g.openAPI())
+		return
+	}
+	page, err := g.apiHTMLPage()
+	if err != nil {
+		writeError(w, &apiError{code: http.StatusInternalServerError, status: StatusInternal, reason: "INTERNAL",
+			message: "the API page: " + err.Error()})
+		return
+	}
+	writePage(w, apiCSP, apiTmpl, page)
 }
 
 // StatusResponse is the answer of GET /status.

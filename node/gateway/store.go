@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"floe/chainlink"
@@ -239,11 +241,31 @@ func (g *Gateway) putBlob(w http.ResponseWriter, r *http.Request, _ []string) {
 		return
 	}
 	br.newWindow() // the chain lookup's time is not the client's
-	if _, err := buf.ReadFrom(br); err != nil {
+	// Up to BodyMemory bytes stay in memory; a larger body goes to a
+	// spool file as it arrives.
+	if _, err := buf.ReadFrom(io.LimitReader(br, g.cfg.BodyMemory-int64(buf.Len())+1)); err != nil {
 		g.failBody(w, r, err)
 		return
 	}
 	data := buf.Bytes()
+	size := int64(len(data))
+	var spool *os.File
+	if size > g.cfg.BodyMemory {
+		var err error
+		var bodyErr bool
+		spool, size, bodyErr, err = g.spoolBody(data, br)
+		if err != nil {
+			if bodyErr {
+				g.failBody(w, r, err)
+			} else {
+				g.fail(w, r, storeError(err))
+			}
+			return
+		}
+		defer spool.Close()
+		data = nil
+		buf = bytes.Buffer{}
+	}
 
 	// The store has its own bound, from the last body byte. The read
 	// deadline moves with it: net/http watches the connection for a client
@@ -256,9 +278,16 @@ func (g *Gateway) putBlob(w http.ResponseWriter, r *http.Request, _ []string) {
 	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
 
-	res, err := g.b.Store(ctx, data, node.StoreOptions{
+	opts := node.StoreOptions{
 		Epochs: q.epochs, Deletable: !q.permanent, Force: q.force, SendObjectTo: q.sendObjectTo,
-	})
+		SpillDir: g.cfg.SpillDir,
+	}
+	var res *node.StoreResult
+	if spool != nil {
+		res, err = g.b.StoreFrom(ctx, spool, size, opts)
+	} else {
+		res, err = g.b.Store(ctx, data, opts)
+	}
 	if err != nil {
 		g.fail(w, r, storeError(err))
 		return
@@ -286,9 +315,50 @@ func (g *Gateway) putBlob(w http.ResponseWriter, r *http.Request, _ []string) {
 		}
 		g.sizes.put(b.BlobID, b.Size)
 	}
-	g.log.Info("gateway: stored", "blob_id", res.BlobID, "size", len(data),
+	g.log.Info("gateway: stored", "blob_id", res.BlobID, "size", size, "spooled", spool != nil,
 		"already_certified", res.AlreadyCertified, "end_epoch", res.EndEpoch)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// spoolBody writes the body's first bytes (head) and the rest of it to a
+// temporary file in SpillDir, unlinked at once (on Unix), so nothing is
+// left behind however the store ends; closing it frees the space. bodyErr
+// tells a failure of the client's body (its rate, its size) from one of
+// the file (no space: node.ErrNoSpace).
+func (g *Gateway) spoolBody(head []byte, body io.Reader) (f *os.File, size int64, bodyErr bool, err error) {
+	f, err = os.CreateTemp(g.cfg.SpillDir, "floe-body-*")
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("spooling the body: %w", err)
+	}
+	_ = os.Remove(f.Name()) // the open file keeps its data
+	fileErr := func(e error) (*os.File, int64, bool, error) {
+		f.Close()
+		if errors.Is(e, syscall.ENOSPC) {
+			return nil, 0, false, fmt.Errorf("%w: spooling the body: %w", node.ErrNoSpace, e)
+		}
+		return nil, 0, false, fmt.Errorf("spooling the body: %w", e)
+	}
+	if _, err := f.Write(head); err != nil {
+		return fileErr(err)
+	}
+	size = int64(len(head))
+	buf := make([]byte, 1<<20)
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, err := f.Write(buf[:n]); err != nil {
+				return fileErr(err)
+			}
+			size += int64(n)
+		}
+		if rerr == io.EOF {
+			return f, size, false, nil
+		}
+		if rerr != nil {
+			f.Close()
+			return nil, 0, true, rerr
+		}
+	}
 }
 
 // authorized compares the bearer token in constant time.

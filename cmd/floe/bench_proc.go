@@ -1,0 +1,463 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"floe/chainlink"
+	"floe/chainlink/account"
+	"floe/codec"
+	"floe/node"
+)
+
+// The multi-process end-to-end benchmark (`floe bench e2e --processes`):
+// the ledger and every storage node run as their own `floe ledger serve`
+// and `floe node run` processes, and each store and read is a `floe store
+// FILE` or `floe read -o FILE` process, so the peak RSS of each role is
+// measured from outside it (the kernel's maxrss of the client processes,
+// VmHWM of the nodes) and the blob never has to fit in the benchmark's
+// memory: it is written to a file and compared by its SHA-256.
+
+// procBenchConfig is what --processes runs.
+type procBenchConfig struct {
+	nodes, shards, runs int
+	size                int64
+	noSync              bool
+	dir                 string   // where the swarm and the blob files live (default $TMPDIR)
+	env                 []string // extra environment of every process (GOMEMLIMIT=…)
+	clientArgs          []string // extra flags of floe store and floe read (--memory …)
+}
+
+// procBenchRun is one store and read.
+type procBenchRun struct {
+	StoreMs       float64 `json:"store_ms"`
+	ReadMs        float64 `json:"read_ms"`
+	StoreMaxRSS   int64   `json:"store_peak_rss_bytes"`
+	ReadMaxRSS    int64   `json:"read_peak_rss_bytes"`
+	BlobID        string  `json:"blob_id"`
+	ByteIdentical bool    `json:"byte_identical"`
+}
+
+// procBenchResult is what `floe bench e2e --processes --json` prints.
+type procBenchResult struct {
+	Nodes     int            `json:"nodes"`
+	NShards   int            `json:"n_shards"`
+	Size      int64          `json:"size"`
+	Fsync     bool           `json:"fsync"`
+	Env       []string       `json:"env,omitempty"`
+	Runs      []procBenchRun `json:"runs"`
+	StoreMs   float64        `json:"store_ms"` // medians
+	ReadMs    float64        `json:"read_ms"`
+	StoreMBps float64        `json:"store_mb_per_s"`
+	ReadMBps  float64        `json:"read_mb_per_s"`
+	// Peak RSS per role over all runs: the store and read client
+	// processes, each node (VmHWM), the ledger.
+	StorePeakRSS  int64   `json:"store_peak_rss_bytes"`
+	ReadPeakRSS   int64   `json:"read_peak_rss_bytes"`
+	NodePeakRSS   []int64 `json:"node_peak_rss_bytes"`
+	LedgerPeakRSS int64   `json:"ledger_peak_rss_bytes"`
+}
+
+// benchProc is a child process of the benchmark, its output in a log.
+type benchProc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+// procBench owns the child processes it started and stops them by PID.
+type procBench struct {
+	bin, dir string
+	env      []string
+	procs    []*benchProc
+	progress io.Writer
+}
+
+func (b *procBench) start(name string, args ...string) (*benchProc, error) {
+	logPath := filepath.Join(b.dir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() // the child holds its own descriptor
+	cmd := exec.Command(b.bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), b.env...)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &benchProc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	b.procs = append(b.procs, p)
+	return p, nil
+}
+
+// stopAll interrupts every child (nodes first, the ledger last) and waits
+// for it, killing what has not exited after 30 s.
+func (b *procBench) stopAll() {
+	for i := len(b.procs) - 1; i >= 0; i-- {
+		p := b.procs[i]
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+	b.procs = nil
+}
+
+// keepLogs copies the children's logs to a new directory beside the
+// swarm's and returns its path.
+func (b *procBench) keepLogs() (string, error) {
+	kept, err := os.MkdirTemp(filepath.Dir(b.dir), "floe-bench-logs-")
+	if err != nil {
+		return "", err
+	}
+	for _, p := range b.procs {
+		data, err := os.ReadFile(p.log)
+		if err != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(kept, filepath.Base(p.log)), data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return kept, nil
+}
+
+// waitLog waits until the child's log has a line matching re.
+func (b *procBench) waitLog(ctx context.Context, p *benchProc, re *regexp.Regexp, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		data, _ := os.ReadFile(p.log)
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if re.Match(sc.Bytes()) {
+				return sc.Text(), nil
+			}
+		}
+		select {
+		case <-p.done:
+			return "", fmt.Errorf("%s exited: %s", p.name, logTail(p.log))
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%s: no %q in its log after %v: %s", p.name, re, timeout, logTail(p.log))
+		}
+	}
+}
+
+func logTail(path string) string {
+	data, _ := os.ReadFile(path)
+	if len(data) > 2000 {
+		data = data[len(data)-2000:]
+	}
+	return string(data)
+}
+
+// client runs a floe client command to completion and returns its stdout,
+// wall time and peak RSS (the kernel's maxrss of the process).
+func (b *procBench) client(ctx context.Context, args ...string) ([]byte, time.Duration, int64, error) {
+	cmd := exec.CommandContext(ctx, b.bin, args...)
+	cmd.Env = append(os.Environ(), b.env...)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	var rss int64
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = ru.Maxrss * 1024
+		}
+	}
+	if err != nil {
+		return nil, wall, rss, fmt.Errorf("floe %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return out.Bytes(), wall, rss, nil
+}
+
+// vmHWM is a running process's peak resident set (Linux), -1 if unknown.
+func vmHWM(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb * 1024
+		}
+	}
+	return -1
+}
+
+func loopbackPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// writeBlobFile writes size pseudo-random bytes (seeded) to path and
+// returns their SHA-256.
+func writeBlobFile(path string, size int64, seed uint64) ([32]byte, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	w := io.MultiWriter(f, h)
+	rng := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
+	buf := make([]byte, 1<<20)
+	for left := size; left > 0; {
+		n := min(left, int64(len(buf)))
+		for i := 0; i < int(n); i += 8 {
+			v := rng.Uint64()
+			for j := 0; j < 8 && i+j < int(n); j++ {
+				buf[i+j] = byte(v >> (8 * j))
+			}
+		}
+		if _, err := w.Write(buf[:n]); err != nil {
+			return [32]byte{}, err
+		}
+		left -= n
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum, f.Close()
+}
+
+func fileSHA256(path string) ([32]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
+		return [32]byte{}, err
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
+
+var (
+	servingLine  = regexp.MustCompile(`^node (0x[0-9a-f]{64}) peer (\S+) serving on`)
+	epochApplied = regexp.MustCompile(`msg="epoch applied".* epoch=1 `)
+)
+
+// runProcBench starts the swarm, runs the stores and reads and stops
+// everything it started, on success and on failure.
+func runProcBench(ctx context.Context, cfg procBenchConfig, out io.Writer) (_ *procBenchResult, err error) {
+	p, err := codec.NewParams(cfg.shards)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.size < 0 || uint64(cfg.size) > p.MaxBlobSize() {
+		return nil, fmt.Errorf("--size %d outside [0, %d] at %d shards", cfg.size, p.MaxBlobSize(), cfg.shards)
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding the floe binary: %w", err)
+	}
+	dir, err := os.MkdirTemp(cfg.dir, "floe-bench-proc-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	b := &procBench{bin: bin, dir: dir, env: cfg.env}
+	defer b.stopAll()
+	defer func() {
+		if err != nil {
+			// The swarm's directory goes (it may hold gigabytes); its logs
+			// stay for a look at what failed.
+			if kept, kerr := b.keepLogs(); kerr == nil {
+				err = fmt.Errorf("%w (the processes' logs are in %s)", err, kept)
+			}
+		}
+	}()
+
+	port, err := loopbackPort()
+	if err != nil {
+		return nil, err
+	}
+	ledgerURL := "http://127.0.0.1:" + strconv.Itoa(port)
+	ledgerDir := filepath.Join(dir, "ledger")
+	ledger, err := b.start("ledger", "ledger", "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--dir", ledgerDir,
+		"--shards", strconv.Itoa(cfg.shards), "--epoch", "24h", "--faucet")
+	if err != nil {
+		return nil, err
+	}
+	probe := chainlink.NewClient(ledgerURL, nil)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if _, err := probe.EpochState(ctx); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the ledger did not come up: %s", logTail(ledger.log))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var nodes []*benchProc
+	for i := range cfg.nodes {
+		ndir := filepath.Join(dir, "node-"+strconv.Itoa(i))
+		lport, err := loopbackPort()
+		if err != nil {
+			return nil, err
+		}
+		initOut, _, _, err := b.client(ctx, "node", "init", "--dir", ndir, "--network", "bench", "--ledger", ledgerURL,
+			"--faucet", "--min-free-disk", "-1", "--listen", "/ip4/127.0.0.1/tcp/"+strconv.Itoa(lport))
+		if err != nil {
+			return nil, err
+		}
+		conf := strings.TrimSpace(string(initOut))
+		if cfg.noSync {
+			if err := patchJSON(conf, map[string]any{"no_sync": true}); err != nil {
+				return nil, err
+			}
+		}
+		np, err := b.start("node-"+strconv.Itoa(i), "node", "run", "--config", conf)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := b.waitLog(ctx, np, servingLine, time.Minute); err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, np)
+	}
+	token, err := chainlink.ReadAdminToken(filepath.Join(ledgerDir, chainlink.AdminTokenFile))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := chainlink.NewClient(ledgerURL, nil, chainlink.ClientAdminToken(token)).AdvanceEpoch(ctx); err != nil {
+		return nil, fmt.Errorf("starting epoch 1: %w", err)
+	}
+	for _, np := range nodes {
+		if _, err := b.waitLog(ctx, np, epochApplied, time.Minute); err != nil {
+			return nil, err
+		}
+	}
+	keyPath := filepath.Join(dir, "client.key")
+	if _, _, err := account.LoadOrCreate(keyPath); err != nil {
+		return nil, err
+	}
+	clientConf := filepath.Join(dir, node.ClientConfigFile)
+	if err := node.WriteJSON(clientConf, node.ClientConfig{Network: "bench", Ledger: ledgerURL, AccountKey: keyPath, Faucet: true}); err != nil {
+		return nil, err
+	}
+
+	res := &procBenchResult{Nodes: cfg.nodes, NShards: cfg.shards, Size: cfg.size, Fsync: !cfg.noSync, Env: cfg.env}
+	fmt.Fprintf(out, "e2e --processes: %d node processes, n=%d, %d bytes, %d runs, fsync=%v, env %v\n",
+		cfg.nodes, cfg.shards, cfg.size, cfg.runs, !cfg.noSync, cfg.env)
+	for r := range cfg.runs {
+		in, back := filepath.Join(dir, "blob.in"), filepath.Join(dir, "blob.out")
+		sum, err := writeBlobFile(in, cfg.size, uint64(r+1))
+		if err != nil {
+			return nil, err
+		}
+		storeOut, st, storeRSS, err := b.client(ctx, append([]string{"store", "--config", clientConf, "--json", "--spill-dir", dir}, append(cfg.clientArgs, in)...)...)
+		if err != nil {
+			return nil, err
+		}
+		var so storeOutput
+		if err := json.Unmarshal(storeOut, &so); err != nil || so.StoreResult == nil {
+			return nil, fmt.Errorf("floe store --json printed %q: %v", storeOut, err)
+		}
+		if err := os.Remove(in); err != nil {
+			return nil, err
+		}
+		_, rt, readRSS, err := b.client(ctx, append([]string{"read", "--config", clientConf, "--spill-dir", dir, "-o", back}, append(cfg.clientArgs, "--", so.BlobID.String())...)...)
+		if err != nil {
+			return nil, err
+		}
+		got, err := fileSHA256(back)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Remove(back); err != nil {
+			return nil, err
+		}
+		run := procBenchRun{StoreMs: ms(st), ReadMs: ms(rt), StoreMaxRSS: storeRSS, ReadMaxRSS: readRSS,
+			BlobID: so.BlobID.String(), ByteIdentical: got == sum}
+		res.Runs = append(res.Runs, run)
+		fmt.Fprintf(out, "  run %d: store %v (peak RSS %s)  read %v (peak RSS %s)  byte-identical %v\n", r+1,
+			st.Round(time.Millisecond), mib(storeRSS), rt.Round(time.Millisecond), mib(readRSS), run.ByteIdentical)
+		if !run.ByteIdentical {
+			return res, errors.New("read back different bytes")
+		}
+		res.StorePeakRSS, res.ReadPeakRSS = max(res.StorePeakRSS, storeRSS), max(res.ReadPeakRSS, readRSS)
+	}
+	for _, np := range nodes {
+		res.NodePeakRSS = append(res.NodePeakRSS, vmHWM(np.cmd.Process.Pid))
+	}
+	res.LedgerPeakRSS = vmHWM(ledger.cmd.Process.Pid)
+	medMs := func(f func(procBenchRun) float64) float64 {
+		v := make([]float64, len(res.Runs))
+		for i, r := range res.Runs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	res.StoreMs = medMs(func(r procBenchRun) float64 { return r.StoreMs })
+	res.ReadMs = medMs(func(r procBenchRun) float64 { return r.ReadMs })
+	res.StoreMBps = float64(cfg.size) / res.StoreMs / 1e3
+	res.ReadMBps = float64(cfg.size) / res.ReadMs / 1e3
+	fmt.Fprintf(out, "median store %.0f ms  %.1f MB/s\n", res.StoreMs, res.StoreMBps)
+	fmt.Fprintf(out, "median read  %.0f ms  %.1f MB/s\n", res.ReadMs, res.ReadMBps)
+	fmt.Fprintf(out, "peak RSS: store client %s, read client %s, ledger %s, nodes", mib(res.StorePeakRSS), mib(res.ReadPeakRSS), mib(res.LedgerPeakRSS))
+	for _, r := range res.NodePeakRSS {
+		fmt.Fprintf(out, " %s", mib(r))
+	}
+	fmt.Fprintln(out)
+	return res, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// patchJSON sets keys of a JSON object file.
+func patchJSON(path string, set map[string]any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for k, v := range set {
+		m[k] = v
+	}
+	return node.WriteJSON(path, m)
+}

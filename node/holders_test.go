@@ -1,0 +1,66 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"floe/chainlink"
+	"floe/codec"
+)
+
+// A member that fails a request is asked again, up to maxHolderFailures
+// failures; a member that lies is dropped at once.
+func TestPairPlanFailures(t *testing.T) {
+	p, err := codec.NewParams(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := newPairPlan(p, codec.BlobID{1}, nil)
+	slow, liar := chainlink.ID{1}, chainlink.ID{2}
+	for k := 1; k < maxHolderFailures; k++ {
+		if pp.failed(slow, errors.New("stream reset")) || pp.skip[slow] {
+			t.Fatalf("dropped after %d failures", k)
+		}
+	}
+	if !pp.failed(slow, context.DeadlineExceeded) || !pp.skip[slow] {
+		t.Fatalf("not dropped after %d failures", maxHolderFailures)
+	}
+	if !pp.failed(liar, fmt.Errorf("pair 3: %w", errLied)) || !pp.skip[liar] {
+		t.Fatal("a liar was not dropped at once")
+	}
+}
+
+func TestRetryPause(t *testing.T) {
+	start := time.Now()
+	if err := retryPause(context.Background(), 0); err != nil || time.Since(start) < 250*time.Millisecond {
+		t.Fatalf("first pause: %v after %v", err, time.Since(start))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := retryPause(ctx, 10); !errors.Is(err, context.Canceled) {
+		t.Fatalf("pause on a cancelled context: %v", err)
+	}
+}
+
+// A recovery-symbols request names all of a holder's sources for small
+// blobs and few enough for a blob of gigabytes that the holder's work per
+// request stays bounded.
+func TestRecoverySourcesPerRequest(t *testing.T) {
+	p, err := codec.NewParams(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := recoverySourcesPerRequest(p, 1<<20); k < p.NShards {
+		t.Errorf("1 MiB: %d sources a request, want all (%d)", k, p.NShards)
+	}
+	for _, size := range []uint64{1 << 30, 4 << 30, p.MaxBlobSize()} {
+		k := recoverySourcesPerRequest(p, size)
+		s, _ := p.SymbolSize(size)
+		if k < 1 || int64(k)*int64(p.NShards*s) > recoveryExpansionPerRequest && k > 1 {
+			t.Errorf("%d bytes: %d sources of %d-byte expansions a request", size, k, p.NShards*s)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package rest_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"floe/codec"
+	"floe/node"
+	"floe/node/rest"
+	"floe/p2p"
+)
+
+// A blob stored over REST (as Walrus's SDK stores) reads back over REST
+// and over libp2p; one stored over libp2p reads back over REST; the
+// status routes say what the nodes hold.
+func TestDevnetREST(t *testing.T) {
+	d := startDevnet(t, 4, 20)
+	ctx := context.Background()
+	p, epoch, ms := committee(t, d)
+
+	for _, m := range ms {
+		h, err := m.client.Health(ctx, true)
+		if err != nil {
+			t.Fatalf("health of %s: %v", m.url, err)
+		}
+		if h.Epoch != epoch || h.ShardSummary.Owned != len(m.info.Shards) || h.NodeStatus != "Active" || h.ShardDetail == nil {
+			t.Fatalf("health of %s: %+v", m.url, h)
+		}
+	}
+
+	data := randomBlob(1, 300_000)
+	id, blob := restStore(t, d, data, false)
+	if blob.CertifiedEpoch == nil {
+		t.Fatal("not certified")
+	}
+	if got := restRead(t, d, id); !bytes.Equal(got, data) {
+		t.Fatal("REST read returned other bytes")
+	}
+	c, err := node.NewClient(ctx, d.ClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Read(ctx, id, node.ReadOptions{})
+	if err != nil || !bytes.Equal(res.Data, data) {
+		t.Fatalf("libp2p read of a REST-stored blob: %v", err)
+	}
+
+	// Stored over libp2p, read over REST.
+	data2 := randomBlob(2, 100_000)
+	sr, err := c.Store(ctx, data2, node.StoreOptions{Epochs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := restRead(t, d, sr.BlobID); !bytes.Equal(got, data2) {
+		t.Fatal("REST read of a libp2p-stored blob returned other bytes")
+	}
+
+	// Statuses.
+	waitCertified(t, ms, id)
+	for _, m := range ms {
+		st, err := m.client.MetadataStatus(ctx, id)
+		if err != nil || st != rest.StatusStored {
+			t.Fatalf("metadata status: %q %v", st, err)
+		}
+		pair := uint16(p.PairOfShard(id, int(m.info.Shards[0])))
+		for _, ty := range []codec.SliverType{codec.Primary, codec.Secondary} {
+			st, err := m.client.SliverStatus(ctx, id, p2p.SliverRef{Pair: pair, Type: ty})
+			if err != nil || st != rest.StatusStored {
+				t.Fatalf("sliver status: %q %v", st, err)
+			}
+		}
+		bs, err := m.client.BlobStatus(ctx, id)
+		if err != nil || bs.Kind != rest.BlobPermanent || !bs.IsCertified || bs.EndEpoch != blob.Storage.EndEpoch || bs.InitialCertifiedEpoch == nil {
+			t.Fatalf("blob status: %+v %v", bs, err)
+		}
+		var unknown codec.BlobID
+		unknown[0] = 7
+		if bs, err := m.client.BlobStatus(ctx, unknown); err != nil || bs.Kind != rest.BlobNonexistent {
+			t.Fatalf("status of an unknown blob: %+v %v", bs, err)
+		}
+		if st, err := m.client.MetadataStatus(ctx, unknown); err != nil || st != rest.StatusNonexistent {
+			t.Fatalf("metadata status of an unknown blob: %q %v", st, err)
+		}
+	}
+}
+
+// waitCertified waits until every member's blob status says certified.
+func waitCertified(t testing.TB, ms []member, id codec.BlobID) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, m := range ms {
+		for {
+			bs, err := m.client.BlobStatus(context.Background(), id)
+			if err == nil && bs.IsCertified {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not report %s certified: %+v %v", m.url, id, bs, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// The HTTP/2 and HTTP/1.1 paths both serve, and the server name of F7.1
+// is in the certificate.
+func TestDevnetProtocols(t *testing.T) {
+	d := startDevnet(t, 1, 4)
+	_, _, ms := committee(t, d)
+	m := ms[0]
+	for _, proto := range []string{"h2", "http/1.1"} {
+		cfg := rest.PinnedTLSConfig(m.pub)
+		cfg.NextProtos = []string{proto}
+		tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: proto == "h2"}
+		resp, err := (&http.Client{Transport: tr}).Get(m.url + rest.PathHealth)
+		if err != nil {
+			t.Fatalf("%s: %v", proto, err)
+		}
+		resp.Body.Close()
+		want := 2
+		if proto != "h2" {
+			want = 1
+		}
+		if resp.ProtoMajor != want || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s %d", proto, resp.Proto, resp.StatusCode)
+		}
+		if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+			t.Fatalf("%s: no certificate", proto)
+		}
+		leaf := resp.TLS.PeerCertificates[0]
+		if leaf.Subject.CommonName != rest.ServerName(m.pub) || leaf.DNSNames[0] != rest.ServerName(m.pub) || len(leaf.IPAddresses) != 1 {
+			t.Fatalf("certificate names: CN %q DNS %v IP %v", leaf.Subject.CommonName, leaf.DNSNames, leaf.IPAddresses)
+		}
+		tr.CloseIdleConnections()
+	}
+	st, err := m.node.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RestURL != m.url || !bytes.Equal(st.NetworkPublicKey, rest.CompressedKey(m.pub)) {
+		t.Fatalf("node status: rest %q key %x", st.RestURL, st.NetworkPublicKey)
+	}
+	var ae *rest.APIError
+	if _, err := m.client.GetMetadata(context.Background(), codec.BlobID{1}); !errors.As(err, &ae) || ae.Code != 404 || ae.Reason != "METADATA_NOT_FOUND" || !errors.Is(err, p2p.ErrNotFound) {
+		t.Fatalf("missing metadata: %v", err)
+	}
+}
