@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,5 +60,10 @@ func TestProcessStoreRead1GiB(t *testing.T) {
 	for _, r := range res.NodePeakRSS {
 		check("node", r)
 	}
-	t.Logf("1 GiB: store %.1f MB/s, read %.1f MB/s", res.StoreMBps, res.ReadMBps)
+	nodes := make([]string, len(res.NodePeakRSS))
+	for i, r := range res.NodePeakRSS {
+		nodes[i] = mib(r)
+	}
+	t.Logf("1 GiB: store %.1f MB/s, read %.1f MB/s; peak RSS store client %s, read client %s, ledger %s, nodes %s",
+		res.StoreMBps, res.ReadMBps, mib(res.StorePeakRSS), mib(res.ReadPeakRSS), mib(res.LedgerPeakRSS), strings.Join(nodes, " "))
 }

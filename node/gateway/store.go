@@ -292,28 +292,9 @@ func (g *Gateway) putBlob(w http.ResponseWriter, r *http.Request, _ []string) {
 		g.fail(w, r, storeError(err))
 		return
 	}
-	var out StoreResponse
-	if res.AlreadyCertified {
-		ac := &AlreadyCertified{BlobID: res.BlobID, EndEpoch: res.EndEpoch}
-		if oid, ok := g.certifiedObject(ctx, res.BlobID, res.EndEpoch, !q.permanent); ok {
-			ac.Object = &oid
-		}
-		out.AlreadyCertified = ac
-	} else {
-		b := res.Blob
-		out.NewlyCreated = &NewlyCreated{
-			BlobObject: BlobObject{
-				ID: b.ObjectID, RegisteredEpoch: b.RegisteredEpoch, BlobID: b.BlobID, Size: b.Size,
-				EncodingType: encodingName(b.EncodingType), CertifiedEpoch: b.CertifiedEpoch,
-				Storage: StorageObject{ID: b.Storage.ID, StartEpoch: b.Storage.StartEpoch,
-					EndEpoch: b.Storage.EndEpoch, StorageSize: b.Storage.Size},
-				Deletable: b.Deletable,
-			},
-			ResourceOperation: ResourceOperation{RegisterFromScratch: &RegisterFromScratch{
-				EncodedLength: res.EncodedLength, EpochsAhead: res.EpochsAhead}},
-			Cost: res.Cost,
-		}
-		g.sizes.put(b.BlobID, b.Size)
+	out := g.storeResponse(ctx, res, !q.permanent)
+	if nc := out.NewlyCreated; nc != nil {
+		g.sizes.put(nc.BlobObject.BlobID, nc.BlobObject.Size)
 	}
 	g.log.Info("gateway: stored", "blob_id", res.BlobID, "size", size, "spooled", spool != nil,
 		"already_certified", res.AlreadyCertified, "end_epoch", res.EndEpoch)
