@@ -22,13 +22,26 @@ func TestDevnetREST(t *testing.T) {
 	ctx := context.Background()
 	p, epoch, ms := committee(t, d)
 
+	// A fresh devnet's nodes may still be taking over their first shards
+	// (RecoveryInProgress, a shard InTransfer) for a moment: each must
+	// report Active within the deadline.
 	for _, m := range ms {
-		h, err := m.client.Health(ctx, true)
-		if err != nil {
-			t.Fatalf("health of %s: %v", m.url, err)
-		}
-		if h.Epoch != epoch || h.ShardSummary.Owned != len(m.info.Shards) || h.NodeStatus != "Active" || h.ShardDetail == nil {
-			t.Fatalf("health of %s: %+v", m.url, h)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			h, err := m.client.Health(ctx, true)
+			if err != nil {
+				t.Fatalf("health of %s: %v", m.url, err)
+			}
+			if h.Epoch != epoch || h.ShardSummary.Owned != len(m.info.Shards) || h.ShardDetail == nil {
+				t.Fatalf("health of %s: %+v", m.url, h)
+			}
+			if h.NodeStatus == "Active" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("health of %s: not Active after 30 s: %+v", m.url, h)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 
