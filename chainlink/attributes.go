@@ -210,18 +210,9 @@ func (s *Server) blobAttributes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) setBlobAttributes(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "obj")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var req setAttributesRequest
-	signer, err := s.signed(r, SchemeAccount, &req)
-	if err == nil {
-		err = actsFor(signer, req.Owner, "owner")
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	id, ok := s.objectRequest(w, r, &req, &req.Owner, "owner")
+	if !ok {
 		return
 	}
 	a, err := s.l.SetBlobAttributes(r.Context(), req.Owner, id, req.Attributes)
@@ -229,18 +220,9 @@ func (s *Server) setBlobAttributes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) removeBlobAttributes(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "obj")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var req removeAttributesRequest
-	signer, err := s.signed(r, SchemeAccount, &req)
-	if err == nil {
-		err = actsFor(signer, req.Owner, "owner")
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	id, ok := s.objectRequest(w, r, &req, &req.Owner, "owner")
+	if !ok {
 		return
 	}
 	a, err := s.l.RemoveBlobAttributes(r.Context(), req.Owner, id, req.Keys)

@@ -567,19 +567,29 @@ type deleteRequest struct {
 	Owner ID `json:"owner"`
 }
 
-func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) {
+// objectRequest reads what a request on the blob object of the path says:
+// the object's ID, and the body into req, signed by the account at
+// *actor (which the body names; role says what it acts as). A failure has
+// been answered when ok is false.
+func (s *Server) objectRequest(w http.ResponseWriter, r *http.Request, req any, actor *ID, role string) (id ID, ok bool) {
 	id, err := pathID(r, "obj")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	var req deleteRequest
-	signer, err := s.signed(r, SchemeAccount, &req)
 	if err == nil {
-		err = actsFor(signer, req.Owner, "owner")
+		var signer ID
+		if signer, err = s.signed(r, SchemeAccount, req); err == nil {
+			err = actsFor(signer, *actor, role)
+		}
 	}
 	if err != nil {
 		s.fail(w, r, err)
+		return ID{}, false
+	}
+	return id, true
+}
+
+func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) {
+	var req deleteRequest
+	id, ok := s.objectRequest(w, r, &req, &req.Owner, "owner")
+	if !ok {
 		return
 	}
 	st, err := s.l.DeleteBlob(r.Context(), req.Owner, id)
@@ -597,18 +607,9 @@ type extendResponse struct {
 }
 
 func (s *Server) extend(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "obj")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var req extendRequest
-	signer, err := s.signed(r, SchemeAccount, &req)
-	if err == nil {
-		err = actsFor(signer, req.Payer, "payer")
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	id, ok := s.objectRequest(w, r, &req, &req.Payer, "payer")
+	if !ok {
 		return
 	}
 	b, cost, err := s.l.ExtendBlob(r.Context(), req.Payer, id, req.Epochs)
