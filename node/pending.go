@@ -24,8 +24,8 @@ import (
 //
 //   - the chain must know the blob: a push for a blob ID the chain has not
 //     registered is refused (not found). Answers are cached (known: a
-//     minute; unknown: two seconds) and each peer may make a few chain
-//     lookups a second.
+//     minute; unknown: two seconds, for peers past their lookup rate) and
+//     each peer may make a few chain lookups a second.
 //   - while the chain cannot be asked, each peer, and each IP address, may
 //     buffer at most pendingQuota bytes per pendingWindow.
 //   - a full buffer evicts the blobs buffered longest ago to make room;
@@ -117,14 +117,18 @@ func (n *Node) chainKnows(ctx context.Context, from peer.ID, id codec.BlobID) (b
 	g := n.pend
 	now := time.Now()
 	g.mu.Lock()
+	cachedUnknown := false
 	if l, ok := g.known[id]; ok {
-		ttl := pendingUnknownTTL
-		if l.known {
-			ttl = pendingKnownTTL
-		}
-		if now.Sub(l.at) < ttl {
+		switch {
+		case l.known && now.Sub(l.at) < pendingKnownTTL:
 			g.mu.Unlock()
-			return l.known, nil
+			return true, nil
+		case !l.known && now.Sub(l.at) < pendingUnknownTTL:
+			// A blob unknown a moment ago may have been registered since
+			// (a client that pushed too early registers and pushes again):
+			// a peer with lookups to spare asks again, the cached answer
+			// only stands in for lookups beyond its rate.
+			cachedUnknown = true
 		}
 	}
 	lim := g.lookups[from]
@@ -137,6 +141,9 @@ func (n *Node) chainKnows(ctx context.Context, from peer.ID, id codec.BlobID) (b
 	}
 	allowed := lim.Allow()
 	g.mu.Unlock()
+	if !allowed && cachedUnknown {
+		return false, nil
+	}
 	if !allowed {
 		return false, fmt.Errorf("%w: too many pushes of blobs this node does not know yet", p2p.ErrRateLimited)
 	}
