@@ -235,3 +235,34 @@ func BenchmarkGetDuringExpire(b *testing.B) {
 	}
 	b.ReportMetric(float64(worst.Microseconds()), "worst-µs")
 }
+
+// BenchmarkPutSliversBatch: what a storage node does for one put-slivers
+// batch of a 64 MiB blob at n = 1000 (32 pairs, a 200 KB primary and a 100
+// KB secondary sliver each, about 9.6 MB in one commit), blob after blob,
+// so that flushes and compactions of the LSM run as they do on a node.
+func BenchmarkPutSliversBatch(b *testing.B) {
+	const pairs = 32
+	s := benchOpen(b, Options{})
+	ctx := context.Background()
+	primary, secondary := benchData(200_000), benchData(100_000)
+	batch := make([]Sliver, 0, 2*pairs)
+	b.SetBytes(int64(pairs * (len(primary) + len(secondary))))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// benchN/pairs batches per blob.
+		j, k := i/(benchN/pairs), i%(benchN/pairs)
+		id := benchBlob(j)
+		if k == 0 {
+			if err := s.Register(ctx, id, Registration{NShards: benchN, EndEpoch: 10}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		batch = batch[:0]
+		for p := k * pairs; p < (k+1)*pairs; p++ {
+			batch = append(batch, Sliver{Pair: p, Type: codec.Primary, Data: primary}, Sliver{Pair: p, Type: codec.Secondary, Data: secondary})
+		}
+		if err := s.PutSlivers(ctx, id, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -74,12 +74,12 @@ func (s *Store) Register(ctx context.Context, id codec.BlobID, reg Registration)
 	if !found || !old.Registered || reg.EndEpoch > old.EndEpoch {
 		st.EndEpoch = reg.EndEpoch
 	}
-	puts := map[string][]byte{stateKey(id): encodeState(st)}
+	puts := putSet{stateKey(id): raw(encodeState(st))}
 	var dels []string
 	if found && old.Registered && old.EndEpoch != st.EndEpoch {
 		dels = append(dels, expiryKey(old.EndEpoch, id))
 	}
-	puts[expiryKey(st.EndEpoch, id)] = []byte{}
+	puts[expiryKey(st.EndEpoch, id)] = raw([]byte{})
 	d := &delta{}
 	if !old.Registered && !st.Invalid {
 		if err := s.promotePending(ctx, id, st, puts, &dels, d); err != nil {
@@ -91,7 +91,7 @@ func (s *Store) Register(ctx context.Context, id codec.BlobID, reg Registration)
 
 // promotePending adds to the batch the moves of the blob's pending entries
 // into the main key space.
-func (s *Store) promotePending(ctx context.Context, id codec.BlobID, st BlobState, puts map[string][]byte, dels *[]string, d *delta) error {
+func (s *Store) promotePending(ctx context.Context, id codec.BlobID, st BlobState, puts putSet, dels *[]string, d *delta) error {
 	params := codec.Params{NShards: st.NShards}
 	type item struct {
 		key   string
@@ -134,8 +134,8 @@ func (s *Store) promotePending(ctx context.Context, id codec.BlobID, st BlobStat
 		if err != nil {
 			return err
 		}
-		puts[dataKey] = it.value
-		puts[idxKey] = encodeSize(len(data))
+		puts[dataKey] = raw(it.value)
+		puts[idxKey] = raw(encodeSize(len(data)))
 		diff := int64(len(data)) - oldN
 		if it.p.Meta {
 			d.meta += diff
@@ -212,7 +212,7 @@ func (s *Store) updateState(ctx context.Context, id codec.BlobID, f func(*BlobSt
 		return err
 	}
 	f(&st)
-	return s.commit(ctx, map[string][]byte{stateKey(id): encodeState(st)}, nil, nil)
+	return s.commit(ctx, putSet{stateKey(id): raw(encodeState(st))}, nil, nil)
 }
 
 // PurgeStats counts what expiry or deletion removed.

@@ -221,6 +221,21 @@ func TestCorruptDiskFiles(t *testing.T) {
 		}
 	})
 
+	// Slivers sit in blob files (value separation), states and index
+	// entries in the sstables.
+	t.Run("blob-file", func(t *testing.T) {
+		pristine := t.TempDir()
+		want, _ := writeDiskFixture(t, pristine, true)
+		if len(filesWithSuffix(t, pristine, ".blob")) == 0 {
+			t.Fatal("no blob file: value separation is off, the case would test nothing")
+		}
+		detected, opens := flipTrials(t, pristine, want, ".blob", 12, rng)
+		t.Logf("blob-file flips: 12 trials, %d with failed reads, %d failed opens, rest hit unused bytes; no wrong data", detected, opens)
+		if detected+opens == 0 {
+			t.Fatal("no flip was detected at all; the test is not reaching the data")
+		}
+	})
+
 	t.Run("wal", func(t *testing.T) {
 		live := t.TempDir()
 		want, s := writeDiskFixture(t, live, false)
@@ -247,15 +262,15 @@ func TestCorruptDiskFiles(t *testing.T) {
 	})
 
 	t.Run("every-byte-of-one-value", func(t *testing.T) {
-		// Exhaustive: flip each byte of one sliver value in the sstable in
-		// turn (found by searching for its payload) and check each is
+		// Exhaustive: flip each byte of one sliver value on disk (in its
+		// blob file) in turn (found by searching for its payload) and check each is
 		// detected.
 		pristine := t.TempDir()
 		want, _ := writeDiskFixture(t, pristine, true)
 		target := want[5]
 		var file string
 		var at int
-		for _, name := range filesWithSuffix(t, pristine, ".sst") {
+		for _, name := range append(filesWithSuffix(t, pristine, ".blob"), filesWithSuffix(t, pristine, ".sst")...) {
 			b, _ := os.ReadFile(filepath.Join(pristine, name))
 			if i := bytes.Index(b, target.data[:64]); i >= 0 {
 				file, at = name, i
@@ -263,7 +278,7 @@ func TestCorruptDiskFiles(t *testing.T) {
 			}
 		}
 		if file == "" {
-			t.Fatal("value not found verbatim in an sstable: the byte-flip case would test nothing")
+			t.Fatal("value not found verbatim in a blob file or an sstable: the byte-flip case would test nothing")
 		}
 		step := len(target.data) / 10
 		for off := at - 34; off < at+len(target.data); off += step {

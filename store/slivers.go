@@ -70,7 +70,7 @@ func (s *Store) put(ctx context.Context, id codec.BlobID, slivers []Sliver, meta
 	if found && st.Gone(s.epoch.Load()) {
 		return fmt.Errorf("%w: %s", ErrBlobGone, id)
 	}
-	puts := map[string][]byte{}
+	puts := putSet{}
 	d := &delta{}
 	if !st.Registered {
 		return s.putPending(ctx, id, slivers, meta, puts, d)
@@ -84,8 +84,8 @@ func (s *Store) put(ctx context.Context, id codec.BlobID, slivers []Sliver, meta
 		if _, dup := puts[dataKey]; dup {
 			return fmt.Errorf("%w: %s given twice", ErrInvalidArgument, dataKey)
 		}
-		puts[dataKey] = sealValue(data)
-		puts[idxKey] = encodeSize(len(data))
+		puts[dataKey] = sealLater(data)
+		puts[idxKey] = raw(encodeSize(len(data)))
 		diff := int64(len(data)) - old
 		if shard < 0 {
 			d.meta += diff
@@ -112,7 +112,7 @@ func (s *Store) put(ctx context.Context, id codec.BlobID, slivers []Sliver, meta
 	return s.commit(ctx, puts, nil, d)
 }
 
-func (s *Store) putPending(ctx context.Context, id codec.BlobID, slivers []Sliver, meta []byte, puts map[string][]byte, d *delta) error {
+func (s *Store) putPending(ctx context.Context, id codec.BlobID, slivers []Sliver, meta []byte, puts putSet, d *delta) error {
 	add := func(key string, data []byte) error {
 		if _, dup := puts[key]; dup {
 			return fmt.Errorf("%w: %s given twice", ErrInvalidArgument, key)
@@ -127,7 +127,7 @@ func (s *Store) putPending(ctx context.Context, id codec.BlobID, slivers []Slive
 			d.pendBytes -= payloadLen(size)
 			d.total -= payloadLen(size)
 		}
-		puts[key] = sealValue(data)
+		puts[key] = sealLater(data)
 		d.pendBytes += int64(len(data))
 		d.total += int64(len(data))
 		return nil
@@ -147,7 +147,7 @@ func (s *Store) putPending(ctx context.Context, id codec.BlobID, slivers []Slive
 		return err
 	}
 	if !ok {
-		puts[pendingTimeKey(id)] = encodeTime(time.Now())
+		puts[pendingTimeKey(id)] = raw(encodeTime(time.Now()))
 	}
 	return s.commit(ctx, puts, nil, d)
 }

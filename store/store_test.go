@@ -1049,3 +1049,20 @@ func TestDecodeShards(t *testing.T) {
 		}
 	}
 }
+
+// The batch path writes a sealed payload in place: the same bytes as
+// sealValue, which every reader checks with openValue.
+func TestSealIntoMatchesSealValue(t *testing.T) {
+	for _, n := range []int{0, 1, 31, 32, 33, 4096, 200_000} {
+		data := benchData(n)
+		want := sealValue(data)
+		got := make([]byte, headerLen+n)
+		sealInto(got, data)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: sealInto differs from sealValue", n)
+		}
+		if p, err := openValue("k", got); err != nil || !bytes.Equal(p, data) {
+			t.Fatalf("%d bytes: openValue: %v", n, err)
+		}
+	}
+}

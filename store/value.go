@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -17,6 +18,32 @@ const (
 	digestLen    = 32
 	headerLen    = 2 + digestLen
 )
+
+// putSet is what one commit writes: each key's value, either as it is
+// stored or as a payload that writeBatch seals as it copies it into the
+// batch.
+type putSet map[string]putValue
+
+type putValue struct {
+	b    []byte
+	seal bool
+}
+
+// raw is a value stored as it is (already sealed, or an empty marker).
+func raw(v []byte) putValue { return putValue{b: v} }
+
+// sealLater is a payload stored sealed; data must not change until the
+// commit.
+func sealLater(data []byte) putValue { return putValue{b: data, seal: true} }
+
+// sealInto writes multihash(data) ‖ data into dst, which is exactly
+// headerLen+len(data) bytes: the same bytes as sealValue.
+func sealInto(dst, data []byte) {
+	sum := sha256.Sum256(data)
+	dst[0], dst[1] = byte(checksumCode), digestLen
+	copy(dst[2:headerLen], sum[:])
+	copy(dst[headerLen:], data)
+}
 
 // sealValue returns multihash(data) ‖ data in a new slice.
 func sealValue(data []byte) []byte {
