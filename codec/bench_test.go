@@ -54,3 +54,25 @@ func BenchmarkVerifyPrimarySliver(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyReadSlivers64MiB: what a reader must verify of a 64 MiB
+// blob at n = 1000 before it can write a byte: the n−2f systematic primary
+// slivers, each expanded to n symbols and hashed (F5.1). It bounds a read's
+// throughput on the reader's cores whatever the network does.
+func BenchmarkVerifyReadSlivers64MiB(b *testing.B) {
+	p, _ := NewParams(1000)
+	blob := randomBlob(rand.New(rand.NewPCG(1, 2)), 64<<20)
+	eb, _ := Encode(p, blob)
+	var sl []Sliver
+	for i := range p.Primary() {
+		sl = append(sl, eb.Pairs[i].Primary)
+	}
+	b.SetBytes(int64(len(blob)))
+	for b.Loop() {
+		for i, err := range VerifySlivers(p, &eb.Metadata, sl) {
+			if err != nil {
+				b.Fatalf("sliver %d: %v", i, err)
+			}
+		}
+	}
+}
