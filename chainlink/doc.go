@@ -7,7 +7,9 @@
 //
 // Ledger keeps accounts (a devnet faucet funds them), storage nodes
 // registered with a libp2p peer ID, announce addresses and a BLS12-381
-// min_pk key proven by a proof of possession (F8.4), stake and delegations,
+// min_pk key proven by a proof of possession (F8.4) — and, for a node
+// serving the Walrus REST API, its URL and the P-256 network key clients
+// pin (network_address, network_public_key, F7.1) — stake and delegations,
 // epochs, committees, storage resources and blob objects. Its state lives on
 // a go-datastore (OpenDir: pebble with synced writes; Open: any datastore,
 // NewMemDatastore for tests). Each operation validates everything first and

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ func FuzzDecodeBody(f *testing.F) {
 	f.Add([]byte(`{"owner":"` + id + `","blob_id":"` + codec.BlobID{}.String() + `","root_hash":"` + strings.Repeat("00", 32) + `","size":5,"encoding_type":1,"epochs_ahead":1}`))
 	f.Add([]byte(`{"signature":"` + strings.Repeat("ab", 96) + `","signers":"Aw==","message":"AQAD"}`))
 	f.Add([]byte(`{"owner":"` + id + `","peer_id":"p","addresses":["/ip4/1.2.3.4/tcp/1"],"stake":1}`))
+	f.Add([]byte(`{"owner":"` + id + `","node_id":"` + id + `","peer_id":"p","addresses":[],"network_address":"https://127.0.0.1:9","network_public_key":"AzM="}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`[1,2`))
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -29,6 +31,7 @@ func FuzzDecodeBody(f *testing.F) {
 			func() any { return new(RegisterBlobRequest) },
 			func() any { return new(Certificate) },
 			func() any { return new(RegisterNodeRequest) },
+			func() any { return new(UpdateNodeRequest) },
 			func() any { return new(faucetRequest) },
 		} {
 			v := mk()
@@ -47,6 +50,27 @@ func FuzzDecodeBody(f *testing.F) {
 			if !bytes.Equal(b, b2) {
 				t.Fatalf("round trip differs:\n%s\n%s", b, b2)
 			}
+		}
+	})
+}
+
+// FuzzCheckNetworkInfo: a node's REST record (from a request or from
+// disk) is checked without panicking, and an accepted address is an
+// https URL of a host and a port only.
+func FuzzCheckNetworkInfo(f *testing.F) {
+	f.Add("https://127.0.0.1:9185", []byte{2, 1})
+	f.Add("https://[::1]:1", []byte{3})
+	f.Add("https://h:1/x?y", []byte{})
+	f.Fuzz(func(t *testing.T, addr string, key []byte) {
+		if CheckNetworkInfo(addr, key) != nil || addr == "" {
+			return
+		}
+		u, err := url.Parse(addr)
+		if err != nil || u.Scheme != "https" || u.Port() == "" || u.Hostname() == "" || "https://"+u.Host != addr {
+			t.Fatalf("accepted %q: %+v %v", addr, u, err)
+		}
+		if len(key) != NetworkPublicKeySize {
+			t.Fatalf("accepted a key of %d bytes", len(key))
 		}
 	})
 }

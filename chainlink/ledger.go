@@ -318,6 +318,10 @@ func (l *Ledger) load(ctx context.Context) error {
 		if err := checkWithdrawals(n); err != nil {
 			return fmt.Errorf("chainlink: corrupt node %s: %w", n.ID, err)
 		}
+		// Records from before the REST API have neither field.
+		if err := CheckNetworkInfo(n.NetworkAddress, n.NetworkPublicKey); err != nil {
+			return fmt.Errorf("chainlink: corrupt node %s: %w", n.ID, err)
+		}
 	}
 	if err := l.refreshVerifier(); err != nil {
 		return err
@@ -595,6 +599,8 @@ func (l *Ledger) Committee(ctx context.Context, epoch uint32) (*Committee, error
 		if n := l.nodes[out.Members[i].NodeID]; n != nil {
 			out.Members[i].PeerID = n.PeerID
 			out.Members[i].Addresses = slices.Clone(n.Addresses)
+			out.Members[i].NetworkAddress = n.NetworkAddress
+			out.Members[i].NetworkPublicKey = slices.Clone(n.NetworkPublicKey)
 		}
 	}
 	return out, nil
@@ -605,6 +611,7 @@ func cloneCommittee(c *Committee) *Committee {
 	out.Members = make([]Member, len(c.Members))
 	for i, m := range c.Members {
 		m.Addresses = slices.Clone(m.Addresses)
+		m.NetworkPublicKey = slices.Clone(m.NetworkPublicKey)
 		m.Shards = slices.Clone(m.Shards)
 		out.Members[i] = m
 	}
@@ -614,6 +621,7 @@ func cloneCommittee(c *Committee) *Committee {
 func cloneNode(n *Node) Node {
 	out := *n
 	out.Addresses = slices.Clone(n.Addresses)
+	out.NetworkPublicKey = slices.Clone(n.NetworkPublicKey)
 	out.Stakers = maps.Clone(n.Stakers)
 	out.Withdrawals = slices.Clone(n.Withdrawals)
 	return out

@@ -2,8 +2,12 @@ package chainlink
 
 import (
 	"context"
+	"crypto/elliptic"
 	"fmt"
+	"net"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,12 +59,61 @@ func checkNodeInfo(peerID string, addrs []string) error {
 	return nil
 }
 
+// NetworkPublicKeySize is the size of a node's network public key: a
+// P-256 point in SEC 1 compressed form, as Walrus writes it on chain.
+const NetworkPublicKeySize = 33
+
+// CheckNetworkInfo checks a node's REST API record: addr "" or an
+// https://host:port URL (CheckNetworkAddress), key empty or a compressed
+// P-256 point; an address needs a key (clients pin it). A key alone is
+// allowed (on Sui every node has one).
+func CheckNetworkInfo(addr string, key []byte) error {
+	if addr != "" && len(key) == 0 {
+		return fmt.Errorf("%w: a network address needs a network public key", ErrBadRequest)
+	}
+	if addr != "" {
+		if err := CheckNetworkAddress(addr); err != nil {
+			return err
+		}
+	}
+	if len(key) == 0 {
+		return nil
+	}
+	if len(key) != NetworkPublicKeySize || (key[0] != 2 && key[0] != 3) {
+		return fmt.Errorf("%w: network public key of %d bytes, want a compressed P-256 point (%d)", ErrBadRequest, len(key), NetworkPublicKeySize)
+	}
+	if x, _ := elliptic.UnmarshalCompressed(elliptic.P256(), key); x == nil {
+		return fmt.Errorf("%w: network public key is not a P-256 point", ErrBadRequest)
+	}
+	return nil
+}
+
+// CheckNetworkAddress checks a REST API URL: https://host:port and nothing
+// more (no path, query or user), at most 256 bytes.
+func CheckNetworkAddress(addr string) error {
+	if len(addr) > maxAddressLen || strings.ContainsFunc(addr, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		return fmt.Errorf("%w: network address %q", ErrBadRequest, addr)
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Scheme != "https" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("%w: network address %q is not https://host:port", ErrBadRequest, addr)
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if p, perr := strconv.ParseUint(port, 10, 16); err != nil || host == "" || perr != nil || p == 0 {
+		return fmt.Errorf("%w: network address %q is not https://host:port", ErrBadRequest, addr)
+	}
+	return nil
+}
+
 // RegisterNode implements Chain.
 func (l *Ledger) RegisterNode(ctx context.Context, req RegisterNodeRequest) (Node, error) {
 	if len(req.Name) > maxNameLen {
 		return Node{}, fmt.Errorf("%w: name longer than %d", ErrBadRequest, maxNameLen)
 	}
 	if err := checkNodeInfo(req.PeerID, req.Addresses); err != nil {
+		return Node{}, err
+	}
+	if err := CheckNetworkInfo(req.NetworkAddress, req.NetworkPublicKey); err != nil {
 		return Node{}, err
 	}
 	if req.Owner.IsZero() {
@@ -89,6 +142,7 @@ func (l *Ledger) RegisterNode(ctx context.Context, req RegisterNodeRequest) (Nod
 	n := &Node{
 		ID: l.newObjectID(), Owner: req.Owner, Name: req.Name, PeerID: req.PeerID,
 		Addresses: slices.Clone(req.Addresses), PublicKey: req.PublicKey, RegisteredEpoch: epoch,
+		NetworkAddress: req.NetworkAddress, NetworkPublicKey: slices.Clone(req.NetworkPublicKey),
 		Stakers: map[string]uint64{},
 	}
 	if n.Addresses == nil {
@@ -114,6 +168,9 @@ func (l *Ledger) UpdateNode(ctx context.Context, req UpdateNodeRequest) (Node, e
 	if err := checkNodeInfo(req.PeerID, req.Addresses); err != nil {
 		return Node{}, err
 	}
+	if err := CheckNetworkInfo(req.NetworkAddress, req.NetworkPublicKey); err != nil {
+		return Node{}, err
+	}
 	if err := l.lock(ctx); err != nil {
 		return Node{}, err
 	}
@@ -136,6 +193,7 @@ func (l *Ledger) UpdateNode(ctx context.Context, req UpdateNodeRequest) (Node, e
 	if n.Addresses == nil {
 		n.Addresses = []string{}
 	}
+	n.NetworkAddress, n.NetworkPublicKey = req.NetworkAddress, slices.Clone(req.NetworkPublicKey)
 	t.put(keyID(prefNode, n.ID), n)
 	if err := l.commit(ctx, t); err != nil {
 		return Node{}, err
@@ -322,6 +380,7 @@ func (l *Ledger) selectCommittee(next uint32) (*Committee, error) {
 		n := l.nodes[a.Node]
 		c.Members = append(c.Members, Member{
 			NodeID: n.ID, PeerID: n.PeerID, Addresses: slices.Clone(n.Addresses), PublicKey: n.PublicKey,
+			NetworkAddress: n.NetworkAddress, NetworkPublicKey: slices.Clone(n.NetworkPublicKey),
 			Shards: a.Shards, Weight: len(a.Shards), Stake: n.Stake,
 		})
 	}

@@ -89,6 +89,13 @@ type Node struct {
 	PeerID    string        `json:"peer_id"`
 	Addresses []string      `json:"addresses"`
 	PublicKey bls.PublicKey `json:"public_key"`
+	// NetworkAddress is the base URL of the node's Walrus storage-node
+	// REST API (https://host:port, spec F7.1), "" when it serves none.
+	NetworkAddress string `json:"network_address,omitempty"`
+	// NetworkPublicKey is the P-256 key (SEC 1 compressed, 33 bytes) whose
+	// certificate the REST API presents: clients pin it. Empty when the
+	// node serves no REST API.
+	NetworkPublicKey []byte `json:"network_public_key,omitempty"`
 	// Stake is the node's total stake: the owner's and its delegators'.
 	Stake uint64 `json:"stake"`
 	// Stakers maps staker addresses (hex) to their stake.
@@ -117,7 +124,12 @@ type Member struct {
 	PeerID    string        `json:"peer_id"`
 	Addresses []string      `json:"addresses"`
 	PublicKey bls.PublicKey `json:"public_key"`
-	Shards    []uint16      `json:"shards"`
+	// NetworkAddress and NetworkPublicKey are the node's REST API URL and
+	// the network key clients pin (Node's; the node's current ones, as
+	// its peer ID and addresses).
+	NetworkAddress   string   `json:"network_address,omitempty"`
+	NetworkPublicKey []byte   `json:"network_public_key,omitempty"`
+	Shards           []uint16 `json:"shards"`
 	// Weight is len(Shards).
 	Weight int `json:"weight"`
 	// Stake is the node's stake when the committee was selected.
@@ -252,15 +264,23 @@ type RegisterNodeRequest struct {
 	PublicKey         bls.PublicKey `json:"public_key"`
 	ProofOfPossession bls.Signature `json:"proof_of_possession"`
 	Stake             uint64        `json:"stake"`
+	// NetworkAddress and NetworkPublicKey publish the node's REST API
+	// (Node.NetworkAddress, Node.NetworkPublicKey); an address needs a
+	// key.
+	NetworkAddress   string `json:"network_address,omitempty"`
+	NetworkPublicKey []byte `json:"network_public_key,omitempty"`
 }
 
-// UpdateNodeRequest changes a node's network information; only its owner
-// may.
+// UpdateNodeRequest changes a node's network information (all of it: an
+// empty NetworkAddress and NetworkPublicKey withdraw its REST API); only
+// its owner may.
 type UpdateNodeRequest struct {
-	Owner     ID       `json:"owner"`
-	NodeID    ID       `json:"node_id"`
-	PeerID    string   `json:"peer_id"`
-	Addresses []string `json:"addresses"`
+	Owner            ID       `json:"owner"`
+	NodeID           ID       `json:"node_id"`
+	PeerID           string   `json:"peer_id"`
+	Addresses        []string `json:"addresses"`
+	NetworkAddress   string   `json:"network_address,omitempty"`
+	NetworkPublicKey []byte   `json:"network_public_key,omitempty"`
 }
 
 // RegisterBlobRequest reserves storage (or uses StorageID) and registers a
@@ -360,7 +380,8 @@ type Chain interface {
 	// RegisterNode registers a node with a proof of possession of its BLS
 	// key (F8.4).
 	RegisterNode(ctx context.Context, req RegisterNodeRequest) (Node, error)
-	// UpdateNode changes a node's peer ID and addresses.
+	// UpdateNode changes a node's peer ID, addresses, REST URL and
+	// network key.
 	UpdateNode(ctx context.Context, req UpdateNodeRequest) (Node, error)
 	// Node returns a registered node.
 	Node(ctx context.Context, id ID) (Node, error)

@@ -340,6 +340,12 @@ func (d *Devnet) StartNode(ctx context.Context, i int) error {
 			d.configs[i].Listen = listen
 		}
 	}
+	// and the REST API's, which its chain record names.
+	if d.configs[i].RestListen == "127.0.0.1:0" && n.rest != nil && n.rest.srv != nil {
+		if a := n.rest.srv.Addr(); a != nil {
+			d.configs[i].RestListen = a.String()
+		}
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -220,6 +221,11 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if n.host, err = host.New(hc); err != nil {
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
+	// The REST listener is bound first: its URL and network key go in
+	// the node's chain record.
+	if err := n.listenREST(); err != nil {
+		return nil, err
+	}
 	if err := n.register(ctx); err != nil {
 		return nil, err
 	}
@@ -275,7 +281,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	// The REST API (rest_listen) serves from the same handler.
-	if err := n.startREST(scfg.RateLimit); err != nil {
+	if err := n.serveREST(scfg.RateLimit); err != nil {
 		return nil, err
 	}
 	applied, err := n.cursor.load()
@@ -317,12 +323,13 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	return n, nil
 }
 
-// register registers the node on the chain, or updates its peer ID and
-// addresses if it is registered already (found by its BLS key). Over HTTP
-// the registration is signed by the owner's key (Config.OwnerKey) and the
-// update by the node's BLS key.
+// register registers the node on the chain, or updates its peer ID,
+// addresses, REST URL and network key if it is registered already (found
+// by its BLS key). Over HTTP the registration is signed by the owner's key
+// (Config.OwnerKey) and the update by the node's BLS key.
 func (n *Node) register(ctx context.Context) error {
 	addrs := n.announced()
+	netAddr, netKey := n.RESTURL(), n.NetworkPublicKey()
 	nodes, err := n.chain.Nodes(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: listing nodes: %w", ErrChain, err)
@@ -335,11 +342,15 @@ func (n *Node) register(ctx context.Context) error {
 		if nd.Owner != n.cfg.Owner {
 			n.log.Warn("the node is registered with another owner than configured", "registered", nd.Owner, "configured", n.cfg.Owner)
 		}
-		if nd.PeerID != n.host.ID().String() || !slices.Equal(nd.Addresses, addrs) {
+		// Without a REST API the node withdraws its URL; the key a chain
+		// keeps anyway (Sui) is left alone.
+		if nd.PeerID != n.host.ID().String() || !slices.Equal(nd.Addresses, addrs) || nd.NetworkAddress != netAddr ||
+			(len(netKey) > 0 && !bytes.Equal(nd.NetworkPublicKey, netKey)) {
 			// The BLS key authorises the update; the owner named is the
 			// registered one.
 			if _, err := n.chain.UpdateNode(ctx, chainlink.UpdateNodeRequest{
 				Owner: nd.Owner, NodeID: nd.ID, PeerID: n.host.ID().String(), Addresses: addrs,
+				NetworkAddress: netAddr, NetworkPublicKey: netKey,
 			}); err != nil {
 				return fmt.Errorf("%w: updating node info: %w", ErrChain, err)
 			}
@@ -361,6 +372,7 @@ func (n *Node) register(ctx context.Context) error {
 		nd, err := n.chain.RegisterNode(ctx, chainlink.RegisterNodeRequest{
 			Owner: n.cfg.Owner, Name: n.cfg.Name, PeerID: n.host.ID().String(), Addresses: addrs,
 			PublicKey: n.pk, ProofOfPossession: n.key.ProofOfPossession(st.Epoch, n.cfg.Owner), Stake: n.cfg.Stake,
+			NetworkAddress: netAddr, NetworkPublicKey: netKey,
 		})
 		if err == nil {
 			n.id = nd.ID

@@ -25,17 +25,20 @@ import (
 // listener's start and stop, and the few node methods the API has beyond
 // the stream protocols' p2p.Handler, which it shares with them.
 
-// restState is a running REST listener.
+// restState is the REST listener: bound by listenREST before the node
+// registers (so the URL it publishes on chain is known), served by
+// serveREST once the handler's dependencies exist.
 type restState struct {
 	srv *rest.Server
 	key *ecdsa.PrivateKey
 	url string
+	ln  net.Listener // bound, not yet served (nil once serveREST ran)
 }
 
-// startREST serves the REST API on Config.RestListen (nothing when it is
-// empty), with the stream server's per-peer rate limit as its per-address
-// one.
-func (n *Node) startREST(rl p2p.RateLimit) error {
+// listenREST loads (or creates) the network key and binds
+// Config.RestListen (nothing when it is empty). The URL is
+// https://rest_announce when set, else https:// and the bound address.
+func (n *Node) listenREST() error {
 	if n.cfg.RestListen == "" {
 		return nil
 	}
@@ -43,6 +46,25 @@ func (n *Node) startREST(rl p2p.RateLimit) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", n.cfg.RestListen)
+	if err != nil {
+		return fmt.Errorf("%w: rest_listen: %v", ErrConfig, err)
+	}
+	url := "https://" + ln.Addr().String()
+	if n.cfg.RestAnnounce != "" {
+		url = "https://" + n.cfg.RestAnnounce
+	}
+	n.rest = &restState{key: key, url: url, ln: ln}
+	return nil
+}
+
+// serveREST serves the REST API on the listener listenREST bound, with
+// the stream server's per-peer rate limit as its per-address one.
+func (n *Node) serveREST(rl p2p.RateLimit) error {
+	if n.rest == nil || n.rest.ln == nil {
+		return nil
+	}
+	key := n.rest.key
 	rc := rest.DefaultConfig(n.params, key)
 	rc.RateLimit = rl
 	rc.Logger = n.log
@@ -56,15 +78,13 @@ func (n *Node) startREST(rl p2p.RateLimit) error {
 	if err != nil {
 		return err
 	}
-	if err := srv.Listen(n.cfg.RestListen); err != nil {
-		return fmt.Errorf("%w: rest_listen: %v", ErrConfig, err)
+	ln := n.rest.ln
+	n.rest.ln = nil
+	if err := srv.Serve(ln); err != nil { // closes ln on failure
+		return fmt.Errorf("rest: %w", err)
 	}
-	url := srv.URL()
-	if n.cfg.RestAnnounce != "" {
-		url = "https://" + n.cfg.RestAnnounce
-	}
-	n.rest = &restState{srv: srv, key: key, url: url}
-	n.log.Info("serving the Walrus storage-node REST API", "url", url, "server_name", rest.ServerName(&key.PublicKey),
+	n.rest.srv = srv
+	n.log.Info("serving the Walrus storage-node REST API", "url", n.rest.url, "server_name", rest.ServerName(&key.PublicKey),
 		"network_public_key", base64.StdEncoding.EncodeToString(rest.CompressedKey(&key.PublicKey)))
 	return nil
 }
@@ -73,6 +93,14 @@ func (n *Node) startREST(rl p2p.RateLimit) error {
 // until ctx ends.
 func (n *Node) stopREST(ctx context.Context) error {
 	if n.rest == nil {
+		return nil
+	}
+	if n.rest.ln != nil {
+		err := n.rest.ln.Close()
+		n.rest.ln = nil
+		return err
+	}
+	if n.rest.srv == nil {
 		return nil
 	}
 	return n.rest.srv.Close(ctx)

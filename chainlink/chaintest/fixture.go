@@ -3,6 +3,7 @@ package chaintest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -125,6 +126,23 @@ func NodeKey(i int) *bls.SecretKey {
 	return k
 }
 
+// NetworkKey returns a node's network public key derived from i: a P-256
+// point in compressed form (chainlink.Node.NetworkPublicKey).
+func NetworkKey(i int) []byte {
+	for ctr := 0; ; ctr++ {
+		seed := sha256.Sum256(fmt.Appendf(nil, "chaintest/network/%d/%d", i, ctr))
+		k, err := ecdh.P256().NewPrivateKey(seed[:])
+		if err != nil {
+			continue // a scalar of 0 or ≥ the order: next one
+		}
+		u := k.PublicKey().Bytes() // 0x04 ‖ X ‖ Y
+		return append([]byte{2 | u[64]&1}, u[1:33]...)
+	}
+}
+
+// RESTURL is the REST API URL the fixture registers node i with.
+func RESTURL(i int) string { return fmt.Sprintf("https://127.0.0.1:%d", 5000+i) }
+
 // PeerID returns a valid libp2p peer ID (of an ed25519 key) derived from
 // name: chains that keep a node's address as a multiaddr with /p2p (Sui,
 // chainlink/sui) accept only real peer IDs.
@@ -192,6 +210,8 @@ func (fx *Fixture) AddNode(i int, stake uint64) *TestNode {
 		PublicKey:         key.PublicKey(),
 		ProofOfPossession: key.ProofOfPossession(es.Epoch, owner),
 		Stake:             stake,
+		NetworkAddress:    RESTURL(i),
+		NetworkPublicKey:  NetworkKey(i),
 	})
 	if err != nil {
 		t.Fatalf("register node %d: %v", i, err)

@@ -1,7 +1,9 @@
 package chaintest
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -99,6 +101,12 @@ func testCommittee(t *testing.T, f Factory) {
 		if m.PublicKey != n.Key.PublicKey() || m.PeerID != n.Node.PeerID || !slices.Equal(m.Addresses, n.Node.Addresses) {
 			t.Fatalf("member %d does not carry its node's keys and addresses", i)
 		}
+		// The REST API's URL and the network key clients pin (F7.1).
+		if m.NetworkAddress != RESTURL(n.Index) || !bytes.Equal(m.NetworkPublicKey, NetworkKey(n.Index)) ||
+			n.Node.NetworkAddress != m.NetworkAddress || !bytes.Equal(n.Node.NetworkPublicKey, m.NetworkPublicKey) {
+			t.Fatalf("member %d carries REST API %q key %x, registered %q %x", i, m.NetworkAddress, m.NetworkPublicKey,
+				RESTURL(n.Index), NetworkKey(n.Index))
+		}
 		stakes[i] = m.Stake
 	}
 	want, err := chainlink.Apportion(c.NShards, stakes)
@@ -171,6 +179,23 @@ func testRegisterNode(t *testing.T, f Factory) {
 	bad.PeerID = ""
 	_, err = c.RegisterNode(ctx, bad)
 	wantErr(t, "empty peer ID", err, chainlink.ErrBadRequest)
+	for _, na := range []struct {
+		addr string
+		key  []byte
+	}{
+		{"https://127.0.0.1:9", nil},                                    // an address without a key
+		{"http://127.0.0.1:9", NetworkKey(1)},                           // not https
+		{"https://127.0.0.1", NetworkKey(1)},                            // no port
+		{"https://127.0.0.1:9/v1", NetworkKey(1)},                       // a path
+		{"https://u@127.0.0.1:9", NetworkKey(1)},                        // a user
+		{"https://127.0.0.1:9", NetworkKey(1)[:32]},                     // a short key
+		{"https://127.0.0.1:9", append([]byte{4}, make([]byte, 32)...)}, // not compressed
+	} {
+		bad = req
+		bad.NetworkAddress, bad.NetworkPublicKey = na.addr, na.key
+		_, err = c.RegisterNode(ctx, bad)
+		wantErr(t, fmt.Sprintf("network address %q key %x", na.addr, na.key), err, chainlink.ErrBadRequest)
+	}
 	if nodes, _ := c.Nodes(ctx); len(nodes) != 0 {
 		t.Fatalf("rejected registrations left %d nodes", len(nodes))
 	}
@@ -178,9 +203,13 @@ func testRegisterNode(t *testing.T, f Factory) {
 		t.Fatalf("rejected registrations moved funds")
 	}
 
+	req.NetworkAddress, req.NetworkPublicKey = "https://127.0.0.1:9", NetworkKey(1)
 	n, err := c.RegisterNode(ctx, req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n.NetworkAddress != req.NetworkAddress || !bytes.Equal(n.NetworkPublicKey, req.NetworkPublicKey) {
+		t.Fatalf("registered REST API %q key %x", n.NetworkAddress, n.NetworkPublicKey)
 	}
 	if n.Stake != 500 || n.Owner != owner || n.PublicKey != key.PublicKey() || fx.Balance(owner) != 500 {
 		t.Fatalf("registered node %+v, balance %d", n, fx.Balance(owner))
@@ -234,10 +263,16 @@ func testRegisterNode(t *testing.T, f Factory) {
 	// Update network info: owner only.
 	_, err = c.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: other, NodeID: n.ID, PeerID: PeerID("p"), Addresses: nil})
 	wantErr(t, "update by non-owner", err, chainlink.ErrNotOwner)
+	_, err = c.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: owner, NodeID: n.ID, PeerID: PeerID("peer-1b"),
+		Addresses: []string{"/ip4/127.0.0.1/tcp/2"}, NetworkAddress: "ftp://127.0.0.1:10", NetworkPublicKey: NetworkKey(1)})
+	wantErr(t, "update to a bad network address", err, chainlink.ErrBadRequest)
 	u, err := c.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: owner, NodeID: n.ID, PeerID: PeerID("peer-1b"),
-		Addresses: []string{"/ip4/127.0.0.1/tcp/2"}})
-	if err != nil || u.PeerID != PeerID("peer-1b") {
+		Addresses: []string{"/ip4/127.0.0.1/tcp/2"}, NetworkAddress: "https://node1.example:10", NetworkPublicKey: NetworkKey(1)})
+	if err != nil || u.PeerID != PeerID("peer-1b") || u.NetworkAddress != "https://node1.example:10" || !bytes.Equal(u.NetworkPublicKey, NetworkKey(1)) {
 		t.Fatalf("update: %+v %v", u, err)
+	}
+	if got, err := c.Node(ctx, n.ID); err != nil || got.NetworkAddress != u.NetworkAddress || !slices.Equal(got.Addresses, u.Addresses) {
+		t.Fatalf("node after update: %+v %v", got, err)
 	}
 	_, err = c.Account(ctx, Account(98))
 	wantErr(t, "unknown account", err, chainlink.ErrNotFound)

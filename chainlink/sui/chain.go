@@ -445,14 +445,20 @@ func (c *Client) RegisterNode(ctx context.Context, req chainlink.RegisterNodeReq
 	if err != nil {
 		return chainlink.Node{}, err
 	}
-	if c.cfg.NetworkKey == nil {
-		return chainlink.Node{}, ErrNoNetworkKey
-	}
-	netKey, err := NetworkPublicKey(&c.cfg.NetworkKey.PublicKey)
-	if err != nil {
+	if err := chainlink.CheckNetworkInfo(req.NetworkAddress, req.NetworkPublicKey); err != nil {
 		return chainlink.Node{}, err
 	}
-	addr, err := FormatNetworkAddress(req.PeerID, req.Addresses)
+	// The request's network key, else the configured one.
+	netKey := req.NetworkPublicKey
+	if len(netKey) == 0 {
+		if c.cfg.NetworkKey == nil {
+			return chainlink.Node{}, ErrNoNetworkKey
+		}
+		if netKey, err = NetworkPublicKey(&c.cfg.NetworkKey.PublicKey); err != nil {
+			return chainlink.Node{}, err
+		}
+	}
+	addr, err := FormatNodeAddress(req.PeerID, req.Addresses, req.NetworkAddress)
 	if err != nil {
 		return chainlink.Node{}, err
 	}
@@ -524,9 +530,23 @@ func (c *Client) UpdateNode(ctx context.Context, req chainlink.UpdateNodeRequest
 	if info.owner != req.Owner {
 		return chainlink.Node{}, fmt.Errorf("%w: %s does not hold node %s's capability", chainlink.ErrNotOwner, req.Owner, req.NodeID)
 	}
-	addr, err := FormatNetworkAddress(req.PeerID, req.Addresses)
+	if err := chainlink.CheckNetworkInfo(req.NetworkAddress, req.NetworkPublicKey); err != nil {
+		return chainlink.Node{}, err
+	}
+	addr, err := FormatNodeAddress(req.PeerID, req.Addresses, req.NetworkAddress)
 	if err != nil {
 		return chainlink.Node{}, err
+	}
+	if len(req.NetworkPublicKey) > 0 {
+		// The adapter sets the network address only: the key registered
+		// stays (Walrus's set_network_public_key is not used).
+		cur, err := c.Node(ctx, req.NodeID)
+		if err != nil {
+			return chainlink.Node{}, err
+		}
+		if !bytes.Equal(cur.NetworkPublicKey, req.NetworkPublicKey) {
+			return chainlink.Node{}, fmt.Errorf("%w: node %s: changing the network public key on Sui is not supported", chainlink.ErrBadRequest, req.NodeID)
+		}
 	}
 	key, cp, err := c.nodeCap(ctx, req.NodeID)
 	if err != nil {

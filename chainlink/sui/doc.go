@@ -150,7 +150,11 @@
 //
 //	/dns4/node0.example.com/tcp/9185/p2p/12D3KooW…   (or /ip4, /ip6, /dns, /dns6; /udp/…/quic-v1)
 //
-// and a P-256 key of its own as network key (identity.go). Decoding
+// and a P-256 key of its own as network key (identity.go); a node serving
+// the REST API adds its URL as one more multiaddr, second,
+// /ip4|ip6|dns4/host/tcp/port/https (FormatNodeAddress), which
+// ParseNodeAddress takes out of the addresses into
+// chainlink.Node.NetworkAddress (for a Walrus host:port, too). Decoding
 // (ParseNetworkAddress) accepts both worlds: a multiaddr with /p2p gives
 // PeerID and Addresses = [that multiaddr]; a Walrus "host:port" gives no
 // PeerID and Addresses = [/dns4/host/tcp/port/https] (/ip4, /ip6 for IP

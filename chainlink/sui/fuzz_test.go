@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+
+	"floe/chainlink"
 )
 
 // Fuzz targets for every decoder. BCS is canonical and the decoders refuse
@@ -109,6 +111,7 @@ func FuzzNetworkAddress(f *testing.F) {
 	f.Add("/ip4/10.0.0.1/tcp/9185/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA /dns4/a.example/tcp/1")
 	f.Add("walrus.example.com:9185")
 	f.Add("[::1]:80")
+	f.Add("/ip4/10.0.0.1/tcp/9185/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA /ip4/127.0.0.1/tcp/9443/https")
 	f.Fuzz(func(t *testing.T, s string) {
 		peer, addrs := ParseNetworkAddress(s)
 		if peer == "" {
@@ -121,6 +124,16 @@ func FuzzNetworkAddress(f *testing.F) {
 		p2, a2 := ParseNetworkAddress(out)
 		if p2 != peer || len(a2) > len(addrs) {
 			t.Fatalf("%q → %q %v → %q → %q %v", s, peer, addrs, out, p2, a2)
+		}
+		// With the REST URL split out and put back.
+		p3, a3, rest := ParseNodeAddress(s)
+		if p3 != peer || (rest != "" && chainlink.CheckNetworkAddress(rest) != nil) {
+			t.Fatalf("%q → REST %q", s, rest)
+		}
+		if out, err := FormatNodeAddress(p3, a3, rest); err == nil {
+			if p4, _, r4 := ParseNodeAddress(out); p4 != peer || (r4 != rest && len(a3) > 0) {
+				t.Fatalf("%q → %q %v %q → %q → %q %q", s, p3, a3, rest, out, p4, r4)
+			}
 		}
 	})
 }

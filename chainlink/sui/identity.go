@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -139,4 +141,88 @@ func ParseNetworkPublicKey(b []byte) (*ecdsa.PublicKey, error) {
 		return nil, fmt.Errorf("%w: not a point of P-256", ErrNetworkKey)
 	}
 	return &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}, nil
+}
+
+// A floe node's REST API (chainlink.Node.NetworkAddress, https://host:port)
+// travels in its network_address as one more multiaddr,
+// /ip4|ip6|dns4/host/tcp/port/https, placed right after the first one (so
+// it is the last to be left out), the form ParseNetworkAddress gives a
+// Walrus node's host:port.
+
+// restMultiaddr is the /…/tcp/port/https multiaddr of an https://host:port
+// URL.
+func restMultiaddr(rest string) (string, error) {
+	if err := chainlink.CheckNetworkAddress(rest); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(rest)
+	if err != nil {
+		return "", fmt.Errorf("%w: network address %q: %v", chainlink.ErrBadRequest, rest, err)
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		return "", fmt.Errorf("%w: network address %q: %v", chainlink.ErrBadRequest, rest, err)
+	}
+	proto := "dns4"
+	if ip := net.ParseIP(host); ip != nil {
+		proto = "ip6"
+		if ip.To4() != nil {
+			proto = "ip4"
+		}
+	}
+	m, err := ma.NewMultiaddr("/" + proto + "/" + host + "/tcp/" + port + "/https")
+	if err != nil {
+		return "", fmt.Errorf("%w: network address %q: %v", chainlink.ErrBadRequest, rest, err)
+	}
+	return m.String(), nil
+}
+
+// restURLOf is the https://host:port URL of an /ip4|ip6|dns4|dns|dns6/host/tcp/port/https
+// multiaddr, "" for any other.
+func restURLOf(addr string) string {
+	m, err := ma.NewMultiaddr(addr)
+	if err != nil || len(m) != 3 || m[1].Protocol().Code != ma.P_TCP || m[2].Protocol().Code != ma.P_HTTPS {
+		return ""
+	}
+	switch m[0].Protocol().Code {
+	case ma.P_IP4, ma.P_IP6, ma.P_DNS4, ma.P_DNS, ma.P_DNS6:
+	default:
+		return ""
+	}
+	return "https://" + net.JoinHostPort(m[0].Value(), m[1].Value())
+}
+
+// FormatNodeAddress is the network_address of a floe node whose REST API
+// is at rest (https://host:port; "" for none): FormatNetworkAddress of its
+// addresses with the REST multiaddr second.
+func FormatNodeAddress(peerID string, addrs []string, rest string) (string, error) {
+	if rest == "" || len(addrs) == 0 {
+		return FormatNetworkAddress(peerID, addrs)
+	}
+	m, err := restMultiaddr(rest)
+	if err != nil {
+		return "", err
+	}
+	all := make([]string, 0, len(addrs)+1)
+	all = append(all, addrs[0], m)
+	return FormatNetworkAddress(peerID, append(all, addrs[1:]...))
+}
+
+// ParseNodeAddress reads a network_address as ParseNetworkAddress does and
+// also returns the REST URL it names: a floe node's REST multiaddr (taken
+// out of addrs), or a Walrus node's host:port (its addrs keep the
+// multiaddr ParseNetworkAddress gives it).
+func ParseNodeAddress(s string) (peerID string, addrs []string, rest string) {
+	peerID, addrs = ParseNetworkAddress(s)
+	for i, a := range addrs {
+		u := restURLOf(a)
+		if u == "" {
+			continue
+		}
+		if peerID != "" {
+			addrs = slices.Delete(slices.Clone(addrs), i, i+1)
+		}
+		return peerID, addrs, u
+	}
+	return peerID, addrs, ""
 }

@@ -111,7 +111,8 @@ func CommitteeOf(st *StakingInnerV1, sys *SystemStateInnerV1, pools map[Address]
 			return nil, fmt.Errorf("node %s: %w", e.NodeID, err)
 		}
 		m.PublicKey = pk
-		m.PeerID, m.Addresses = ParseNetworkAddress(pool.NodeInfo.NetworkAddress)
+		m.PeerID, m.Addresses, m.NetworkAddress = ParseNodeAddress(pool.NodeInfo.NetworkAddress)
+		m.NetworkPublicKey = networkKeyOf(pool.NodeInfo.NetworkPublicKey)
 		out.Members = append(out.Members, m)
 	}
 	if epoch == st.Epoch && sys != nil {
@@ -154,8 +155,19 @@ func NodeOf(p *StakingPool, owner Address) (chainlink.Node, error) {
 		Stake:           p.WalBalance,
 		RegisteredEpoch: p.ActivationEpoch,
 	}
-	n.PeerID, n.Addresses = ParseNetworkAddress(p.NodeInfo.NetworkAddress)
+	n.PeerID, n.Addresses, n.NetworkAddress = ParseNodeAddress(p.NodeInfo.NetworkAddress)
+	n.NetworkPublicKey = networkKeyOf(p.NodeInfo.NetworkPublicKey)
 	return n, nil
+}
+
+// networkKeyOf is a node's on-chain network_public_key when it is a
+// compressed P-256 point (the contract checks only its length), else nil:
+// no client could pin it.
+func networkKeyOf(b []byte) []byte {
+	if _, err := ParseNetworkPublicKey(b); err != nil {
+		return nil
+	}
+	return slices.Clone(b)
 }
 
 // BlobOf maps a Blob object onto chainlink.Blob.

@@ -438,3 +438,40 @@ func TestUnmarshalTransactionDataRefuses(t *testing.T) {
 		}
 	}
 }
+
+// A floe node's REST URL rides in its network_address as an /https
+// multiaddr after the first address, and comes back out of the addresses;
+// a Walrus node's host:port is its REST URL.
+func TestNodeAddress(t *testing.T) {
+	const peer = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+	addrs := []string{"/ip4/10.0.0.1/tcp/9185", "/ip4/10.0.0.1/udp/9185/quic-v1"}
+	for rest, ma := range map[string]string{
+		"https://127.0.0.1:9443":      "/ip4/127.0.0.1/tcp/9443/https",
+		"https://node0.example:443":   "/dns4/node0.example/tcp/443/https",
+		"https://[2001:db8::1]:10443": "/ip6/2001:db8::1/tcp/10443/https",
+	} {
+		s, err := FormatNodeAddress(peer, addrs, rest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := addrs[0] + "/p2p/" + peer + " " + ma + " " + addrs[1]; s != want {
+			t.Errorf("formatted %q, want %q", s, want)
+		}
+		p, a, r := ParseNodeAddress(s)
+		if p != peer || !slices.Equal(a, addrs) || r != rest {
+			t.Errorf("%q parsed to %q %v %q", s, p, a, r)
+		}
+	}
+	if s, err := FormatNodeAddress(peer, addrs, ""); err != nil || strings.Contains(s, "https") {
+		t.Errorf("no REST API: %q %v", s, err)
+	}
+	if _, err := FormatNodeAddress(peer, addrs, "http://127.0.0.1:1"); err == nil {
+		t.Error("an http URL was accepted")
+	}
+	if p, a, r := ParseNodeAddress("walrus.example:9185"); p != "" || len(a) != 1 || r != "https://walrus.example:9185" {
+		t.Errorf("Walrus host:port: %q %v %q", p, a, r)
+	}
+	if _, _, r := ParseNodeAddress(addrs[0] + "/p2p/" + peer); r != "" {
+		t.Errorf("no REST multiaddr gave %q", r)
+	}
+}

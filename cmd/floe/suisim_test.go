@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,16 @@ func TestDevnetSuiSim(t *testing.T) {
 	}
 	if !bytes.Equal([]byte(got), data) {
 		t.Fatalf("read %d bytes, stored %d", len(got), len(data))
+	}
+	// Through the nodes' REST APIs, found and pinned from their Sui
+	// records: the REST URL rides in network_address, the key is the
+	// pool's network_public_key.
+	got, stderr, err = runSplit(t, "read", "--config", d.ClientConfigPath(), "--transport", "rest", id.String())
+	if err != nil {
+		t.Fatalf("floe read --transport rest: %v\n%s", err, stderr)
+	}
+	if !bytes.Equal([]byte(got), data) {
+		t.Fatalf("read --transport rest: %d bytes, stored %d", len(got), len(data))
 	}
 
 	// The gateway on the same config: PUT /v1/blobs stores through the Sui
@@ -177,6 +188,13 @@ func TestDevnetSuiSim(t *testing.T) {
 	if err := <-ran; err != nil {
 		t.Fatalf("floe node run: %v", err)
 	}
+	// The record as it is now: the one read above may predate the stake
+	// (a second transaction on Sui) when "serving on" came meanwhile.
+	if n, err := d.Ledger.Node(ctx, registered.ID); err != nil {
+		t.Fatal(err)
+	} else {
+		registered = &n
+	}
 	if registered.Name != "sui-node" || registered.Stake != 500_000 || registered.PeerID == "" || len(registered.Addresses) == 0 {
 		t.Fatalf("registered %+v", registered)
 	}
@@ -192,6 +210,30 @@ func TestDevnetSuiSim(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sc.Close()
+	// The committee as a Sui client maps it names each node's REST API.
+	es, err := sc.EpochState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	com, err := sc.Committee(ctx, es.Epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range com.Members {
+		for _, n := range d.Nodes() {
+			if n != nil && n.ID() == m.NodeID && (m.NetworkAddress != n.RESTURL() || !bytes.Equal(m.NetworkPublicKey, n.NetworkPublicKey()) || n.RESTURL() == "") {
+				t.Fatalf("member %s on Sui names REST API %q key %x; the node serves %q with %x", m.NodeID, m.NetworkAddress, m.NetworkPublicKey, n.RESTURL(), n.NetworkPublicKey())
+			}
+		}
+		if slices.ContainsFunc(m.Addresses, func(a string) bool { return strings.HasSuffix(a, "/https") }) {
+			t.Fatalf("member %s: the REST multiaddr is left in its libp2p addresses %v", m.NodeID, m.Addresses)
+		}
+		// and so does the stand-in's ledger.
+		if ln, err := d.Ledger.Node(ctx, m.NodeID); err != nil || ln.NetworkAddress != m.NetworkAddress || !bytes.Equal(ln.NetworkPublicKey, m.NetworkPublicKey) ||
+			!slices.Equal(ln.Addresses, m.Addresses) {
+			t.Fatalf("the stand-in's record of %s: %+v %v; on Sui %+v", m.NodeID, ln, err, m)
+		}
+	}
 	s, err := sc.Events(ctx, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -360,6 +360,7 @@ func newReadCommand() *cobra.Command {
 		out          string
 		strict, skip bool
 		sf           streamFlags
+		transport    string
 	)
 	cmd := &cobra.Command{
 		Use:   "read BLOB_ID",
@@ -371,7 +372,12 @@ decoded from other slivers through a temporary spill in --spill-dir. -o
 writes a temporary file beside FILE and renames it into place only once the
 whole blob is there, so a failed read leaves no truncated FILE (on stdout a
 failure after the first MiB leaves a prefix, and the exit status says so).
---strict re-encodes the whole blob to check it, in memory.`,
+--strict re-encodes the whole blob to check it, in memory.
+
+--transport rest reads through the committee members' Walrus storage-node
+REST APIs instead of libp2p, as a Walrus client does: each member at the
+URL its chain record names (network_address), pinned to the network key
+the record names (network_public_key); the blob is held in memory.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := codec.ParseBlobID(args[0])
@@ -380,6 +386,20 @@ failure after the first MiB leaves a prefix, and the exit status says so).
 			}
 			if strict && skip {
 				return errors.New("--strict and --skip-check exclude each other")
+			}
+			switch transport {
+			case "libp2p":
+			case "rest":
+				check := codec.CheckDefault
+				switch {
+				case strict:
+					check = codec.CheckStrict
+				case skip:
+					check = codec.CheckSkip
+				}
+				return readREST(cmd, cf.config, id, out, check)
+			default:
+				return fmt.Errorf("--transport %q: want libp2p or rest", transport)
 			}
 			c, err := cf.open(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
@@ -433,6 +453,7 @@ failure after the first MiB leaves a prefix, and the exit status says so).
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the blob here instead of stdout")
 	cmd.Flags().BoolVar(&strict, "strict", false, "strict consistency check (re-encode the whole blob)")
 	cmd.Flags().BoolVar(&skip, "skip-check", false, "skip the consistency check")
+	cmd.Flags().StringVar(&transport, "transport", "libp2p", "libp2p, or rest: the nodes' REST APIs named by their chain records")
 	sf.add(cmd, "bound on the sliver bytes a read holds at once (not with --strict, which holds the blob)")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"floe/chainlink"
 	"floe/codec"
 	"floe/p2p"
 )
@@ -41,6 +43,37 @@ func NewClient(baseURL string, pub *ecdsa.PublicKey, p codec.Params) *Client {
 		},
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: &http.Client{Transport: tr}, limits: p2p.LimitsFor(p)}
+}
+
+// ErrNoREST: the node's chain record publishes no REST API (network
+// address and network public key).
+var ErrNoREST = errors.New("rest: the node's chain record names no REST API")
+
+// NewMemberClient returns a client of a committee member's REST API as its
+// chain record publishes it: the URL of NetworkAddress, pinned to
+// NetworkPublicKey (F7.1), so a server presenting a certificate for any
+// other key is refused. ErrNoREST when the record names none.
+func NewMemberClient(m chainlink.Member, p codec.Params) (*Client, error) {
+	return newRecordClient(m.NodeID, m.NetworkAddress, m.NetworkPublicKey, p)
+}
+
+// NewNodeClient is NewMemberClient for a registered node's record.
+func NewNodeClient(n chainlink.Node, p codec.Params) (*Client, error) {
+	return newRecordClient(n.ID, n.NetworkAddress, n.NetworkPublicKey, p)
+}
+
+func newRecordClient(id chainlink.ID, addr string, key []byte, p codec.Params) (*Client, error) {
+	if addr == "" || len(key) == 0 {
+		return nil, fmt.Errorf("%w: node %s", ErrNoREST, id)
+	}
+	if err := chainlink.CheckNetworkInfo(addr, key); err != nil {
+		return nil, fmt.Errorf("rest: node %s: %w", id, err)
+	}
+	pub, err := ParseNetworkKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("rest: node %s: %w", id, err)
+	}
+	return NewClient(addr, pub, p), nil
 }
 
 // NewClientWith uses hc (tests: another TLS configuration).

@@ -3,11 +3,15 @@ package rest_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"testing"
 	"time"
 
+	"floe/chainlink"
 	"floe/codec"
 	"floe/node"
 	"floe/node/rest"
@@ -73,8 +77,35 @@ func TestDevnetREST(t *testing.T) {
 		t.Fatal("REST read of a libp2p-stored blob returned other bytes")
 	}
 
-	// Statuses.
+	// rest.Read, the REST read transport, finds the nodes from their
+	// chain records; with one member's record naming another key (its
+	// node refused), it reads from the others.
 	waitCertified(t, ms, id)
+	if got, err := rest.Read(ctx, d.Ledger, id, rest.ReadOptions{}); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("rest.Read: %d bytes, %v", len(got), err)
+	}
+	nd, err := d.Ledger.Node(ctx, ms[0].info.NodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setKey := func(key []byte) {
+		t.Helper()
+		if _, err := d.Ledger.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: nd.Owner, NodeID: nd.ID, PeerID: nd.PeerID,
+			Addresses: nd.Addresses, NetworkAddress: nd.NetworkAddress, NetworkPublicKey: key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	setKey(rest.CompressedKey(&other.PublicKey))
+	if got, err := rest.Read(ctx, d.Ledger, sr.BlobID, rest.ReadOptions{Parallel: 4}); err != nil || !bytes.Equal(got, data2) {
+		t.Fatalf("rest.Read with one member's node refused: %d bytes, %v", len(got), err)
+	}
+	setKey(nd.NetworkPublicKey)
+	if _, err := rest.Read(ctx, d.Ledger, codec.BlobID{3}, rest.ReadOptions{}); !errors.Is(err, chainlink.ErrNotCertified) {
+		t.Fatalf("rest.Read of an unknown blob: %v", err)
+	}
+
+	// Statuses.
 	for _, m := range ms {
 		st, err := m.client.MetadataStatus(ctx, id)
 		if err != nil || st != rest.StatusStored {
@@ -158,6 +189,51 @@ func TestDevnetProtocols(t *testing.T) {
 	if st.RestURL != m.url || !bytes.Equal(st.NetworkPublicKey, rest.CompressedKey(m.pub)) {
 		t.Fatalf("node status: rest %q key %x", st.RestURL, st.NetworkPublicKey)
 	}
+	// The pin comes from the chain: with the node's record naming another
+	// key, a client built from the committee refuses the node; with its
+	// own key back, it connects. A record without a REST API gives none.
+	ctx := context.Background()
+	p, epoch, _ := committee(t, d)
+	nd, err := d.Ledger.Node(ctx, m.info.NodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	memberClient := func(addr string, key []byte) (*rest.Client, error) {
+		t.Helper()
+		if _, err := d.Ledger.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: nd.Owner, NodeID: nd.ID, PeerID: nd.PeerID,
+			Addresses: nd.Addresses, NetworkAddress: addr, NetworkPublicKey: key}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := d.Ledger.Committee(ctx, epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Members[0].NetworkAddress != addr || !bytes.Equal(c.Members[0].NetworkPublicKey, key) {
+			t.Fatalf("the committee names %q %x after the update", c.Members[0].NetworkAddress, c.Members[0].NetworkPublicKey)
+		}
+		return rest.NewMemberClient(c.Members[0], p)
+	}
+	bad, err := memberClient(nd.NetworkAddress, rest.CompressedKey(&other.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	if _, err := bad.Health(ctx, false); !errors.Is(err, rest.ErrPinMismatch) {
+		t.Fatalf("a record naming another key: %v", err)
+	}
+	if _, err := memberClient("", nil); !errors.Is(err, rest.ErrNoREST) {
+		t.Fatalf("a record without a REST API: %v", err)
+	}
+	good, err := memberClient(nd.NetworkAddress, nd.NetworkPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	if _, err := good.Health(ctx, false); err != nil {
+		t.Fatalf("the node's own record: %v", err)
+	}
+
 	var ae *rest.APIError
 	if _, err := m.client.GetMetadata(context.Background(), codec.BlobID{1}); !errors.As(err, &ae) || ae.Code != 404 || ae.Reason != "METADATA_NOT_FOUND" || !errors.Is(err, p2p.ErrNotFound) {
 		t.Fatalf("missing metadata: %v", err)

@@ -43,8 +43,15 @@
 // oracle in testdata/sdk) pin the key: a certificate is accepted iff its
 // SubjectPublicKeyInfo is the pinned key's, whatever its issuer, names or
 // validity, and the handshake proves the server holds the private key.
-// The node reports its REST URL and key in its status (rest_url,
-// network_public_key) and health.
+// The node publishes its REST URL (https://rest_announce, else the bound
+// rest_listen) and its key in its chain record (chainlink.Node and Member
+// NetworkAddress and NetworkPublicKey; on Sui the URL rides in the pool's
+// network_address as an /…/tcp/PORT/https multiaddr, the key is its
+// network_public_key), and reports them in its status (rest_url,
+// network_public_key) and health. Clients take both from the chain:
+// NewMemberClient builds a client of a committee member from its record,
+// and Read reads a certified blob through the committee's REST APIs that
+// way (`floe read --transport rest`).
 //
 // # Limits and metrics
 //
@@ -67,7 +74,6 @@
 //     epoch)), with eventSeq "0", the same on every node.
 //   - There is no deny list and no byte-range route on the storage node,
 //     so 451 and 416 are never answered.
-//   - The ledger's node record does not yet carry the network address and
-//     key: clients learn them from the node's status (or, for tests, from
-//     the devnet), not from the chain.
+//   - The ledger's network_address is a URL (https://host:port), where
+//     Walrus's on-chain one is host:port.
 package rest

@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
@@ -93,13 +94,19 @@ func committee(t testing.TB, d *node.Devnet) (codec.Params, uint32, []member) {
 		if n == nil {
 			t.Fatalf("member %d (%s) is not a devnet node", i, m.NodeID)
 		}
-		pub, err := rest.ParseNetworkKey(n.NetworkPublicKey())
-		if err != nil {
-			t.Fatalf("node %d network key: %v", i, err)
+		// The client is the chain record's: its URL, pinned to its key;
+		// the record is what the node serves.
+		if m.NetworkAddress != n.RESTURL() || !bytes.Equal(m.NetworkPublicKey, n.NetworkPublicKey()) {
+			t.Fatalf("member %d's chain record names REST API %q key %x; the node serves %q with key %x",
+				i, m.NetworkAddress, m.NetworkPublicKey, n.RESTURL(), n.NetworkPublicKey())
 		}
-		cl := rest.NewClient(n.RESTURL(), pub, p)
+		cl, err := rest.NewMemberClient(m, p)
+		if err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
 		t.Cleanup(cl.Close)
-		out = append(out, member{index: i, node: n, info: m, url: n.RESTURL(), pub: pub, client: cl})
+		pub, _ := rest.ParseNetworkKey(m.NetworkPublicKey)
+		out = append(out, member{index: i, node: n, info: m, url: m.NetworkAddress, pub: pub, client: cl})
 	}
 	return p, c.Epoch, out
 }

@@ -11,13 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"floe/chainlink"
 	"floe/chainlink/bls"
 	"floe/codec"
-	"floe/node"
 )
 
 // sdkDir holds the oracle script and its pinned packages.
@@ -54,19 +55,21 @@ func seededInput(seed string, n int) []byte {
 	return out[:n]
 }
 
+// sdkNode is a committee member as oracle.mjs reads it from the chain.
 type sdkNode struct {
-	URL              string `json:"url"`
-	NetworkPublicKey string `json:"networkPublicKey"`
-	BLSPublicKey     string `json:"blsPublicKey"`
-	Shards           []int  `json:"shards"`
+	NodeID           chainlink.ID `json:"nodeId"`
+	URL              string       `json:"url"`
+	NetworkPublicKey string       `json:"networkPublicKey"`
+	BLSPublicKey     string       `json:"blsPublicKey"`
+	Shards           []int        `json:"shards"`
 }
 
+// sdkConfig is oracle.mjs's CONFIG: the devnet's client config (the
+// script reads the committee from the chain it names) and the blob.
 type sdkConfig struct {
-	NShards int       `json:"nShards"`
-	Epoch   uint32    `json:"epoch"`
-	Seed    string    `json:"seed"`
-	Size    int       `json:"size"`
-	Nodes   []sdkNode `json:"nodes"`
+	ClientConfig string `json:"clientConfig"`
+	Seed         string `json:"seed"`
+	Size         int    `json:"size"`
 }
 
 func runOracle(t *testing.T, args ...string) {
@@ -81,59 +84,81 @@ func runOracle(t *testing.T, args ...string) {
 	}
 }
 
+// buildFloe builds the floe binary into dir.
+func buildFloe(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "floe")
+	cmd := exec.Command("go", "build", "-o", bin, "floe/cmd/floe")
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build floe/cmd/floe: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runFloe runs the floe binary and returns its stdout.
+func runFloe(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("floe %v: %v\n%s", args, err, stderr.String())
+	}
+	return stdout.String()
+}
+
 // The official TypeScript SDK's StorageNodeClient stores a blob on every
 // node of a floe devnet over REST (metadata, slivers, confirmations
 // verified and aggregated by the SDK's code), floe's ledger certifies the
-// SDK's certificate, and the SDK reads it back and decodes it; floe's
-// libp2p client reads it too, and the SDK reads a blob floe stored.
+// SDK's certificate, and the SDK reads it back and decodes it. The script
+// finds the nodes as a Walrus client does: the committee from the chain
+// (the ledger the devnet's client config names), each member's REST URL
+// and the network key it pins from its chain record. The floe binary
+// (floe read) reads the SDK's blob, and the SDK reads a blob stored with
+// floe store.
 func TestSDKInterop(t *testing.T) {
 	needNode(t)
+	dir := t.TempDir()
+	bin := buildFloe(t, dir)
 	d := startDevnet(t, 4, 100)
 	ctx := context.Background()
 	p, epoch, ms := committee(t, d)
-	dir := t.TempDir()
-	// The oracle's view, as a Walrus client gets it: the committee (order,
-	// shards, BLS keys) from the ledger named by the devnet's client
-	// config, each member's REST URL and network key from its status.
-	lc := chainlink.NewClient(d.ClientConfig().Ledger, nil)
-	est, err := lc.EpochState(ctx)
-	if err != nil {
-		t.Fatal(err)
+	clientConfig := d.ClientConfigPath()
+	cfg := sdkConfig{ClientConfig: clientConfig, Seed: "floe-rest-sdk/1", Size: 1<<20 + 12345}
+	cfgPath := filepath.Join(dir, "config.json")
+	writeJSON(t, cfgPath, cfg)
+
+	// What the script read from the chain is the committee, and each
+	// member's record names the REST API its node serves.
+	nodesPath := filepath.Join(dir, "nodes.json")
+	runOracle(t, "nodes", cfgPath, nodesPath)
+	var seen struct {
+		NShards int       `json:"nShards"`
+		Epoch   uint32    `json:"epoch"`
+		Nodes   []sdkNode `json:"nodes"`
 	}
-	com, err := lc.Committee(ctx, est.Epoch)
-	if err != nil {
-		t.Fatal(err)
+	readJSON(t, nodesPath, &seen)
+	if seen.Epoch != epoch || seen.NShards != p.NShards || len(seen.Nodes) != len(ms) {
+		t.Fatalf("the script sees epoch %d, %d shards, %d members; the devnet has %d, %d, %d", seen.Epoch, seen.NShards, len(seen.Nodes), epoch, p.NShards, len(ms))
 	}
-	if com.Epoch != epoch || com.NShards != p.NShards || len(com.Members) != len(ms) {
-		t.Fatalf("the ledger's committee (epoch %d, %d shards, %d members) is not the devnet's", com.Epoch, com.NShards, len(com.Members))
-	}
-	cfg := sdkConfig{NShards: com.NShards, Epoch: com.Epoch, Seed: "floe-rest-sdk/1", Size: 1<<20 + 12345}
-	for i, m := range com.Members {
-		var n *node.Node
-		for _, dn := range d.Nodes() {
-			if dn != nil && dn.ID() == m.NodeID {
-				n = dn
-			}
-		}
-		if n == nil || ms[i].info.NodeID != m.NodeID {
-			t.Fatalf("member %d (%s) is not devnet node %d", i, m.NodeID, i)
-		}
-		st, err := n.Status(ctx)
+	for i, sn := range seen.Nodes {
+		m := ms[i]
+		st, err := m.node.Status(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.RestURL == "" || len(st.NetworkPublicKey) != 33 {
-			t.Fatalf("member %d reports no REST API: %q %x", i, st.RestURL, st.NetworkPublicKey)
-		}
 		var sh []int
-		for _, s := range m.Shards {
+		for _, s := range m.info.Shards {
 			sh = append(sh, int(s))
 		}
-		cfg.Nodes = append(cfg.Nodes, sdkNode{URL: st.RestURL, NetworkPublicKey: base64.StdEncoding.EncodeToString(st.NetworkPublicKey),
-			BLSPublicKey: base64.StdEncoding.EncodeToString(m.PublicKey[:]), Shards: sh})
+		if sn.NodeID != m.info.NodeID || sn.URL != st.RestURL || sn.NetworkPublicKey != base64.StdEncoding.EncodeToString(st.NetworkPublicKey) ||
+			sn.BLSPublicKey != base64.StdEncoding.EncodeToString(m.info.PublicKey[:]) || !slices.Equal(sn.Shards, sh) {
+			t.Fatalf("the script's member %d %+v is not node %s serving %s with key %x", i, sn, m.info.NodeID, st.RestURL, st.NetworkPublicKey)
+		}
 	}
-	cfgPath := filepath.Join(dir, "config.json")
-	writeJSON(t, cfgPath, cfg)
 	data := seededInput(cfg.Seed, cfg.Size)
 
 	runOracle(t, "pin", cfgPath)
@@ -190,26 +215,33 @@ func TestSDKInterop(t *testing.T) {
 	if got, err := os.ReadFile(outPath); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("the SDK read %d bytes (%v), want the %d stored", len(got), err, len(data))
 	}
-	c, err := node.NewClient(ctx, d.ClientConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if res, err := c.Read(ctx, mine.BlobID, node.ReadOptions{}); err != nil || !bytes.Equal(res.Data, data) {
-		t.Fatalf("floe's read of the SDK-stored blob: %v", err)
+	// floe read (the binary) reads the SDK's blob.
+	cliOut := filepath.Join(dir, "cli-read.bin")
+	runFloe(t, bin, "read", "--config", clientConfig, "-o", cliOut, "--", mine.BlobID.String())
+	if got, err := os.ReadFile(cliOut); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("floe read of the SDK-stored blob: %d bytes (%v), want the %d stored", len(got), err, len(data))
 	}
 
-	// A blob floe stores over libp2p, read by the SDK.
+	// A blob stored with floe store (the binary), read by the SDK.
 	data2 := randomBlob(9, 777_777)
-	sr, err := c.Store(ctx, data2, node.StoreOptions{Epochs: 2})
-	if err != nil {
+	in2 := filepath.Join(dir, "cli-store.bin")
+	if err := os.WriteFile(in2, data2, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitCertified(t, ms, sr.BlobID)
+	out := strings.TrimSpace(runFloe(t, bin, "store", "--config", clientConfig, "--epochs", "2", in2))
+	id2, err := codec.ParseBlobID(out)
+	if err != nil {
+		t.Fatalf("floe store printed %q: %v", out, err)
+	}
+	enc2, err := codec.Encode(p, data2)
+	if err != nil || enc2.BlobID != id2 {
+		t.Fatalf("floe store gave blob %s, its bytes encode to %s (%v)", id2, enc2.BlobID, err)
+	}
+	waitCertified(t, ms, id2)
 	out2 := filepath.Join(dir, "read2.bin")
-	runOracle(t, "read", cfgPath, sr.BlobID.String(), out2)
+	runOracle(t, "read", cfgPath, id2.String(), out2)
 	if got, err := os.ReadFile(out2); err != nil || !bytes.Equal(got, data2) {
-		t.Fatalf("the SDK read %d bytes of floe's blob (%v), want %d", len(got), err, len(data2))
+		t.Fatalf("the SDK read %d bytes of the blob floe store stored (%v), want %d", len(got), err, len(data2))
 	}
 }
 

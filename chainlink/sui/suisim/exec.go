@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	pb "github.com/block-vision/sui-go-sdk/pb/sui/rpc/v2"
 
@@ -466,6 +467,12 @@ func (s *Sim) call(sender Address, mc *sui.MoveCall, args []*val, ops *[]op) (*v
 		}
 		peer, addrs := sui.ParseNetworkAddress(string(addr))
 		req := chainlink.RegisterNodeRequest{Owner: sender, Name: string(name), PeerID: peer, Addresses: addrs}
+		if _, err := sui.ParseNetworkPublicKey(netKey); err == nil {
+			// The ledger's record carries the REST URL apart and the key
+			// (one the contract accepts but no client could pin stays out).
+			req.PeerID, req.Addresses, req.NetworkAddress = sui.ParseNodeAddress(string(addr))
+			req.NetworkPublicKey = slices.Clone(netKey)
+		}
 		copy(req.PublicKey[:], pk)
 		copy(req.ProofOfPossession[:], pop)
 		v := &val{kind: "cap"}
@@ -577,9 +584,15 @@ func (s *Sim) call(sender Address, mc *sui.MoveCall, args []*val, ops *[]op) (*v
 			return nil, nil, badArg(mc, 1)
 		}
 		node := args[1].obj.node
-		peer, addrs := sui.ParseNetworkAddress(string(addr))
 		return nil, &op{name: "set_network_address", run: func(ctx context.Context) ([]*object, []*object, error) {
-			n, err := s.l.UpdateNode(ctx, chainlink.UpdateNodeRequest{Owner: sender, NodeID: node, PeerID: peer, Addresses: addrs})
+			req := chainlink.UpdateNodeRequest{Owner: sender, NodeID: node}
+			req.PeerID, req.Addresses = sui.ParseNetworkAddress(string(addr))
+			if cur, err := s.l.Node(ctx, node); err == nil && len(cur.NetworkPublicKey) > 0 {
+				// As at registration: the REST URL apart, the key kept.
+				req.PeerID, req.Addresses, req.NetworkAddress = sui.ParseNodeAddress(string(addr))
+				req.NetworkPublicKey = cur.NetworkPublicKey
+			}
+			n, err := s.l.UpdateNode(ctx, req)
 			if err != nil {
 				return nil, nil, s.abortOf("set_network_address", err)
 			}

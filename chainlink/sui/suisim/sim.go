@@ -346,7 +346,7 @@ func (s *Sim) poolObj(n *chainlink.Node, es chainlink.EpochState) (*object, erro
 	if err != nil {
 		return nil, err
 	}
-	addr, err := sui.FormatNetworkAddress(n.PeerID, n.Addresses)
+	addr, err := sui.FormatNodeAddress(n.PeerID, n.Addresses, n.NetworkAddress)
 	if err != nil {
 		addr = "" // registered around the stand-in with an address Walrus could not hold
 	}

@@ -6,20 +6,25 @@
 // path because the package exports only WalrusClient, which needs a Sui
 // chain floe's devnet does not have.
 //
+//   node oracle.mjs nodes  CONFIG OUT        the committee as the script sees it (from the chain), to OUT
 //   node oracle.mjs encode CONFIG OUT        blob ID, root hash and size of the config's blob, as the SDK encodes it
 //   node oracle.mjs store  CONFIG OUT        metadata and slivers to every node, confirmations verified, certificate to OUT
 //   node oracle.mjs read   CONFIG BLOB OUT   status, metadata and primary slivers over REST, decoded to the file OUT
 //   node oracle.mjs pin    CONFIG             a node's URL with another node's key must be refused
 //
-// CONFIG (written by the Go test): {nShards, epoch, seed, size, nodes: [{url,
-// networkPublicKey (base64, compressed P-256), blsPublicKey (base64), shards}]}
-// in committee order. Every connection is HTTP/2 over TLS, accepted only when
-// the server's certificate is for the node's pinned network key (as Walrus's
-// storage-node client pins the on-chain network_public_key).
+// CONFIG (written by the Go test): {clientConfig, seed, size}. clientConfig
+// is the devnet's client config (client.json); the script reads the
+// committee from the ledger it names (GET /v1/epoch, then
+// /v1/committees/EPOCH), as a Walrus client reads it from Sui: committee
+// order, shards, BLS keys, and each member's REST URL (network_address) and
+// network key (network_public_key) from its chain record. Every connection
+// is HTTP/2 over TLS, accepted only when the server's certificate is for
+// the node's pinned network key (as Walrus's storage-node client pins the
+// on-chain network_public_key).
 import { createHash, ECDH, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { fromBase64, toBase64 } from '@mysten/bcs';
@@ -35,7 +40,32 @@ const { getWasmBindings } = await load('wasm.mjs');
 
 const [cmd, cfgPath, ...args] = process.argv.slice(2);
 const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+Object.assign(cfg, await committeeFromChain(resolve(dirname(cfgPath), cfg.clientConfig)));
 const wasm = await getWasmBindings();
+
+// The current committee from the chain the client config names: its
+// members' records carry the REST URL and the key to pin.
+async function committeeFromChain(clientConfig) {
+	const cc = JSON.parse(readFileSync(clientConfig, 'utf8'));
+	if (!cc.ledger) throw new Error(`${clientConfig} names no ledger`);
+	const get = async (path) => {
+		const r = await globalThis.fetch(new URL(path, cc.ledger));
+		if (!r.ok) throw new Error(`GET ${path}: HTTP ${r.status}: ${await r.text()}`);
+		return r.json();
+	};
+	const st = await get('/v1/epoch');
+	const c = await get(`/v1/committees/${st.epoch}`);
+	return {
+		nShards: c.n_shards, epoch: c.epoch,
+		nodes: c.members.map((m) => {
+			if (!m.network_address || !m.network_public_key) throw new Error(`member ${m.node_id} publishes no REST API`);
+			return {
+				nodeId: m.node_id, url: m.network_address, networkPublicKey: m.network_public_key,
+				blsPublicKey: Buffer.from(m.public_key, 'hex').toString('base64'), shards: m.shards,
+			};
+		}),
+	};
+}
 
 // The blob: block_i = SHA256(utf8(seed) || u32be(i)), concatenated, truncated.
 function seededInput(seed, length) {
@@ -245,6 +275,7 @@ async function pin() {
 
 try {
 	switch (cmd) {
+		case 'nodes': writeFileSync(args[0], JSON.stringify({ nShards: cfg.nShards, epoch: cfg.epoch, nodes: cfg.nodes })); break;
 		case 'encode': await encode(args[0]); break;
 		case 'store': await store(args[0]); break;
 		case 'read': await read(args[0], args[1]); break;
