@@ -48,6 +48,8 @@ type Client struct {
 	// tails are the pushes that go on after a store's quorum (for at
 	// most pushGrace each); Close waits for them.
 	tails sync.WaitGroup
+	// pushes bounds the large put-slivers parts in flight (publish.go).
+	pushes pushWindow
 }
 
 // ClientOption adjusts a client.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -124,6 +125,9 @@ func (h *handler) PutSlivers(ctx context.Context, from peer.ID, id codec.BlobID,
 		return nil, err
 	}
 	errs := make([]error, len(in))
+	// Items on shards the node is still taking up wait, together, for at
+	// most shardTakeUpWait (awaitShard).
+	takeUpBy := time.Now().Add(shardTakeUpWait)
 	parsed := make([]codec.Sliver, 0, len(in))
 	idx := make([]int, 0, len(in))
 	for i, s := range in {
@@ -133,8 +137,16 @@ func (h *handler) PutSlivers(ctx context.Context, from peer.ID, id codec.BlobID,
 			continue
 		}
 		if shard := n.params.ShardOfPair(id, pair); !n.holds(shard) {
-			errs[i] = fmt.Errorf("%w: pair %d is on shard %d, not held here", p2p.ErrInvalidRequest, pair, shard)
-			continue
+			if epoch, ok := n.awaitShard(ctx, shard, takeUpBy); !ok && epoch != 0 {
+				// Ours in the chain's current committee, but the follower
+				// has not taken it up yet: not the sender's fault.
+				errs[i] = fmt.Errorf("%w: pair %d is on shard %d, which this node takes up in epoch %d but has not yet (it is still applying the epoch change); retry shortly",
+					p2p.ErrRateLimited, pair, shard, epoch)
+				continue
+			} else if !ok {
+				errs[i] = fmt.Errorf("%w: pair %d is on shard %d, not held here", p2p.ErrInvalidRequest, pair, shard)
+				continue
+			}
 		}
 		sl, err := codec.UnmarshalSliver(s.Data, s.Type)
 		if err != nil {
@@ -430,4 +442,77 @@ func (h *handler) BlobStatus(ctx context.Context, _ peer.ID, id codec.BlobID) ([
 		Registered: st.Registered, Certified: st.Certified, Invalid: st.Invalid, Deleted: st.Deleted,
 		EndEpoch: st.EndEpoch, CertifiedEpoch: st.CertifiedEpoch, Missing: len(missing),
 	})
+}
+
+// shardTakeUpWait bounds how long a put waits for the node to take up the
+// shards the current committee assigns it (awaitShard).
+const shardTakeUpWait = 5 * time.Second
+
+// awaitShard is called for a shard the node does not hold. When the
+// committee of the epoch the node has refreshed to, or else of the
+// chain's current epoch (the follower may not have seen its start yet),
+// assigns the shard to this node, the node is still applying the epoch
+// change (planning it takes chain calls, one round trip per gained shard
+// on a slow link) and will hold it shortly: it waits until by for that
+// and reports ok. epoch is that committee's epoch, 0 when no committee
+// assigns the shard here (a plain refusal).
+func (n *Node) awaitShard(ctx context.Context, shard int, by time.Time) (epoch uint32, ok bool) {
+	v := n.currentView()
+	if v == nil || !assignsShard(v, n.id, shard) {
+		cv, behind := n.chainAhead(ctx)
+		if !behind || !assignsShard(cv, n.id, shard) {
+			return 0, false
+		}
+		v = cv
+	}
+	if f := n.takeUpHook.Load(); f != nil {
+		(*f)(n)
+	}
+	ctx, cancel := context.WithDeadline(ctx, by)
+	defer cancel()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !n.holds(shard) {
+		select {
+		case <-ctx.Done():
+			return v.Epoch, false
+		case <-t.C:
+		}
+	}
+	return v.Epoch, true
+}
+
+func assignsShard(v *committeeView, id chainlink.ID, shard int) bool {
+	i := v.Index(id)
+	return i >= 0 && slices.Contains(v.Members[i].Shards, uint16(shard))
+}
+
+// chainLook is the last check of the chain's epoch by chainAhead: a peer
+// that sends slivers of shards not held here costs at most one chain call
+// a second.
+type chainLook struct {
+	mu sync.Mutex
+	at time.Time
+	v  *committeeView
+}
+
+// chainAhead returns the chain's current committee when its epoch is
+// ahead of the one the node has applied.
+func (n *Node) chainAhead(ctx context.Context) (*committeeView, bool) {
+	look := &n.chainLook
+	look.mu.Lock()
+	defer look.mu.Unlock()
+	if time.Since(look.at) >= time.Second {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, v, err := n.comms.current(cctx)
+		cancel()
+		look.at, look.v = time.Now(), nil
+		if err == nil {
+			look.v = v
+		}
+	}
+	if look.v == nil || look.v.Epoch <= n.Epoch() {
+		return nil, false
+	}
+	return look.v, true
 }

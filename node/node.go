@@ -105,6 +105,11 @@ type Node struct {
 	metricsAddr string
 	rest        *restState // the REST listener (rest_node.go; nil: none)
 	pend        *pendingGate
+	// chainLook caches chainAhead's last look at the chain's epoch
+	// (handler.go); takeUpHook, when set (tests), is called as a put
+	// starts waiting for the node to take up a shard (awaitShard).
+	chainLook  chainLook
+	takeUpHook atomic.Pointer[func(*Node)]
 
 	meta    *metaCache
 	symbols *symbolCache

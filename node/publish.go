@@ -515,6 +515,18 @@ func (c *Client) pushPart(ctx context.Context, pid peer.ID, enc encoding, refs [
 		return err
 	}
 	defer budget.sem.Release(need)
+	// Large parts take a slot of the client's push window (pushWindow):
+	// no more of them at once than the uplink feeds at the servers' floor.
+	var total int64
+	for _, r := range refs {
+		total += int64(enc.sliverBCSLen(r.Type))
+	}
+	ticket, err := c.pushes.acquire(ctx, total)
+	if err != nil {
+		return err
+	}
+	delivered := false
+	defer func() { ticket.release(delivered) }()
 	slivers := make([]p2p.Sliver, len(refs))
 	for j, r := range refs {
 		data, err := enc.sliverBCS(int(r.Pair), r.Type)
@@ -523,17 +535,61 @@ func (c *Client) pushPart(ctx context.Context, pid peer.ID, enc encoding, refs [
 		}
 		slivers[j] = p2p.Sliver{SliverRef: r, Data: data}
 	}
-	errs, err := c.p2p.PutSlivers(ctx, pid, enc.id(), slivers)
-	if err != nil {
-		return fmt.Errorf("put slivers: %w", err)
-	}
-	for j, e := range errs {
-		if e != nil {
-			return fmt.Errorf("%s sliver of pair %d refused: %w", slivers[j].Type, slivers[j].Pair, e)
+	for attempt := 0; ; attempt++ {
+		errs, err := c.p2p.PutSlivers(ctx, pid, enc.id(), slivers)
+		if err != nil {
+			if errors.Is(err, p2p.ErrRateLimited) && attempt < pushRetries {
+				if err := pause(ctx, pushRetryPause); err != nil {
+					return fmt.Errorf("put slivers: %w", err)
+				}
+				continue
+			}
+			return fmt.Errorf("put slivers: %w", err)
 		}
-		sent.Add(int64(len(slivers[j].Data)))
+		// Slivers refused as "retry later" (a node still taking up the
+		// committee's shards, handler.go) go again after a pause.
+		var again []p2p.Sliver
+		for j, e := range errs {
+			switch {
+			case e == nil:
+				sent.Add(int64(len(slivers[j].Data)))
+			case errors.Is(e, p2p.ErrRateLimited) && attempt < pushRetries:
+				again = append(again, slivers[j])
+			default:
+				return fmt.Errorf("%s sliver of pair %d refused: %w", slivers[j].Type, slivers[j].Pair, e)
+			}
+		}
+		if len(again) == 0 {
+			// Only a part delivered at the first attempt, without
+			// waits at the server, measures the uplink.
+			delivered = attempt == 0
+			return nil
+		}
+		if err := pause(ctx, pushRetryPause); err != nil {
+			return fmt.Errorf("%s sliver of pair %d refused (retry later) until: %w", again[0].Type, again[0].Pair, err)
+		}
+		slivers = again
 	}
-	return nil
+}
+
+// pushRetries is how often a part refused as "retry later" (rate limited,
+// or a node that has not yet taken up its shards) is sent again, after
+// pushRetryPause each time.
+const (
+	pushRetries    = 5
+	pushRetryPause = 500 * time.Millisecond
+)
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // splitRefs cuts refs into runs whose slivers (of size(ref) bytes each)
@@ -614,4 +670,121 @@ func (c *Client) reusable(ctx context.Context, bs chainlink.BlobStatus, endEpoch
 		}
 	}
 	return chainlink.Blob{}, false
+}
+
+// pushWindow bounds how many large put-slivers parts a client sends at
+// once, so that each gets at least the servers' floor rate
+// (p2p.Timeouts.MinRate) out of the client's uplink. Ten pushes sharing a
+// 20 Mbit/s uplink get about 2 Mbit/s each, below the 4 Mbit/s floor the
+// servers' deadlines are sized for (a part of two batches must arrive
+// within the server's per-request bound): they time out, where four at a
+// time finish in the same total time, since the uplink is the bottleneck
+// either way. The window starts at pushWindowStart parts and then follows
+// the measured aggregate rate: each finished part's rate times the mean
+// number of parts in flight during it, divided by the floor. Parts of at
+// most pushSmallPart bytes (a second at the floor) pass without a slot:
+// they cannot miss a deadline and a small store must not pay round trips
+// for them. The zero value is ready for use.
+type pushWindow struct {
+	mu      sync.Mutex
+	limit   int // 0: not measured yet (pushWindowStart)
+	active  int
+	changed chan struct{}
+	// integral is ∫ active dt in parts·seconds, up to at.
+	integral float64
+	at       time.Time
+	rate     float64 // measured aggregate bytes/s (EWMA), 0: none yet
+}
+
+const (
+	pushWindowStart = 4
+	pushWindowMax   = 256
+)
+
+// pushFloor is the servers' floor rate in bytes per second.
+var pushFloor = p2p.DefaultTimeouts().MinRate
+
+// pushSmallPart is the largest part that needs no slot.
+var pushSmallPart = int64(pushFloor)
+
+// pushTicket is a slot held by one part.
+type pushTicket struct {
+	w        *pushWindow
+	start    time.Time
+	integral float64
+	bytes    int64
+}
+
+func (w *pushWindow) advanceLocked(now time.Time) {
+	if !w.at.IsZero() {
+		w.integral += float64(w.active) * now.Sub(w.at).Seconds()
+	}
+	w.at = now
+}
+
+func (w *pushWindow) limitLocked() int {
+	if w.limit <= 0 {
+		return pushWindowStart
+	}
+	return w.limit
+}
+
+// acquire waits for a slot for a part of bytes bytes.
+func (w *pushWindow) acquire(ctx context.Context, bytes int64) (*pushTicket, error) {
+	if bytes <= pushSmallPart {
+		return nil, nil
+	}
+	for {
+		w.mu.Lock()
+		if w.active < w.limitLocked() {
+			now := time.Now()
+			w.advanceLocked(now)
+			w.active++
+			t := &pushTicket{w: w, start: now, integral: w.integral, bytes: bytes}
+			w.mu.Unlock()
+			return t, nil
+		}
+		if w.changed == nil {
+			w.changed = make(chan struct{})
+		}
+		ch := w.changed
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// release frees t's slot; ok says the part was delivered, so its rate
+// counts towards the window.
+func (t *pushTicket) release(ok bool) {
+	if t == nil {
+		return
+	}
+	w := t.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	w.advanceLocked(now)
+	w.active--
+	if d := now.Sub(t.start).Seconds(); ok && d > 0 {
+		inFlight := max(1, (w.integral-t.integral)/d)
+		w.observeLocked(float64(t.bytes) / d * inFlight)
+	}
+	if w.changed != nil {
+		close(w.changed)
+		w.changed = nil
+	}
+}
+
+// observeLocked takes in one measurement of the aggregate rate.
+func (w *pushWindow) observeLocked(agg float64) {
+	if w.rate == 0 {
+		w.rate = agg
+	} else {
+		w.rate = 0.5*w.rate + 0.5*agg
+	}
+	w.limit = min(pushWindowMax, max(1, int(w.rate/float64(pushFloor))))
 }

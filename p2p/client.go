@@ -279,7 +279,14 @@ func (c *Client) PutSlivers(ctx context.Context, p peer.ID, id codec.BlobID, sli
 		total += len(s.Data)
 	}
 	wait := c.cfg.Timeouts.allowance(min(total, PutBatchFor(c.limits.Params)))
-	err := c.exchangeWait(ctx, p, NamePutSlivers, wait, func(fc frameConn) error {
+	// A write returns once its bytes are in the transport's buffers (the
+	// stream's window and the kernel's socket buffer, megabytes on a slow
+	// link), not once they are delivered: after the last write, all of
+	// them may still be on their way, so the answer is awaited as long as
+	// the whole part takes at MinRate on top. The server's own deadlines
+	// still cut off a peer below the floor.
+	statusWait := wait + c.cfg.Timeouts.allowance(total) - c.cfg.Timeouts.Idle
+	err := c.exchangeWait(ctx, p, NamePutSlivers, statusWait, func(fc frameConn) error {
 		// The server stops reading while it verifies and stores a batch,
 		// so a write may wait that long for flow-control credit.
 		fc.t.Idle = wait
@@ -294,7 +301,7 @@ func (c *Client) PutSlivers(ctx context.Context, p peer.ID, id codec.BlobID, sli
 			if err := fc.write(h[:]); err != nil {
 				return err
 			}
-			if err := fc.write(s.Data); err != nil {
+			if err := fc.writeChunked(s.Data); err != nil {
 				return err
 			}
 		}

@@ -106,6 +106,25 @@ func (c frameConn) write(b []byte) error {
 	return err
 }
 
+// writeChunk is the step of writeChunked.
+const writeChunk = 64 << 10
+
+// writeChunked writes b in steps of writeChunk bytes, each under its own
+// deadline: the deadline moves on as the bytes do, so a long write on a
+// link shared with other streams fails only when it stops progressing
+// (Idle without a step done), not when the whole of b is slower than
+// one allowance.
+func (c frameConn) writeChunked(b []byte) error {
+	for len(b) > 0 {
+		n := min(len(b), writeChunk)
+		if err := c.write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
 // writeFrame writes one frame without copying a large payload.
 func (c frameConn) writeFrame(payload []byte) error {
 	_ = c.s.SetWriteDeadline(time.Now().Add(c.t.allowance(len(payload))))

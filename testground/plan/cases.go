@@ -9,10 +9,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
+
 	"floe/chainlink"
 	"floe/chainlink/account"
+	"floe/chainlink/bls"
 	"floe/codec"
 	"floe/node"
+	"floe/p2p"
+	"floe/p2p/host"
 )
 
 // Who is a node instance's announcement on topic "who" (once, after its
@@ -158,8 +164,9 @@ func StoreRead(ctx context.Context, e *Env) error {
 // is corrupt (serves flipped bytes), withhold (serves nothing) or
 // bad-confirm (signs wrong confirmations). The client stores and reads
 // blobs blobs of size size, checks every read, audits every member and
-// records read_ms, store_ms, the members caught (audit_failed_nodes,
-// read_liars, store_failed_nodes) and, with expect_detected > 0, fails
+// asks every member for a storage confirmation of every blob (checked as
+// a publisher checks it), records read_ms, store_ms, the members caught
+// (audit_failed_nodes, read_liars, store_failed_nodes, bad_confirm_nodes) and, with expect_detected > 0, fails
 // unless at least that many Byzantine members were caught.
 func Byzantine(ctx context.Context, e *Env) error {
 	if e.Role != "client" {
@@ -231,18 +238,33 @@ func Byzantine(ctx context.Context, e *Env) error {
 			}
 		}
 	}
+	// A member's own confirmation may come after the store's quorum (the
+	// publisher then no longer waits for it), so each member is also asked
+	// for a confirmation of every blob and it is checked as a publisher
+	// checks it.
+	badConfirm, err := c.confirmAudit(ctx, e, ids)
+	if err != nil {
+		return err
+	}
+	for s := range badConfirm {
+		e.RE.RecordMessage("confirmation audit: %s (byzantine=%q) signed a bad confirmation", s, byz[s])
+		if byz[s] == "" {
+			return fmt.Errorf("honest node %s signed a bad confirmation", s)
+		}
+	}
 	detected := 0
 	for id := range byz {
-		if caught[id] || liars[id] || storeFailed[id] {
+		if caught[id] || liars[id] || storeFailed[id] || badConfirm[id] {
 			detected++
 		}
 	}
+	e.Record("bad_confirm_nodes", float64(len(badConfirm)), tag...)
 	e.Record("audit_failed_nodes", float64(len(caught)), tag...)
 	e.Record("read_liars", float64(len(liars)), tag...)
 	e.Record("store_failed_nodes", float64(len(storeFailed)), tag...)
 	e.Record("byzantine_detected", float64(detected), tag...)
-	e.RE.RecordMessage("byzantine %s: %d of %d detected (audit %d, read liars %d, store failures %d)",
-		mode, detected, len(byz), len(caught), len(liars), len(storeFailed))
+	e.RE.RecordMessage("byzantine %s: %d of %d detected (audit %d, read liars %d, store failures %d, bad confirmations %d)",
+		mode, detected, len(byz), len(caught), len(liars), len(storeFailed), len(badConfirm))
 	if want := e.P.Int("expect_detected", 0); detected < want {
 		return fmt.Errorf("%d Byzantine nodes detected, want at least %d", detected, want)
 	}
@@ -653,4 +675,65 @@ func (ns *Nodes) unstakeAll(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// confirmAudit asks every member of the current committee, from a host of
+// its own, for a storage confirmation of each of ids (permanent blobs, as
+// the plan stores them) and returns the members whose answer is missing,
+// for another message, or not signed by their key.
+func (c *Client) confirmAudit(ctx context.Context, e *Env, ids []codec.BlobID) (map[string]bool, error) {
+	st, err := c.Ledger.EpochState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := c.Ledger.Committee(ctx, st.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	params, err := codec.NewParams(st.NShards)
+	if err != nil {
+		return nil, err
+	}
+	hc := host.ClientConfig()
+	transportConfig(&hc, e.P.String("transport", "tcp"))
+	h, err := host.New(hc)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	pc, err := p2p.NewClient(h, p2p.DefaultClientConfig(Network, params))
+	if err != nil {
+		return nil, err
+	}
+	bad := map[string]bool{}
+	for _, m := range cm.Members {
+		pid, err := peer.Decode(m.PeerID)
+		if err != nil {
+			return nil, fmt.Errorf("member %s: peer ID: %w", m.NodeID, err)
+		}
+		var addrs []multiaddr.Multiaddr
+		for _, a := range m.Addresses {
+			if ma, err := multiaddr.NewMultiaddr(a); err == nil {
+				addrs = append(addrs, ma)
+			}
+		}
+		h.Peerstore().AddAddrs(pid, addrs, time.Hour)
+		for _, id := range ids {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			sm, err := pc.GetConfirmation(cctx, pid, p2p.ConfirmationRequest{ID: id})
+			cancel()
+			want := codec.StorageConfirmationMessage(st.Epoch, id, codec.BlobPersistence{})
+			switch {
+			case err != nil:
+				e.RE.RecordMessage("confirmation audit: %s: %v", m.NodeID, err)
+				bad[m.NodeID.String()] = true
+			case !bytes.Equal(sm.Message, want):
+				e.RE.RecordMessage("confirmation audit: %s confirmed another message", m.NodeID)
+				bad[m.NodeID.String()] = true
+			case bls.Verify(m.PublicKey, sm.Message, bls.Signature(sm.Signature)) != nil:
+				bad[m.NodeID.String()] = true
+			}
+		}
+	}
+	return bad, nil
 }
