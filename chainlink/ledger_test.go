@@ -172,19 +172,7 @@ func TestOpenSyncDoneAndWithdrawals(t *testing.T) {
 		return ds, c
 	}
 	editMeta := func(t *testing.T, ds datastore.Batching, edit func(m map[string]any)) {
-		b, err := ds.Get(ctx, keyMeta)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		edit(m)
-		b, _ = json.Marshal(m)
-		if err := ds.Put(ctx, keyMeta, b); err != nil {
-			t.Fatal(err)
-		}
+		editRecord(t, ds, keyMeta, edit)
 	}
 
 	t.Run("migrate", func(t *testing.T) {
@@ -284,4 +272,24 @@ func TestOpenSyncDoneAndWithdrawals(t *testing.T) {
 			}
 		}
 	})
+}
+
+// editRecord rewrites the JSON record at k of a closed ledger's datastore
+// through edit, as an older or damaged ledger would have left it.
+func editRecord(t *testing.T, ds datastore.Batching, k datastore.Key, edit func(m map[string]any)) {
+	t.Helper()
+	ctx := context.Background()
+	b, err := ds.Get(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	b, _ = json.Marshal(m)
+	if err := ds.Put(ctx, k, b); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -81,22 +81,7 @@ func TestNodeNetworkInfoPersists(t *testing.T) {
 	}
 	l.Close()
 
-	editNode := func(edit func(m map[string]any)) {
-		k := keyID(prefNode, n.ID)
-		b, err := ds.Get(ctx, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		edit(m)
-		b, _ = json.Marshal(m)
-		if err := ds.Put(ctx, k, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	editNode := func(edit func(m map[string]any)) { editRecord(t, ds, keyID(prefNode, n.ID), edit) }
 	// An older record: neither field.
 	editNode(func(m map[string]any) { delete(m, "network_address"); delete(m, "network_public_key") })
 	l, err = Open(ctx, ds, WithLogger(quietLogger()))

@@ -136,13 +136,5 @@ func (pp *pairPlan) failed(id chainlink.ID, err error) bool {
 // (250 ms, doubling each time, at most 4 s), so a member shedding load has
 // time to recover.
 func retryPause(ctx context.Context, n int) error {
-	d := min(250*time.Millisecond<<min(n, 4), 4*time.Second)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return pause(ctx, min(250*time.Millisecond<<min(n, 4), 4*time.Second))
 }

@@ -15,6 +15,14 @@
 // corruption (log.Fatalf, i.e. exit) is replaced by logging: the read that
 // met it fails with an error instead.
 //
+// With pebble, values of 1 KiB and more (slivers, metadata) are separated
+// into blob files at flush (pebble's value separation, format
+// FormatValueSeparation, to which Open moves an older store once):
+// compactions move only keys and references, so a sliver is written twice
+// (the WAL, its blob file) instead of once more per level. Blob files with
+// a fifth of their values deleted are rewritten after a minute. A commit
+// goes straight to a presized pebble batch, each payload sealed in place.
+//
 // # Key layout
 //
 // Keys are go-datastore keys (strings). <blob> is the blob ID as 64
@@ -130,6 +138,13 @@
 //
 //	go test ./store/ -run '^$' -bench GetDuringExpire -benchtime 20000x -count 3
 //	GetSliver of a live blob while that expiry runs: 21 µs/op (median)
+//
+//	go test ./store/ -run '^$' -bench PutSliversBatch -benchtime 200x
+//	one put-slivers batch of a 64 MiB blob at n = 1000 (32 pairs, 9.6 MB per
+//	commit), blob after blob (2026-12-02, old and new interleaved, load 2–5):
+//	user+sys CPU of the run 12.4 s before value separation and the presized
+//	batch, 7.9 s after (sys 7.0 → 3.9 s: fewer bytes written); 134–144 →
+//	189–218 MB/s
 //
 // Reads spend a noticeable share in the sha2-256 check (1.2 GB/s here:
 // 3.4 µs per 4 KiB, 0.84 ms per 1 MiB). murmur3-x64-64 through go-multihash

@@ -75,14 +75,7 @@ func ParseNetworkAddress(s string) (peerID string, addrs []string) {
 	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
 		return "", nil
 	}
-	proto := "dns4"
-	if ip := net.ParseIP(host); ip != nil {
-		proto = "ip6"
-		if ip.To4() != nil {
-			proto = "ip4"
-		}
-	}
-	m, err := ma.NewMultiaddr("/" + proto + "/" + host + "/tcp/" + port + "/https")
+	m, err := httpsMultiaddr(host, port)
 	if err != nil {
 		return "", nil
 	}
@@ -163,14 +156,7 @@ func restMultiaddr(rest string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: network address %q: %v", chainlink.ErrBadRequest, rest, err)
 	}
-	proto := "dns4"
-	if ip := net.ParseIP(host); ip != nil {
-		proto = "ip6"
-		if ip.To4() != nil {
-			proto = "ip4"
-		}
-	}
-	m, err := ma.NewMultiaddr("/" + proto + "/" + host + "/tcp/" + port + "/https")
+	m, err := httpsMultiaddr(host, port)
 	if err != nil {
 		return "", fmt.Errorf("%w: network address %q: %v", chainlink.ErrBadRequest, rest, err)
 	}
@@ -225,4 +211,16 @@ func ParseNodeAddress(s string) (peerID string, addrs []string, rest string) {
 		return peerID, addrs, u
 	}
 	return peerID, addrs, ""
+}
+
+// httpsMultiaddr is /ip4|ip6|dns4/host/tcp/port/https.
+func httpsMultiaddr(host, port string) (ma.Multiaddr, error) {
+	proto := "dns4"
+	if ip := net.ParseIP(host); ip != nil {
+		proto = "ip6"
+		if ip.To4() != nil {
+			proto = "ip4"
+		}
+	}
+	return ma.NewMultiaddr("/" + proto + "/" + host + "/tcp/" + port + "/https")
 }
