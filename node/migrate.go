@@ -269,9 +269,10 @@ func (m *migration) plan(ctx context.Context, v *committeeView) error {
 	// Sources of newly gained shards: the latest earlier owner that is not
 	// this node.
 	sources := map[int]chainlink.ID{}
+	earlier := earlierViews{}
 	for _, s := range assigned {
 		if !slices.Contains(held, s) {
-			src, err := m.previousOwner(ctx, epoch, s)
+			src, err := m.previousOwner(ctx, epoch, s, earlier)
 			if err != nil {
 				return err
 			}
@@ -378,11 +379,34 @@ func (n *Node) assignedIn(v *committeeView) []int {
 	return out
 }
 
+// earlierViews are the committees of earlier epochs one planning pass has
+// looked up, and the epochs that had none: each is asked of the chain once
+// per pass, not once per gained shard (the first epoch, whose predecessor
+// has no committee, cost one chain round trip per shard, 3 s on 100 ms
+// links, while the node refused the shards it was taking up).
+type earlierViews map[uint32]earlierView
+
+type earlierView struct {
+	v   *committeeView
+	err error
+}
+
+func (e earlierViews) get(ctx context.Context, c *committees, epoch uint32) (*committeeView, error) {
+	if got, ok := e[epoch]; ok {
+		return got.v, got.err
+	}
+	v, err := c.get(ctx, epoch)
+	if err == nil || errors.Is(err, ErrNoCommittee) {
+		e[epoch] = earlierView{v, err}
+	}
+	return v, err
+}
+
 // previousOwner returns the most recent owner of shard before epoch that is
 // not this node (zero: none within maxSourceLookback epochs).
-func (m *migration) previousOwner(ctx context.Context, epoch uint32, shard int) (chainlink.ID, error) {
+func (m *migration) previousOwner(ctx context.Context, epoch uint32, shard int, earlier earlierViews) (chainlink.ID, error) {
 	for back := uint32(1); back <= maxSourceLookback && back <= epoch; back++ {
-		v, err := m.n.comms.get(ctx, epoch-back)
+		v, err := earlier.get(ctx, m.n.comms, epoch-back)
 		if errors.Is(err, ErrNoCommittee) {
 			return chainlink.ID{}, nil
 		}

@@ -48,9 +48,12 @@ type infoMember struct {
 	Name      string       `json:"name"`
 	PeerID    string       `json:"peer_id"`
 	Addresses []string     `json:"addresses"`
-	Shards    int          `json:"shards"`
-	ShardIDs  []uint16     `json:"shard_ids"`
-	Stake     uint64       `json:"stake"`
+	// RESTURL is the member's Walrus storage-node REST API from its chain
+	// record ("" when it serves none).
+	RESTURL  string   `json:"rest_url,omitempty"`
+	Shards   int      `json:"shards"`
+	ShardIDs []uint16 `json:"shard_ids"`
+	Stake    uint64   `json:"stake"`
 }
 
 func newInfoCommand() *cobra.Command {
@@ -110,7 +113,7 @@ size of N bytes and what storing them for --epochs costs.`,
 			if cm, err := ch.Committee(ctx, st.Epoch); err == nil {
 				for _, m := range cm.Members {
 					res.Committee = append(res.Committee, infoMember{NodeID: m.NodeID, Name: names[m.NodeID], PeerID: m.PeerID,
-						Addresses: m.Addresses, Shards: m.Weight, ShardIDs: m.Shards, Stake: m.Stake})
+						Addresses: m.Addresses, RESTURL: m.NetworkAddress, Shards: m.Weight, ShardIDs: m.Shards, Stake: m.Stake})
 				}
 			} else if !errors.Is(err, chainlink.ErrNotFound) {
 				return fmt.Errorf("%w: committee: %w", node.ErrChain, err)
@@ -139,9 +142,13 @@ size of N bytes and what storing them for --epochs costs.`,
 			}
 			fmt.Fprintf(out, "committee:       %d members\n", len(res.Committee))
 			w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "  NODE\tNAME\tSHARDS\tSTAKE\tPEER")
+			fmt.Fprintln(w, "  NODE\tNAME\tSHARDS\tSTAKE\tPEER\tREST")
 			for _, m := range res.Committee {
-				fmt.Fprintf(w, "  %s\t%s\t%d\t%d\t%s\n", m.NodeID, m.Name, m.Shards, m.Stake, m.PeerID)
+				rest := m.RESTURL
+				if rest == "" {
+					rest = "-"
+				}
+				fmt.Fprintf(w, "  %s\t%s\t%d\t%d\t%s\t%s\n", m.NodeID, m.Name, m.Shards, m.Stake, m.PeerID, rest)
 			}
 			return w.Flush()
 		},

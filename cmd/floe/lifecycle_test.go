@@ -589,6 +589,16 @@ func TestConfigAndLimitsCommands(t *testing.T) {
 	if info.NShards != 10 || len(info.Committee) != 2 || !h.Healthy || len(h.Members) != 2 {
 		t.Fatalf("devnet info %+v, health %+v", info, h)
 	}
+	// A devnet's nodes serve the REST API: info shows each member's URL
+	// from its chain record.
+	for _, m := range info.Committee {
+		if !strings.HasPrefix(m.RESTURL, "https://127.0.0.1:") {
+			t.Fatalf("devnet member %s: rest_url %q", m.NodeID, m.RESTURL)
+		}
+	}
+	if out, _, code := runCode(t, "", "info", "--config", dc); code != 0 || !strings.Contains(out, info.Committee[0].RESTURL) {
+		t.Fatalf("info on a devnet: exit %d, no REST URL\n%s", code, out)
+	}
 	var stopped struct {
 		PID int    `json:"pid"`
 		Dir string `json:"dir"`

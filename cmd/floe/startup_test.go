@@ -477,3 +477,20 @@ func TestNodeInitDiskSettings(t *testing.T) {
 	runFailing(t, "space_limit", "node", "init", "--dir", filepath.Join(t.TempDir(), "m"), "--network", "proctest",
 		"--space-limit", "-5")
 }
+
+// node init writes the REST API's listen and announce addresses, and
+// refuses an announce address without a listener.
+func TestNodeInitRESTSettings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "n")
+	out := mustRunBinary(t, "node", "init", "--dir", dir, "--network", "proctest",
+		"--rest-listen", "127.0.0.1:0", "--rest-announce", "node.example:9185")
+	cfg, err := node.LoadConfig(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RestListen != "127.0.0.1:0" || cfg.RestAnnounce != "node.example:9185" {
+		t.Fatalf("node.json has rest_listen %q, rest_announce %q", cfg.RestListen, cfg.RestAnnounce)
+	}
+	runFailing(t, "rest_announce", "node", "init", "--dir", filepath.Join(t.TempDir(), "m"), "--network", "proctest",
+		"--rest-announce", "node.example:9185")
+}

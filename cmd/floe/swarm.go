@@ -585,6 +585,8 @@ lost account.`,
 	f.StringSliceVar(&icfg.Listen, "listen", []string{"/ip4/127.0.0.1/tcp/0"}, "libp2p listen multiaddrs")
 	f.StringSliceVar(&icfg.Bootstrap, "bootstrap", nil, "bootstrap peers (multiaddrs with /p2p/ID)")
 	f.StringVar(&icfg.Ledger, "ledger", "http://127.0.0.1:7070", "ledger service URL")
+	f.StringVar(&icfg.RestListen, "rest-listen", "", "serve the Walrus storage-node REST API (HTTPS) on this host:port (default: none)")
+	f.StringVar(&icfg.RestAnnounce, "rest-announce", "", "the host:port clients reach the REST API at, published on chain (default: the bound address)")
 	f.StringVar(&ownerKey, "owner-key", "", "the owner's account key file (created if missing; default: DIR/owner.key)")
 	f.Uint64Var(&icfg.Stake, "stake", 1_000_000, "stake moved from the owner's balance to the node")
 	f.Int64Var(&icfg.SpaceLimit, "space-limit", 0, "most payload bytes the node stores (0: no limit)")

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -67,5 +69,34 @@ func TestPendingGateRecheckAfterRegistration(t *testing.T) {
 	}
 	if got := chain.lookups.Load() - before; got > pendingLookupBurst+5 {
 		t.Fatalf("%d chain lookups from one peer, its burst is %d", got, pendingLookupBurst)
+	}
+}
+
+// committeeChain has no committee for epoch 0 and counts the asks.
+type committeeChain struct {
+	chainlink.Chain
+	asks atomic.Int64
+}
+
+func (c *committeeChain) Committee(ctx context.Context, epoch uint32) (*chainlink.Committee, error) {
+	c.asks.Add(1)
+	return nil, fmt.Errorf("%w: epoch %d", chainlink.ErrNoCommittee, epoch)
+}
+
+// One planning pass asks the chain for an earlier epoch's committee once,
+// however many shards it gained: the first epoch's 10 shards on 100 ms
+// links cost 10 round trips before (3 s of refusing its own shards).
+func TestEarlierViewsAskOncePerPass(t *testing.T) {
+	ctx := context.Background()
+	chain := &committeeChain{}
+	comms := newCommittees(chain)
+	earlier := earlierViews{}
+	for range 10 {
+		if _, err := earlier.get(ctx, comms, 0); !errors.Is(err, ErrNoCommittee) {
+			t.Fatalf("epoch 0: %v, want ErrNoCommittee", err)
+		}
+	}
+	if got := chain.asks.Load(); got != 1 {
+		t.Fatalf("%d chain asks for epoch 0's committee in one pass, want 1", got)
 	}
 }
