@@ -26,6 +26,9 @@ import (
 type Client struct {
 	// fetched counts the sliver bytes reads received (FetchedSliverBytes).
 	fetched atomic.Int64
+	// readRun is the size of a holder's runs in a read (readRunBytes;
+	// tests make it small).
+	readRun int
 	cfg     ClientConfig
 	log     *slog.Logger
 	chain   chainlink.Chain

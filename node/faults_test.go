@@ -130,22 +130,27 @@ func TestByzantineNodeIsSkippedAndReported(t *testing.T) {
 		t.Fatal("the lying node was never reported")
 	}
 
-	// A larger blob (primary slivers of about 130 KB): still the
-	// right bytes, and the liar, which every read asks, still named.
+	// A blob whose slivers a holder sends in several runs (readRunBytes,
+	// made small here), two in flight and verified as they come: still the
+	// right bytes, and still only the liar named.
+	c.readRun = 32 << 10
 	data := randomBlob(99, 1<<20)
 	res, err := c.Store(ctx, data, StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sz, _ := c.params.SliverSize(codec.Primary, uint64(len(data))); sz < c.readRun {
+		t.Fatalf("primary slivers of %d bytes fit one run of %d: the case tests nothing", sz, c.readRun)
+	}
 	got, err := c.Read(ctx, res.BlobID, ReadOptions{})
 	if err != nil {
-		t.Fatalf("read of 1 MiB with a lying node: %v", err)
+		t.Fatalf("read in runs with a lying node: %v", err)
 	}
 	if !bytes.Equal(got.Data, data) {
-		t.Fatal("read of 1 MiB returned wrong bytes")
+		t.Fatal("read in runs returned wrong bytes")
 	}
 	if len(got.Liars) == 0 {
-		t.Fatal("the lying node was not reported by the read of 1 MiB")
+		t.Fatal("the lying node was not reported by the read in runs")
 	}
 	for _, l := range got.Liars {
 		if l.NodeID != liar {
