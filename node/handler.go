@@ -204,8 +204,13 @@ func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, it
 	if st.Invalid || st.Gone(uint64(n.Epoch())) {
 		return fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, id)
 	}
+	hook := n.sendHook.Load()
 	for _, it := range items {
 		var r p2p.Result
+		var hookErr error
+		if hook != nil {
+			hookErr = (*hook)(it)
+		}
 		// The state was read once above; the shard follows from the pair.
 		// A shard not held here is answered without touching the store.
 		switch shard := n.params.ShardOfPair(id, int(it.Pair)); {
@@ -213,6 +218,8 @@ func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, it
 			r.Err = fmt.Errorf("%w: pair %d out of range", p2p.ErrInvalidRequest, it.Pair)
 		case !n.mig.serves(shard) || n.cfg.Byzantine == ByzantineWithhold:
 			r.Err = fmt.Errorf("%w: shard %d is not held here", p2p.ErrNotFound, shard)
+		case hookErr != nil:
+			r.Err = hookErr
 		default:
 			data, err := n.store.GetShardSliver(ctx, shard, id, it.Type)
 			if err != nil {

@@ -110,6 +110,9 @@ type Node struct {
 	// starts waiting for the node to take up a shard (awaitShard).
 	chainLook  chainLook
 	takeUpHook atomic.Pointer[func(*Node)]
+	// sendHook, when set (tests), is asked before each get-slivers item
+	// is loaded; an error it returns is that item's answer.
+	sendHook atomic.Pointer[func(p2p.SliverRef) error]
 
 	meta    *metaCache
 	symbols *symbolCache

@@ -12,6 +12,8 @@ import (
 	"floe/chainlink"
 	"floe/codec"
 	"floe/p2p"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Read fetches a certified blob from the swarm: metadata from any node
@@ -336,10 +338,21 @@ func (c *Client) fetchRound(ctx context.Context, round sliverRound, id codec.Blo
 // 64 MiB read it is about a quarter of an encode.
 const readRunBytes = 4 << 20
 
+// busyRetries is how many times sliversFrom asks a member again for the
+// slivers it answered "rate-limited" (it had no memory to send them then:
+// large slivers under a burst of reads). Pauses start at busyPause and
+// double, about 6 s in all. Only then do they count as misses, which for a
+// shard's only holder sends a streamed read to decoding.
+const (
+	busyRetries = 6
+	busyPause   = 100 * time.Millisecond
+)
+
 // sliversFrom fetches slivers from member i and returns the verified ones
 // and those the member does not have (a miss, not a fault). Any sliver
 // failing verification makes the member a liar (errLied); a stream failure
-// or a whole-request refusal is an error too.
+// or a whole-request refusal is an error too. Slivers the member could
+// not send for load are asked for again after a pause (busyRetries).
 func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id codec.BlobID, m *codec.Metadata, refs []p2p.SliverRef) ([]codec.Sliver, []p2p.SliverRef, error) {
 	if len(refs) == 0 {
 		return nil, nil, nil
@@ -348,6 +361,34 @@ func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id co
 	if err != nil {
 		return nil, nil, err
 	}
+	var parsed []codec.Sliver
+	var missing []p2p.SliverRef
+	for attempt := 0; ; attempt++ {
+		ok, miss, busy, err := c.sliverRuns(ctx, pid, v, id, m, refs)
+		if err != nil {
+			return nil, nil, err
+		}
+		parsed = append(parsed, ok...)
+		missing = append(missing, miss...)
+		if len(busy) == 0 {
+			return parsed, missing, nil
+		}
+		if attempt == busyRetries {
+			c.log.Warn("read: a member stayed too busy to send some slivers; treating them as missing",
+				"blob_id", id, "member", i, "slivers", len(busy))
+			return parsed, append(missing, busy...), nil
+		}
+		if err := pause(ctx, busyPause<<attempt); err != nil {
+			return nil, nil, err
+		}
+		refs = busy
+	}
+}
+
+// sliverRuns asks the member at pid for refs in runs (readRunBytes) and
+// returns the verified slivers, those it does not have, and those it was
+// too busy to send.
+func (c *Client) sliverRuns(ctx context.Context, pid peer.ID, v *committeeView, id codec.BlobID, m *codec.Metadata, refs []p2p.SliverRef) ([]codec.Sliver, []p2p.SliverRef, []p2p.SliverRef, error) {
 	size := func(r p2p.SliverRef) int {
 		n, err := v.params.SliverSize(r.Type, m.UnencodedLength)
 		if err != nil {
@@ -387,48 +428,55 @@ func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id co
 		}
 	}()
 	var parsed []codec.Sliver
-	var missing []p2p.SliverRef
+	var missing, busy []p2p.SliverRef
 	for range runs {
 		a := <-answers
 		inFlight--
 		if a.err != nil {
-			return nil, nil, a.err
+			return nil, nil, nil, a.err
 		}
 		if asked < len(runs) {
 			inFlight++
 			go fetch(asked)
 			asked++
 		}
-		ok, miss, err := c.checkSlivers(v, m, runs[a.run], a.results)
+		ok, miss, later, err := c.checkSlivers(v, m, runs[a.run], a.results)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		parsed = append(parsed, ok...)
 		missing = append(missing, miss...)
+		busy = append(busy, later...)
 	}
-	return parsed, missing, nil
+	return parsed, missing, busy, nil
 }
 
-// checkSlivers decodes and verifies one answer of a holder to refs.
-func (c *Client) checkSlivers(v *committeeView, m *codec.Metadata, refs []p2p.SliverRef, results []p2p.Result) ([]codec.Sliver, []p2p.SliverRef, error) {
+// checkSlivers decodes and verifies one answer of a holder to refs: the
+// verified slivers, those the holder does not have, and those it was too
+// busy to send (rate-limited items: ask again later).
+func (c *Client) checkSlivers(v *committeeView, m *codec.Metadata, refs []p2p.SliverRef, results []p2p.Result) ([]codec.Sliver, []p2p.SliverRef, []p2p.SliverRef, error) {
 	var parsed []codec.Sliver
-	var missing []p2p.SliverRef
+	var missing, busy []p2p.SliverRef
 	for j, r := range results {
 		c.fetched.Add(int64(len(r.Data))) // FetchedSliverBytes (readrange.go)
-		if r.Err != nil {
+		switch {
+		case errors.Is(r.Err, p2p.ErrRateLimited):
+			busy = append(busy, refs[j])
+			continue
+		case r.Err != nil:
 			missing = append(missing, refs[j])
 			continue
 		}
 		sl, err := codec.UnmarshalSliver(r.Data, refs[j].Type)
 		if err != nil || sl.Index != v.params.SliverIndex(refs[j].Type, int(refs[j].Pair)) {
-			return nil, nil, fmt.Errorf("%w: %s sliver of pair %d does not decode or has the wrong index", errLied, refs[j].Type, refs[j].Pair)
+			return nil, nil, nil, fmt.Errorf("%w: %s sliver of pair %d does not decode or has the wrong index", errLied, refs[j].Type, refs[j].Pair)
 		}
 		parsed = append(parsed, sl)
 	}
 	for j, err := range codec.VerifySlivers(v.params, m, parsed) {
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s sliver %d: %v", errLied, parsed[j].Type, parsed[j].Index, err)
+			return nil, nil, nil, fmt.Errorf("%w: %s sliver %d: %v", errLied, parsed[j].Type, parsed[j].Index, err)
 		}
 	}
-	return parsed, missing, nil
+	return parsed, missing, busy, nil
 }

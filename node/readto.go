@@ -176,7 +176,8 @@ func (sr *streamRead) run(ctx context.Context) error {
 			stop()
 			for range windows {
 			}
-			sr.c.log.Info("streamed read: some rows cannot be had from their holders; decoding them", "blob_id", sr.id, "rows", fw.failed)
+			// Warn: the read goes on, but decoding costs far more than a copy.
+			sr.c.log.Warn("streamed read: some rows cannot be had from their holders; decoding them", "blob_id", sr.id, "rows", fw.failed)
 			return sr.decodeRest(ctx, fw)
 		}
 		for _, sl := range fw.rows {
@@ -336,6 +337,8 @@ func (c *Client) fetchPrimaries(ctx context.Context, p codec.Params, plan *pairP
 					qmu.Lock()
 					retried = true
 					qmu.Unlock()
+				} else {
+					c.log.Warn("read: not asking a member again in this read", "blob_id", id, "node_id", a.h.nodeID(), "slivers", len(a.refs), "err", err)
 				}
 				if errors.Is(err, errLied) {
 					res.Liars = append(res.Liars, failure(a.h.v, a.h.i, "%v", err))

@@ -23,7 +23,8 @@ func newBenchE2ECommand() *cobra.Command {
 		size                int64
 		noSync, asJSON      bool
 		cpuProfile          string
-		processes           bool
+		processes, keepLogs bool
+		profiles            bool
 		workDir, goMemLimit string
 		clientMemory        string
 	)
@@ -36,7 +37,7 @@ func newBenchE2ECommand() *cobra.Command {
 				return fmt.Errorf("--runs must be at least 1")
 			}
 			if processes {
-				cfg := procBenchConfig{nodes: nodes, shards: shards, runs: runs, size: size, noSync: noSync, dir: workDir}
+				cfg := procBenchConfig{nodes: nodes, shards: shards, runs: runs, size: size, noSync: noSync, dir: workDir, keepLogs: keepLogs, profiles: profiles}
 				if goMemLimit != "" {
 					cfg.env = append(cfg.env, "GOMEMLIMIT="+goMemLimit)
 				}
@@ -56,8 +57,8 @@ func newBenchE2ECommand() *cobra.Command {
 				}
 				return nil
 			}
-			if workDir != "" || goMemLimit != "" || clientMemory != "" {
-				return fmt.Errorf("--dir, --gomemlimit and --client-memory need --processes")
+			if workDir != "" || goMemLimit != "" || clientMemory != "" || keepLogs || profiles {
+				return fmt.Errorf("--dir, --gomemlimit, --client-memory, --keep-logs and --profiles need --processes")
 			}
 			p, err := codec.NewParams(shards)
 			if err != nil {
@@ -174,6 +175,8 @@ func newBenchE2ECommand() *cobra.Command {
 	f.BoolVar(&processes, "processes", false, "run the ledger, each node, and each store and read as its own floe process, and report each one's peak RSS")
 	f.StringVar(&workDir, "dir", "", "with --processes: where the swarm and the blob files live (default $TMPDIR; a store needs about 11× the blob there)")
 	f.StringVar(&goMemLimit, "gomemlimit", "", "with --processes: GOMEMLIMIT of every process (e.g. 768MiB)")
+	f.BoolVar(&profiles, "profiles", false, "with --processes: every process (nodes, ledger, clients) writes a CPU profile into the kept logs' directory")
+	f.BoolVar(&keepLogs, "keep-logs", false, "with --processes: keep every process's log (nodes and clients) in a directory beside --dir, and print where")
 	f.StringVar(&clientMemory, "client-memory", "", "with --processes: --memory of floe store and floe read")
 	return cmd
 }

@@ -43,6 +43,8 @@ type procBenchConfig struct {
 	dir                 string   // where the swarm and the blob files live (default $TMPDIR)
 	env                 []string // extra environment of every process (GOMEMLIMIT=…)
 	clientArgs          []string // extra flags of floe store and floe read (--memory …)
+	keepLogs            bool     // keep every process's log (the clients' too) after a run that passed
+	profiles            bool     // every process writes a CPU profile beside its log (implies keepLogs)
 }
 
 // procBenchRun is one store and read.
@@ -89,6 +91,23 @@ type procBench struct {
 	env      []string
 	procs    []*benchProc
 	progress io.Writer
+	clients  int  // client commands run so far: their logs are client-<k>-<command>.log
+	profiles bool // pass --cpu-profile <dir>/<log name>.prof to every process
+}
+
+// withProfile adds --cpu-profile path to a floe command line, before its
+// first flag (so after the subcommand's name, and before a "--").
+func withProfile(args []string, path string) []string {
+	k := len(args)
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			k = i
+			break
+		}
+	}
+	out := append([]string{}, args[:k]...)
+	out = append(out, "--cpu-profile", path)
+	return append(out, args[k:]...)
 }
 
 func (b *procBench) start(name string, args ...string) (*benchProc, error) {
@@ -98,6 +117,9 @@ func (b *procBench) start(name string, args ...string) (*benchProc, error) {
 		return nil, err
 	}
 	defer f.Close() // the child holds its own descriptor
+	if b.profiles {
+		args = withProfile(args, filepath.Join(b.dir, name+".prof"))
+	}
 	cmd := exec.Command(b.bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), b.env...)
@@ -133,12 +155,15 @@ func (b *procBench) keepLogs() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, p := range b.procs {
-		data, err := os.ReadFile(p.log)
+	logs, _ := filepath.Glob(filepath.Join(b.dir, "*.log"))
+	profiles, _ := filepath.Glob(filepath.Join(b.dir, "*.prof"))
+	logs = append(logs, profiles...)
+	for _, p := range logs {
+		data, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
-		if err := os.WriteFile(filepath.Join(kept, filepath.Base(p.log)), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(kept, filepath.Base(p)), data, 0o644); err != nil {
 			return "", err
 		}
 	}
@@ -181,6 +206,11 @@ func logTail(path string) string {
 // client runs a floe client command to completion and returns its stdout,
 // wall time and peak RSS (the kernel's maxrss of the process).
 func (b *procBench) client(ctx context.Context, args ...string) ([]byte, time.Duration, int64, error) {
+	b.clients++
+	logName := fmt.Sprintf("client-%d-%s", b.clients, args[0])
+	if b.profiles {
+		args = withProfile(args, filepath.Join(b.dir, logName+".prof"))
+	}
 	cmd := exec.CommandContext(ctx, b.bin, args...)
 	cmd.Env = append(os.Environ(), b.env...)
 	var out, stderr bytes.Buffer
@@ -188,6 +218,9 @@ func (b *procBench) client(ctx context.Context, args ...string) ([]byte, time.Du
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
+	// The client's log is kept beside the nodes' (a read that fell back
+	// to decoding, say, says so only there).
+	_ = os.WriteFile(filepath.Join(b.dir, logName+".log"), stderr.Bytes(), 0o644)
 	var rss int64
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -296,14 +329,21 @@ func runProcBench(ctx context.Context, cfg procBenchConfig, out io.Writer) (_ *p
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	b := &procBench{bin: bin, dir: dir, env: cfg.env}
+	b := &procBench{bin: bin, dir: dir, env: cfg.env, profiles: cfg.profiles}
 	defer b.stopAll()
 	defer func() {
-		if err != nil {
+		// Stopped first, so their logs and profiles are complete.
+		b.stopAll()
+		switch {
+		case err != nil:
 			// The swarm's directory goes (it may hold gigabytes); its logs
 			// stay for a look at what failed.
 			if kept, kerr := b.keepLogs(); kerr == nil {
 				err = fmt.Errorf("%w (the processes' logs are in %s)", err, kept)
+			}
+		case cfg.keepLogs || cfg.profiles:
+			if kept, kerr := b.keepLogs(); kerr == nil {
+				fmt.Fprintf(out, "the processes' logs are in %s\n", kept)
 			}
 		}
 	}()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCommand().ExecuteContext(ctx)
+	root, stopProfile := newRootCommand()
+	err := root.ExecuteContext(ctx)
+	stopProfile()
 	interrupted := ctx.Err() != nil
 	stop()
 	if err != nil && interrupted {
@@ -40,7 +43,9 @@ func main() {
 	}
 }
 
-func newRootCommand() *cobra.Command {
+// newRootCommand returns floe's command tree and a function that ends the
+// --cpu-profile, if one was asked for (call it after Execute).
+func newRootCommand() (*cobra.Command, func()) {
 	root := &cobra.Command{
 		Use:   "floe",
 		Short: "floe: a Walrus-compatible decentralized blob store on libp2p",
@@ -64,6 +69,27 @@ of the wrong type, a wrong number of arguments, a required flag missing);
 		newStakeCommand(), newUnstakeCommand(), newAuditCommand(),
 		newInfoCommand(), newHealthCommand(), newBlobsCommand(), newDeleteCommand(), newExtendCommand(), newVersionCommand(),
 		newStoreQuiltCommand(), newReadQuiltCommand(), newListPatchesCommand(), newAttrCommand(), newSiteCommand())
+	var profile string
+	root.PersistentFlags().StringVar(&profile, "cpu-profile", "", "write a CPU profile of the whole command to this file (a node's, until it stops)")
+	stopProfile := func() {}
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if profile == "" {
+			return nil
+		}
+		f, err := os.Create(profile)
+		if err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		stopProfile = func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}
+		return nil
+	}
 	markUsage(root)
-	return root
+	return root, func() { stopProfile() }
 }

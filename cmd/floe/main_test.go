@@ -17,7 +17,7 @@ import (
 
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := newRootCommand()
+	cmd, _ := newRootCommand()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
@@ -89,7 +89,7 @@ func TestLedgerServe(t *testing.T) {
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := newRootCommand()
+	cmd, _ := newRootCommand()
 	dir := t.TempDir()
 	var out syncBuffer
 	cmd.SetOut(&out)

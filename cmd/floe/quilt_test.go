@@ -19,7 +19,7 @@ import (
 // runSplit runs floe in process and returns stdout, stderr and the error.
 func runSplit(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := newRootCommand()
+	cmd, _ := newRootCommand()
 	var out, errb bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errb)

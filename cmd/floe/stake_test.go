@@ -34,7 +34,7 @@ func startLedgerCmd(t *testing.T) (string, *chainlink.Client) {
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := newRootCommand()
+	cmd, _ := newRootCommand()
 	cmd.SetArgs([]string{"ledger", "serve", "--listen", addr, "--dir", dir, "--shards", "10", "--epoch", "0", "--faucet"})
 	cmd.SetOut(new(bytes.Buffer))
 	cmd.SetErr(new(bytes.Buffer))
@@ -162,7 +162,7 @@ func balanceOf(t *testing.T, c chainlink.Chain, a chainlink.ID) uint64 {
 func runJSON(t *testing.T, v any, args ...string) {
 	t.Helper()
 	reflect.ValueOf(v).Elem().SetZero()
-	cmd := newRootCommand()
+	cmd, _ := newRootCommand()
 	var out, errb bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errb)

@@ -449,7 +449,7 @@ func TestDefaultConfigMatchesDevnet(t *testing.T) {
 	if err != nil || stop.Flags().Lookup("dir").DefValue != dir {
 		t.Fatalf("devnet stop --dir defaults differ from devnet's %s (%v)", dir, err)
 	}
-	root := newRootCommand()
+	root, _ := newRootCommand()
 	for _, path := range [][]string{{"store"}, {"read"}, {"status"}, {"node", "status"}, {"audit"}, {"gateway"},
 		{"info"}, {"health"}, {"blobs", "list"}, {"delete"}, {"extend"}} {
 		c, _, err := root.Find(path)

@@ -155,7 +155,7 @@ func TestDevnetSuiSim(t *testing.T) {
 		t.Fatal(err)
 	}
 	nctx, ncancel := context.WithCancel(ctx)
-	cmd := newRootCommand()
+	cmd, _ := newRootCommand()
 	cmd.SetArgs([]string{"node", "run", "--config", filepath.Join(ndir, "node.json")})
 	var nout syncBuffer
 	cmd.SetOut(&nout)
