@@ -29,7 +29,8 @@ func TestReadRetriesBusyHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Node 1 refuses each primary sliver twice before sending it.
+	// The busy node (below) refuses each primary sliver twice before
+	// sending it.
 	var mu sync.Mutex
 	refused := map[uint16]int{}
 	hook := func(r p2p.SliverRef) error {

@@ -263,6 +263,8 @@ func (c *Client) readSlivers(ctx context.Context, p codec.Params, holders [][]ho
 			case err != nil:
 				if !plan.failed(a.h.nodeID(), err) {
 					failed = true
+				} else {
+					c.log.Warn("read: not asking a member again in this read", "blob_id", id, "node_id", a.h.nodeID(), "slivers", len(a.refs), "err", err)
 				}
 				if errors.Is(err, errLied) {
 					res.Liars = append(res.Liars, failure(a.h.v, a.h.i, "%v", err))
@@ -464,6 +466,7 @@ func (c *Client) checkSlivers(v *committeeView, m *codec.Metadata, refs []p2p.Sl
 			busy = append(busy, refs[j])
 			continue
 		case r.Err != nil:
+			c.log.Debug("read: a member does not give a sliver", "type", refs[j].Type, "pair", refs[j].Pair, "err", r.Err)
 			missing = append(missing, refs[j])
 			continue
 		}
