@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/multiformats/go-multicodec"
+	"github.com/multiformats/go-multihash"
 
 	"floe/codec"
 )
@@ -1046,6 +1049,45 @@ func TestDecodeShards(t *testing.T) {
 		got, err := decodeShards("k", encodeShards(c.in))
 		if (err == nil) != c.ok || (c.ok && len(c.in) > 0 && !slices.Equal(got, c.in)) {
 			t.Errorf("%s: %v, %v", c.name, got, err)
+		}
+	}
+}
+
+// legacySeal is a value as stores before xxh-64 sealed it:
+// multihash(sha2-256, data) ‖ data, made with go-multihash.
+func legacySeal(t testing.TB, data []byte) []byte {
+	mh, err := multihash.Sum(data, multihash.SHA2_256, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(slices.Clip([]byte(mh)), data...)
+}
+
+// A sealed value's header is multihash's own encoding of an xxh-64 digest
+// (code 0xb3e2, 8 bytes, big endian as xxHash writes its canonical form),
+// and values sealed with sha2-256 by older stores still open, and fail on
+// any flipped bit.
+func TestSealFormat(t *testing.T) {
+	data := []byte("sliver data")
+	sum := xxhash.Sum64(data)
+	mh, err := multihash.Encode(binary.BigEndian.AppendUint64(nil, sum), uint64(multicodec.Xxh64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sealValue(data); !bytes.Equal(got, append(mh, data...)) {
+		t.Fatalf("sealValue = %x, want multihash %x then the payload", got, mh)
+	}
+	for _, v := range [][]byte{sealValue(data), legacySeal(t, data)} {
+		p, err := openValue("k", v)
+		if err != nil || !bytes.Equal(p, data) {
+			t.Fatalf("openValue(%x) = %q, %v", v, p, err)
+		}
+		for i := range len(v) * 8 {
+			w := slices.Clone(v)
+			w[i/8] ^= 1 << (i % 8)
+			if _, err := openValue("k", w); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("bit %d flipped in %x: %v, want ErrCorrupt", i, v, err)
+			}
 		}
 	}
 }
