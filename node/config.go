@@ -79,7 +79,8 @@ type Config struct {
 	// out of space (default 256 MiB; negative: no reserve).
 	MinFreeDisk int64 `json:"min_free_disk,omitempty"`
 	// MaxMemory is the memory, in bytes, the libp2p resource manager's
-	// limits are scaled from (0: a quarter of the machine's memory; at
+	// limits are scaled from (0: a quarter of the machine's memory, or
+	// GOMEMLIMIT when that is lower; at
 	// most the machine's). `floe node limits` prints the limits it gives.
 	MaxMemory int64 `json:"max_memory,omitempty"`
 	// MaxFDs is the number of file descriptors libp2p may use (0: half

@@ -32,9 +32,18 @@ import (
 // status.
 func runCode(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
+	return runCodeEnv(t, nil, stdin, args...)
+}
+
+// runCodeEnv is runCode with env added to the process's environment.
+func runCodeEnv(t *testing.T, env []string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, floeBinary(t), args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -499,6 +508,20 @@ func TestConfigAndLimitsCommands(t *testing.T) {
 	mustJSON(t, &lim, "", "node", "limits", "--config", bareCfg, "--shards", "100", "--json")
 	if lim.Memory != int64(lim.MachineMemory/4) || lim.FDs != lim.FDLimit/2 || !strings.Contains(lim.MemorySource, "quarter") {
 		t.Fatalf("node limits without max_memory: %+v", lim)
+	}
+	// A Go memory limit below that is what the limits scale from: a node
+	// run with GOMEMLIMIT=768MiB must not let libp2p buffer a quarter of
+	// a large machine.
+	var capped limitsReport
+	out, stderr, code := runCodeEnv(t, []string{"GOMEMLIMIT=300MiB"}, "", "node", "limits", "--config", bareCfg, "--shards", "100", "--json")
+	if code != 0 || json.Unmarshal([]byte(out), &capped) != nil {
+		t.Fatalf("node limits under GOMEMLIMIT: exit %d\n%s%s", code, out, stderr)
+	}
+	if capped.Memory != 300<<20 || !strings.Contains(capped.MemorySource, "GOMEMLIMIT") {
+		t.Fatalf("node limits under GOMEMLIMIT=300MiB: memory %d from %q", capped.Memory, capped.MemorySource)
+	}
+	if cappedSys := scopeMap(capped)["system"]; cappedSys.Memory >= scopeMap(lim)["system"].Memory {
+		t.Fatalf("system memory %d under GOMEMLIMIT=300MiB, %d without", cappedSys.Memory, scopeMap(lim)["system"].Memory)
 	}
 	if lim.MachineMemory/4 > 1<<30 {
 		if bareSys := scopeMap(lim)["system"]; bareSys.Memory <= sys.Memory {

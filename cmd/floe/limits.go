@@ -61,7 +61,7 @@ type limitKey struct {
 }
 
 var limitKeys = []limitKey{
-	{"max_memory", "--max-memory", "the memory every limit is scaled from (bytes; 0: a quarter of the machine's memory; at most the machine's)"},
+	{"max_memory", "--max-memory", "the memory every limit is scaled from (bytes; 0: a quarter of the machine's memory, or GOMEMLIMIT when lower; at most the machine's)"},
 	{"max_fds", "--max-fds", "the file descriptors libp2p may use, and the connection limits scaled with them (0: half the process's soft limit; at most that limit)"},
 	{"network", "--network", "names the floe stream protocols the per-protocol limits apply to"},
 	{"(the chain's n_shards)", "", "the per-peer memory of the floe service and protocols (a peer may send a batch of the largest slivers)"},
@@ -79,8 +79,8 @@ func newNodeLimitsCommand() *cobra.Command {
 		Long: `Print the libp2p resource-manager limits 'floe node run --config' would use
 on this machine: the memory and file descriptors they are scaled from (the
 max_memory and max_fds keys of node.json, else a quarter of the machine's
-memory and half the process's file-descriptor limit) and the limits of
-each scope: the system, transient, per peer, per connection and stream, the
+memory, or the Go memory limit (GOMEMLIMIT) when that is lower, and half
+the process's file-descriptor limit) and the limits of each scope: the system, transient, per peer, per connection and stream, the
 floe service and each floe stream protocol. The per-peer memory of the floe
 protocols follows the chain's number of shards: it is asked from the
 config's ledger unless --shards gives it.`,
@@ -123,11 +123,9 @@ config's ledger unless --shards gives it.`,
 			rep := limitsReport{Config: config, Network: cfg.Network, NShards: n, MachineMemory: memory.TotalMemory(), FDLimit: softFDLimit(), Keys: limitKeys}
 			rep.Memory, rep.MemorySource = hc.MaxMemory, "max_memory in the config"
 			if hc.MaxMemory == 0 {
-				rep.Memory = int64(rep.MachineMemory / 4)
-				rep.MemorySource = fmt.Sprintf("a quarter of the machine's %s (max_memory not set)", humanBytes(rep.MachineMemory))
-				if rep.Memory <= 0 {
-					rep.Memory, rep.MemorySource = 1<<30, "1 GiB (the machine's memory is unknown; max_memory not set)"
-				}
+				var source string
+				rep.Memory, source = host.DefaultMaxMemory()
+				rep.MemorySource = source + " (max_memory not set)"
 			}
 			rep.FDs, rep.FDsSource = hc.MaxFDs, "max_fds in the config"
 			if hc.MaxFDs == 0 {

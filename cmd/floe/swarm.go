@@ -592,7 +592,7 @@ lost account.`,
 	f.Int64Var(&icfg.SpaceLimit, "space-limit", 0, "most payload bytes the node stores (0: no limit)")
 	f.Int64Var(&icfg.MinFreeDisk, "min-free-disk", 0, "free disk bytes the node keeps for its database (default 256 MiB; negative: none)")
 	f.BoolVar(&icfg.Faucet, "faucet", false, "take the stake from the ledger's faucet first (local ledgers)")
-	f.Int64Var(&icfg.MaxMemory, "max-memory", 0, "memory (bytes) libp2p's resource limits are scaled from (default: a quarter of the machine's)")
+	f.Int64Var(&icfg.MaxMemory, "max-memory", 0, "memory (bytes) libp2p's resource limits are scaled from (default: a quarter of the machine's, or GOMEMLIMIT when lower)")
 	f.IntVar(&icfg.MaxFDs, "max-fds", 0, "file descriptors libp2p may use (default: half the process's soft limit)")
 	f.BoolVar(&initJSON, "json", false, "print the config's path, the owner and its key file as JSON")
 	f.DurationVar((*time.Duration)(&icfg.ShardSyncFallback), "shard-sync-fallback", 0,

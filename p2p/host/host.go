@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -366,10 +367,7 @@ func Limits(cfg Config) rcmgr.ConcreteLimitConfig {
 func scaledResources(cfg Config) (int64, int) {
 	mem := cfg.MaxMemory
 	if mem == 0 {
-		mem = int64(memory.TotalMemory()) / 4
-		if mem <= 0 {
-			mem = 1 << 30
-		}
+		mem, _ = DefaultMaxMemory()
 	}
 	fds := cfg.MaxFDs
 	if fds == 0 {
@@ -379,6 +377,24 @@ func scaledResources(cfg Config) (int64, int) {
 		}
 	}
 	return mem, fds
+}
+
+// DefaultMaxMemory is the memory the limits are scaled from when MaxMemory
+// is 0, and where that figure comes from: a quarter of the machine's
+// memory, or the Go runtime's soft memory limit (GOMEMLIMIT) when that is
+// lower. An operator who caps the process caps what libp2p may buffer
+// too: on a 24 GiB machine a node with GOMEMLIMIT=768MiB otherwise let
+// its streams hold up to 128 MiB + 6 GiB/8 of slivers, and passed 1 GiB.
+func DefaultMaxMemory() (int64, string) {
+	total := int64(memory.TotalMemory())
+	mem, source := total/4, fmt.Sprintf("a quarter of the machine's %d MiB", total>>20)
+	if mem <= 0 {
+		mem, source = 1<<30, "1 GiB (the machine's memory is unknown)"
+	}
+	if soft := debug.SetMemoryLimit(-1); soft > 0 && soft < mem {
+		mem, source = soft, fmt.Sprintf("the Go memory limit (GOMEMLIMIT) of %d MiB", soft>>20)
+	}
+	return mem, source
 }
 
 // LoadOrCreateIdentity reads an ed25519 libp2p key from path, or creates one
