@@ -84,3 +84,68 @@ func TestReadRetriesBusyHolder(t *testing.T) {
 		t.Fatalf("a busy holder was reported as a liar: %+v", got.Liars)
 	}
 }
+
+// After the quorum, the pushes to the members still receiving go on for
+// longer when the quorum took long (tailGrace: as Walrus's client, a base
+// plus half the time to the quorum), so members of a large blob's store
+// are not cut off when they are about as fast as the rest. Here every
+// member takes 2 s per put-slivers batch and one never answers: the
+// client's Close, which waits for the tail, takes the base second plus
+// at least another; with a fixed second it took one.
+func TestStoreTailLastsWithTheQuorum(t *testing.T) {
+	d := startDevnet(t, 4, 10)
+	c := newTestClient(t, d)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const perBatch = 2 * time.Second
+	release := make(chan struct{})
+	defer close(release)
+	slowHook := func(ctx context.Context) error {
+		select {
+		case <-release:
+			return fmt.Errorf("%w: released (test)", p2p.ErrRateLimited)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	hook := func(ctx context.Context) error {
+		select {
+		case <-time.After(perBatch):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// The slow member is the one with the fewest shards, so the others
+	// weigh a quorum without it.
+	nodes := d.Nodes()
+	slow := nodes[0]
+	for _, n := range nodes {
+		if len(n.Shards()) < len(slow.Shards()) {
+			slow = n
+		}
+	}
+	for _, n := range nodes {
+		if n == slow {
+			n.putHook.Store(&slowHook)
+		} else {
+			n.putHook.Store(&hook)
+		}
+		defer n.putHook.Store(nil)
+	}
+	began := time.Now()
+	if _, err := c.Store(ctx, randomBlob(8, 50_000), StoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	untilQuorum := time.Since(began)
+	if untilQuorum < perBatch {
+		t.Fatalf("store returned after %v, before any member could confirm", untilQuorum)
+	}
+	closing := time.Now()
+	c.Close()
+	tail := time.Since(closing)
+	// At least pushGrace plus half the 2 s the quorum took, less slack.
+	if want := pushGrace + perBatch/2 - 200*time.Millisecond; tail < want {
+		t.Fatalf("the pushes to the slow member stopped %v after the store returned, want at least %v", tail, want)
+	}
+}

@@ -46,7 +46,7 @@ type Client struct {
 	epochAt time.Time
 
 	// tails are the pushes that go on after a store's quorum (for at
-	// most pushGrace each); Close waits for them.
+	// most tailGrace each); Close waits for them.
 	tails sync.WaitGroup
 	// pushes bounds the large put-slivers parts in flight (publish.go).
 	pushes pushWindow

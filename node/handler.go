@@ -117,6 +117,11 @@ func (h *handler) PutMetadata(ctx context.Context, from peer.ID, id codec.BlobID
 
 func (h *handler) PutSlivers(ctx context.Context, from peer.ID, id codec.BlobID, in []p2p.Sliver) ([]error, error) {
 	n := h.n
+	if hook := n.putHook.Load(); hook != nil {
+		if err := (*hook)(ctx); err != nil {
+			return nil, err
+		}
+	}
 	vm, err := n.metadata(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {

@@ -113,6 +113,9 @@ type Node struct {
 	// sendHook, when set (tests), is asked before each get-slivers item
 	// is loaded; an error it returns is that item's answer.
 	sendHook atomic.Pointer[func(p2p.SliverRef) error]
+	// putHook, when set (tests), is called before each put-slivers
+	// batch is looked at; an error refuses the batch.
+	putHook atomic.Pointer[func(context.Context) error]
 
 	meta    *metaCache
 	symbols *symbolCache

@@ -19,9 +19,19 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// pushGrace is how long pushes to slower nodes go on after the certificate
-// is anchored; what they miss, the nodes recover themselves.
+// pushGrace is the least time pushes to slower nodes go on after the
+// quorum of confirmations; what they miss, the nodes recover themselves.
 const pushGrace = time.Second
+
+// tailGrace is how long the pushes go on after a quorum that took
+// untilQuorum: pushGrace plus half that time, as Walrus's client gives its
+// sliver writes 0.5 s plus half the time to the quorum
+// (SliverWriteExtraTime). A fixed second cut the pushes of large blobs, on
+// which every member needs about as long as the quorum took, and left
+// members recovering what the store had been about to send them.
+func tailGrace(untilQuorum time.Duration) time.Duration {
+	return pushGrace + untilQuorum/2
+}
 
 // Store encodes data, registers it on the chain, pushes every node the
 // metadata and the sliver pairs of its shards, collects their signed
@@ -283,11 +293,12 @@ type confirmed struct {
 // certificate once they weigh a quorum (3w ≥ 2n+1).
 //
 // Once the quorum is reached, the pushes to the other members go on for up
-// to pushGrace in the background (so they need not recover what they
+// to tailGrace in the background (so they need not recover what they
 // missed), holding the encoding until they end; Client.Close waits for
 // them. On failure the pushes are stopped before distribute returns.
 func (c *Client) distribute(ctx context.Context, v *committeeView, enc encoding, held *heldEncoding, pers codec.BlobPersistence, opts StoreOptions) (_ chainlink.Certificate, _ int, _ []NodeFailure, err error) {
 	progress := opts.Progress
+	started := time.Now()
 	id := enc.id()
 	msg := codec.StorageConfirmationMessage(v.Epoch, id, pers)
 	meta := codec.MarshalMetadataWithID(id, enc.meta())
@@ -419,16 +430,18 @@ func (c *Client) distribute(ctx context.Context, v *committeeView, enc encoding,
 	if err != nil {
 		return chainlink.Certificate{}, weight, failures, err
 	}
-	// Let the remaining pushes finish briefly in the background.
+	// Let the remaining pushes finish in the background.
+	grace := tailGrace(time.Since(started))
 	pushesDone := make(chan struct{})
 	go func() { wg.Wait(); close(pushesDone) }()
 	c.tails.Add(1)
 	go func() {
 		defer c.tails.Done()
-		t := time.NewTimer(pushGrace)
+		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case <-t.C:
+			c.log.Info("store: stopping the pushes to members still receiving their slivers; they recover them", "blob", id, "grace", grace)
 		case <-pushesDone:
 		}
 		stopPush()
