@@ -60,14 +60,17 @@ func expandedRoots(p Params, cs codes, t SliverType, s int, slivers [][]byte) []
 		if err := code.Encode(orig, rec); err != nil {
 			panic(err) // shapes are fixed above; an error is a bug
 		}
-		exp := make([]byte, n*s)
+		// The k systematic leaves are hashed from the sliver itself and
+		// only the n-k repair symbols are laid out for hashing: copying
+		// the whole expansion moved every verified byte once more.
+		repair := make([]byte, (n-k)*s)
 		leaf, tmp := make([]byte, (n+1)*DigestSize), make([]byte, (n/2+2)*DigestSize)
 		for i := i0; i < i1; i++ {
-			copy(exp, slivers[i])
 			for j := range n - k {
-				lay.get(rec[j], i-i0, exp[(k+j)*s:(k+j+1)*s])
+				lay.get(rec[j], i-i0, repair[j*s:(j+1)*s])
 			}
-			leafHashes(leaf, exp, n, s, s)
+			leafHashes(leaf, slivers[i], k, s, s)
+			leafHashes(leaf[k*DigestSize:], repair, n-k, s, s)
 			roots[i] = rootFromLeafHashes(leaf, tmp, n)
 		}
 	})
