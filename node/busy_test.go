@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -148,4 +149,70 @@ func TestStoreTailLastsWithTheQuorum(t *testing.T) {
 	if want := pushGrace + perBatch/2 - 200*time.Millisecond; tail < want {
 		t.Fatalf("the pushes to the slow member stopped %v after the store returned, want at least %v", tail, want)
 	}
+}
+
+// A node takes each sliver's bytes of its sending budget before it loads
+// the sliver and gives them back once it is written: while the budget is
+// spent, get-slivers items are answered rate-limited (not loaded, so a
+// burst of large reads cannot hold pebble blocks and copies past the
+// budget), and a read that meets that waits and gets every row without
+// decoding once the budget frees.
+func TestSendingBudgetBoundsLoadedSlivers(t *testing.T) {
+	d := startDevnet(t, 4, 20)
+	c := newTestClient(t, d)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	data := randomBlob(9, 300_000)
+	st, err := c.Store(ctx, data, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := p2p.SliverRef{Pair: uint16(c.params.PairOfSliver(codec.Primary, 0)), Type: codec.Primary}
+	var holder *Node
+	for _, n := range d.Nodes() {
+		if slices.Contains(n.Shards(), c.params.ShardOfPair(st.BlobID, int(ref.Pair))) {
+			holder = n
+		}
+	}
+	if holder == nil {
+		t.Fatal("no node holds row 0's shard")
+	}
+	h := &handler{n: holder}
+	get := func() p2p.Result {
+		var got []p2p.Result
+		if err := h.GetSlivers(ctx, "", st.BlobID, []p2p.SliverRef{ref}, func(r p2p.Result) error {
+			got = append(got, r)
+			return nil
+		}); err != nil || len(got) != 1 {
+			t.Fatalf("get-slivers: %v, %d results", err, len(got))
+		}
+		return got[0]
+	}
+	if r := get(); r.Err != nil || len(r.Data) == 0 {
+		t.Fatalf("with the budget free: %v", r.Err)
+	}
+	if err := holder.sending.Acquire(ctx, holder.sendingBudget); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(); !errors.Is(r.Err, p2p.ErrRateLimited) || r.Data != nil {
+		t.Fatalf("with the budget spent: data %d bytes, err %v; want rate-limited", len(r.Data), r.Err)
+	}
+	// A streamed read meets the spent budget and gets through once it
+	// frees.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		holder.sending.Release(holder.sendingBudget)
+	}()
+	var out bytes.Buffer
+	res, err := c.ReadTo(ctx, st.BlobID, &out, ReadOptions{})
+	if err != nil || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("read while the holder's budget was spent: %v", err)
+	}
+	if _, ok := res.Phases["fetch-for-decode"]; ok {
+		t.Fatalf("the read fell back to decoding (phases %v)", res.Phases)
+	}
+	if !holder.sending.TryAcquire(holder.sendingBudget) {
+		t.Fatal("the budget was not given back after the sends")
+	}
+	holder.sending.Release(holder.sendingBudget)
 }

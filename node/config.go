@@ -16,6 +16,7 @@ import (
 	"floe/chainlink"
 	"floe/chainlink/account"
 	"floe/p2p"
+	"floe/p2p/host"
 )
 
 // ErrConfig marks a configuration the node or client refuses to start with.
@@ -472,4 +473,32 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// sendingBudget bounds the sliver bytes a node's get-slivers answers hold
+// at once: an eighth of the memory libp2p's limits scale from, at least
+// 64 MiB. A sliver being sent is held twice (pebble's block, outside the
+// Go heap, and its copy) before the stream's reservation counts it, and
+// unbounded, a 6 GiB blob's reads took nodes capped at GOMEMLIMIT=768MiB
+// past 1 GiB.
+func (c Config) sendingBudget() int64 {
+	mem := c.MaxMemory
+	if mem <= 0 {
+		mem, _ = host.DefaultMaxMemory()
+	}
+	return max(mem/8, 64<<20)
+}
+
+// OutsideGoHeap is what a node with this config holds outside the Go
+// heap, which GOMEMLIMIT does not see: pebble's block cache and two
+// memtables (allocated by pebble in C), and the pebble blocks of the
+// slivers being sent (sendingBudget). `floe node run` takes it off the Go
+// runtime's limit so GOMEMLIMIT bounds the whole process.
+func (c Config) OutsideGoHeap() int64 {
+	memtable := c.StoreMemTable
+	if memtable <= 0 {
+		memtable = 64 << 20
+	}
+	const blockCache = 64 << 20 // store.Options' default, which the node keeps
+	return blockCache + 2*memtable + c.sendingBudget()
 }

@@ -210,12 +210,19 @@ func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, it
 		return fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, id)
 	}
 	hook := n.sendHook.Load()
+	// The size of each sliver, to take its bytes of the sending budget
+	// before it is loaded.
+	var length uint64
+	if vm, err := n.metadata(ctx, id); err == nil {
+		length = vm.m.UnencodedLength
+	}
 	for _, it := range items {
 		var r p2p.Result
 		var hookErr error
 		if hook != nil {
 			hookErr = (*hook)(it)
 		}
+		var held int64
 		// The state was read once above; the shard follows from the pair.
 		// A shard not held here is answered without touching the store.
 		switch shard := n.params.ShardOfPair(id, int(it.Pair)); {
@@ -226,6 +233,14 @@ func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, it
 		case hookErr != nil:
 			r.Err = hookErr
 		default:
+			size, _ := n.params.SliverSize(it.Type, length)
+			// A sliver larger than the whole budget is sent alone.
+			held = min(int64(size), n.sendingBudget)
+			if !n.sending.TryAcquire(held) {
+				held = 0
+				r.Err = fmt.Errorf("%w: this node is sending %d MiB of slivers already; ask again shortly", p2p.ErrRateLimited, n.sendingBudget>>20)
+				break
+			}
 			data, err := n.store.GetShardSliver(ctx, shard, id, it.Type)
 			if err != nil {
 				r.Err = storeErr(err)
@@ -233,7 +248,11 @@ func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, it
 				r.Data = n.corrupt(data)
 			}
 		}
-		if err := send(r); err != nil {
+		err := send(r)
+		if held > 0 {
+			n.sending.Release(held)
+		}
+		if err != nil {
 			return err
 		}
 	}

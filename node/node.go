@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"golang.org/x/sync/semaphore"
 
 	"floe/chainlink"
 	"floe/chainlink/bls"
@@ -113,6 +114,10 @@ type Node struct {
 	// sendHook, when set (tests), is asked before each get-slivers item
 	// is loaded; an error it returns is that item's answer.
 	sendHook atomic.Pointer[func(p2p.SliverRef) error]
+	// sending bounds the sliver bytes get-slivers answers hold at once,
+	// from before a sliver is loaded until it is written (sendingBudget).
+	sending       *semaphore.Weighted
+	sendingBudget int64
 	// putHook, when set (tests), is called before each put-slivers
 	// batch is looked at; an error refuses the batch.
 	putHook atomic.Pointer[func(context.Context) error]
@@ -188,6 +193,8 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		meta: newMetaCache(256), symbols: newSymbolCache(128 << 20),
 		shards: map[int]bool{}, attested: map[codec.BlobID]bool{},
 	}
+	n.sendingBudget = cfg.sendingBudget()
+	n.sending = semaphore.NewWeighted(n.sendingBudget)
 	n.recq = newRecoveryQueue(cfg.RecoveryWorkers, log, n.recoverBlob)
 	n.space = newSpaceWatch()
 	n.metrics = newNodeMetrics()
