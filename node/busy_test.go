@@ -21,15 +21,7 @@ import (
 // such an answer as a miss sent streamed reads of large blobs to decoding
 // the whole blob, at a fraction of the speed and with more memory.
 func TestReadRetriesBusyHolder(t *testing.T) {
-	d := startDevnet(t, 4, 20)
-	c := newTestClient(t, d)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	data := randomBlob(7, 300_000)
-	st, err := c.Store(ctx, data, StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, d, c, st, data := storedSmallBlob(t, 7)
 	// The busy node (below) refuses each primary sliver twice before
 	// sending it.
 	var mu sync.Mutex
@@ -44,15 +36,7 @@ func TestReadRetriesBusyHolder(t *testing.T) {
 		return fmt.Errorf("%w: no memory to send this sliver now (test)", p2p.ErrRateLimited)
 	}
 	// The holder of systematic row 0's shard: a streamed read asks it.
-	var busy *Node
-	for _, n := range d.Nodes() {
-		if slices.Contains(n.Shards(), c.params.ShardOfPair(st.BlobID, c.params.PairOfSliver(codec.Primary, 0))) {
-			busy = n
-		}
-	}
-	if busy == nil {
-		t.Fatal("no node holds row 0's shard")
-	}
+	busy := holderOfRow0(t, d, c, st.BlobID)
 	busy.sendHook.Store(&hook)
 	defer busy.sendHook.Store(nil)
 
@@ -158,25 +142,9 @@ func TestStoreTailLastsWithTheQuorum(t *testing.T) {
 // budget), and a read that meets that waits and gets every row without
 // decoding once the budget frees.
 func TestSendingBudgetBoundsLoadedSlivers(t *testing.T) {
-	d := startDevnet(t, 4, 20)
-	c := newTestClient(t, d)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	data := randomBlob(9, 300_000)
-	st, err := c.Store(ctx, data, StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, d, c, st, data := storedSmallBlob(t, 9)
 	ref := p2p.SliverRef{Pair: uint16(c.params.PairOfSliver(codec.Primary, 0)), Type: codec.Primary}
-	var holder *Node
-	for _, n := range d.Nodes() {
-		if slices.Contains(n.Shards(), c.params.ShardOfPair(st.BlobID, int(ref.Pair))) {
-			holder = n
-		}
-	}
-	if holder == nil {
-		t.Fatal("no node holds row 0's shard")
-	}
+	holder := holderOfRow0(t, d, c, st.BlobID)
 	h := &handler{n: holder}
 	get := func() p2p.Result {
 		var got []p2p.Result
@@ -215,4 +183,34 @@ func TestSendingBudgetBoundsLoadedSlivers(t *testing.T) {
 		t.Fatal("the budget was not given back after the sends")
 	}
 	holder.sending.Release(holder.sendingBudget)
+}
+
+// storedSmallBlob stores a 300 kB random blob (from seed) on a 4-node devnet of
+// 20 shards.
+func storedSmallBlob(t *testing.T, seed uint64) (context.Context, *Devnet, *Client, *StoreResult, []byte) {
+	t.Helper()
+	d := startDevnet(t, 4, 20)
+	c := newTestClient(t, d)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	data := randomBlob(seed, 300_000)
+	st, err := c.Store(ctx, data, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, d, c, st, data
+}
+
+// holderOfRow0 is the node holding the shard of systematic row 0 (primary
+// sliver 0) of blob id.
+func holderOfRow0(t *testing.T, d *Devnet, c *Client, id codec.BlobID) *Node {
+	t.Helper()
+	shard := c.params.ShardOfPair(id, c.params.PairOfSliver(codec.Primary, 0))
+	for _, n := range d.Nodes() {
+		if slices.Contains(n.Shards(), shard) {
+			return n
+		}
+	}
+	t.Fatal("no node holds row 0's shard")
+	return nil
 }
