@@ -50,16 +50,20 @@ func expandedRoots(p Params, cs codes, t SliverType, s int, slivers [][]byte) []
 	parallel(workers, batches, func(_, b int) {
 		i0 := b * slots
 		i1 := min(len(slivers), i0+slots)
-		vl := lay.vecLen(i1 - i0)
-		orig, rec := vectors(k, vl), vectors(n-k, vl)
+		// The symbols are laid out straight into the code's work area,
+		// and the repair symbols read from it.
+		enc, err := code.NewEncoding(lay.vecLen(i1 - i0))
+		if err != nil {
+			panic(err) // shapes are fixed above; an error is a bug
+		}
+		defer enc.Release()
+		orig := enc.Originals()
 		for j := range k {
 			for i := i0; i < i1; i++ {
 				lay.put(orig[j], i-i0, slivers[i][j*s:(j+1)*s])
 			}
 		}
-		if err := code.Encode(orig, rec); err != nil {
-			panic(err) // shapes are fixed above; an error is a bug
-		}
+		rec := enc.Run()
 		// The k systematic leaves are hashed from the sliver itself and
 		// only the n-k repair symbols are laid out for hashing: copying
 		// the whole expansion moved every verified byte once more.

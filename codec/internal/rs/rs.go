@@ -36,8 +36,9 @@ type workArea struct {
 	vecs [][]byte
 }
 
-// area returns count zeroed vectors of length l; put it back with release.
-func (c *Code) area(count, l int) *workArea {
+// area returns count vectors of length l, zeroed from vector from on (the
+// caller overwrites the ones before it whole); put it back with release.
+func (c *Code) area(count, l, from int) *workArea {
 	a, _ := c.work.Get().(*workArea)
 	if a == nil {
 		a = &workArea{}
@@ -46,7 +47,7 @@ func (c *Code) area(count, l int) *workArea {
 		a.buf = make([]byte, count*l)
 	} else {
 		a.buf = a.buf[:count*l]
-		clear(a.buf)
+		clear(a.buf[from*l:])
 	}
 	a.vecs = a.vecs[:0]
 	for i := range count {
@@ -129,25 +130,85 @@ func (c *Code) Encode(originals, recovery [][]byte) error {
 			return fmt.Errorf("%w: lengths %d and %d", ErrShardSize, l, len(v))
 		}
 	}
-	if c.high {
-		c.encodeHigh(originals, recovery, l)
-	} else {
-		c.encodeLow(originals, recovery, l)
+	a := c.area(c.areaCount(), l, c.K)
+	defer c.release(a)
+	for i, v := range originals {
+		copy(a.vecs[i], v)
+	}
+	for i, v := range c.run(a.vecs) {
+		copy(recovery[i], v)
 	}
 	return nil
 }
 
-// encodeHigh is the high-rate encoder (F2.4): originals sit at points
+// Encoding is one encode without Encode's copies: the caller writes the K
+// originals straight into Originals (zeroed vectors), Run computes the N-K
+// recovery vectors in the same area, and they stay valid until Release.
+// Verifying slivers laid out and copied every symbol into fresh vectors
+// and again into the work area, and copied the recovery out once more.
+type Encoding struct {
+	c    *Code
+	a    *workArea
+	done bool
+}
+
+// NewEncoding returns an Encoding of vectors of l bytes (a multiple of 64).
+func (c *Code) NewEncoding(l int) (*Encoding, error) {
+	if err := checkLen(l); err != nil {
+		return nil, err
+	}
+	return &Encoding{c: c, a: c.area(c.areaCount(), l, 0)}, nil
+}
+
+// Originals are the K vectors to fill before Run.
+func (e *Encoding) Originals() [][]byte { return e.a.vecs[:e.c.K] }
+
+// Run computes and returns the N-K recovery vectors (aliases of the area:
+// valid until Release). It runs once.
+func (e *Encoding) Run() [][]byte {
+	if e.done {
+		panic("rs: Encoding.Run called twice")
+	}
+	e.done = true
+	return e.c.run(e.a.vecs)
+}
+
+// Release gives the area back; the Encoding and its vectors are no longer
+// used after it.
+func (e *Encoding) Release() {
+	if e.a != nil {
+		e.c.release(e.a)
+		e.a = nil
+	}
+}
+
+// areaCount is the number of vectors the encoder's work area needs.
+func (c *Code) areaCount() int {
+	k, r := c.K, c.Recovery()
+	if c.high {
+		chunk := nextPow2(r)
+		return (k + chunk - 1) / chunk * chunk
+	}
+	chunk := nextPow2(k)
+	return (r + chunk - 1) / chunk * chunk
+}
+
+// run encodes the originals in w[:K] (the rest of w zero) and returns the
+// recovery vectors, w[:N-K].
+func (c *Code) run(w [][]byte) [][]byte {
+	if c.high {
+		c.runHigh(w)
+	} else {
+		c.runLow(w)
+	}
+	return w[:c.Recovery()]
+}
+
+// runHigh is the high-rate encoder (F2.4): originals sit at points
 // chunk.., recovery at points 0..r.
-func (c *Code) encodeHigh(originals, recovery [][]byte, l int) {
+func (c *Code) runHigh(w [][]byte) {
 	t, k, r := c.t, c.K, c.Recovery()
 	chunk := nextPow2(r)
-	a := c.area((k+chunk-1)/chunk*chunk, l)
-	defer c.release(a)
-	w := a.vecs
-	for i, v := range originals {
-		copy(w[i], v)
-	}
 	first := min(k, chunk)
 	gf16.IFFT(t, w, 0, chunk, first, chunk)
 	if k > chunk {
@@ -166,23 +227,14 @@ func (c *Code) encodeHigh(originals, recovery [][]byte, l int) {
 		}
 	}
 	gf16.FFT(t, w, 0, chunk, r, 0)
-	for i := range recovery {
-		copy(recovery[i], w[i])
-	}
 }
 
-// encodeLow is the low-rate encoder (F2.4): the originals (zero-padded to a
+// runLow is the low-rate encoder (F2.4): the originals (zero-padded to a
 // power of two) are interpolated once and the polynomial is evaluated on each
 // following block of points.
-func (c *Code) encodeLow(originals, recovery [][]byte, l int) {
+func (c *Code) runLow(w [][]byte) {
 	t, k, r := c.t, c.K, c.Recovery()
 	chunk := nextPow2(k)
-	a := c.area((r+chunk-1)/chunk*chunk, l)
-	defer c.release(a)
-	w := a.vecs
-	for i, v := range originals {
-		copy(w[i], v)
-	}
 	gf16.IFFT(t, w, 0, chunk, k, 0)
 	for start := chunk; start < r; start += chunk {
 		for i := range chunk {
@@ -195,9 +247,6 @@ func (c *Code) encodeLow(originals, recovery [][]byte, l int) {
 	}
 	if last := r % chunk; last > 0 {
 		gf16.FFT(t, w, start, chunk, last, start+chunk)
-	}
-	for i := range recovery {
-		copy(recovery[i], w[i])
 	}
 }
 
@@ -269,7 +318,7 @@ func (c *Code) Decode(shards [][]byte) error {
 		}
 		evalPoly(t, &erasures, gf16.Order)
 	}
-	a := c.area(nextPow2(end), l)
+	a := c.area(nextPow2(end), l, 0)
 	defer c.release(a)
 	w := a.vecs
 	load := func(at int, src [][]byte) {

@@ -2,6 +2,7 @@ package rs
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"testing"
 )
@@ -76,5 +77,53 @@ func TestDecodeTooFew(t *testing.T) {
 	shards[0], shards[5] = make([]byte, 64), make([]byte, 64)
 	if err := c.Decode(shards); err == nil {
 		t.Fatal("decoded from 2 of 3 needed shards")
+	}
+}
+
+// An Encoding filled in place gives Encode's recovery vectors, for both
+// rates, also when its area comes back dirty from earlier encodes.
+func TestEncodingMatchesEncode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, kn := range [][2]int{{2, 4}, {3, 4}, {5, 7}, {11, 31}, {21, 31}, {334, 1000}, {667, 1000}, {1, 2}} {
+		k, n := kn[0], kn[1]
+		c, err := New(k, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for trial := range 4 {
+			l := 64 * (1 + rng.IntN(3))
+			orig := randVectors(rng, k, l)
+			want := make([][]byte, n-k)
+			for i := range want {
+				want[i] = make([]byte, l)
+			}
+			if err := c.Encode(orig, want); err != nil {
+				t.Fatal(err)
+			}
+			e, err := c.NewEncoding(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range e.Originals() {
+				if len(v) != l || !bytes.Equal(v, make([]byte, l)) {
+					t.Fatalf("(%d,%d) trial %d: original vector %d is not %d zero bytes", k, n, trial, i, l)
+				}
+				copy(v, orig[i])
+			}
+			got := e.Run()
+			if len(got) != n-k {
+				t.Fatalf("(%d,%d): %d recovery vectors", k, n, len(got))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("(%d,%d) high=%v trial %d: recovery %d differs from Encode's", k, n, c.HighRate(), trial, i)
+				}
+			}
+			e.Release()
+		}
+	}
+	c, _ := New(2, 4)
+	if _, err := c.NewEncoding(65); !errors.Is(err, ErrShardSize) {
+		t.Fatalf("NewEncoding(65): %v, want ErrShardSize", err)
 	}
 }
