@@ -64,6 +64,7 @@ const (
 	gapRecheck             = 500 * time.Millisecond
 	migrationTick          = time.Second
 	maxConcurrentMetaFetch = 4
+	progressSaveEvery      = 250 * time.Millisecond
 )
 
 // migrationState is the persisted plan of the last epoch change.
@@ -146,10 +147,22 @@ type migration struct {
 	kick    chan struct{}
 	gate    <-chan struct{} // Options.ShardSyncGate
 	workers sync.WaitGroup
+
+	// Shard progress is saved at most every progressSaveEvery: each save
+	// marshals every gained shard and syncs a file, and a node gaining a
+	// thousand shards at once saved a thousand times (two seconds of CPU
+	// at every devnet start). A progress write lost to a crash costs a
+	// batch synced again or a gap check redone on resume.
+	saveEvery  time.Duration // progressSaveEvery; tests change it
+	saves      int           // state files written
+	lastSave   time.Time
+	dirty      bool        // progress not yet saved
+	flushTimer *time.Timer // pending save of dirty progress
+	stopped    bool        // loop ended: save at once
 }
 
 func newMigration(n *Node, gate <-chan struct{}) (*migration, error) {
-	m := &migration{n: n, path: filepath.Join(n.cfg.DataDir, migrationFile), running: map[int]bool{}, kick: make(chan struct{}, 1), gate: gate}
+	m := &migration{n: n, path: filepath.Join(n.cfg.DataDir, migrationFile), running: map[int]bool{}, kick: make(chan struct{}, 1), gate: gate, saveEvery: progressSaveEvery}
 	b, err := os.ReadFile(m.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -203,7 +216,8 @@ func (s *migrationState) check(nShards int) error {
 	return nil
 }
 
-// saveLocked persists the state; m.mu is held.
+// saveLocked persists the state, with any progress not yet saved; m.mu is
+// held.
 func (m *migration) saveLocked() error {
 	b, err := json.MarshalIndent(&m.st, "", " ")
 	if err != nil {
@@ -212,7 +226,41 @@ func (m *migration) saveLocked() error {
 	if err := WriteFileAtomic(m.path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("saving epoch-change state: %w", err)
 	}
+	m.saves++
+	m.lastSave, m.dirty = time.Now(), false
 	return nil
+}
+
+// saveProgressLocked persists shard progress now if the last save is
+// progressSaveEvery old, else within that; m.mu is held.
+func (m *migration) saveProgressLocked() {
+	wait := m.saveEvery - time.Since(m.lastSave)
+	if m.stopped || wait <= 0 {
+		if err := m.saveLocked(); err != nil {
+			m.n.log.Error("saving epoch-change state", "err", err)
+		}
+		return
+	}
+	m.dirty = true
+	if m.flushTimer == nil {
+		m.flushTimer = time.AfterFunc(wait, m.flush)
+	}
+}
+
+// flush saves progress not yet saved. The pending timer calls it, and the
+// loop as it ends (after its workers), so nothing stays unsaved.
+func (m *migration) flush() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.flushTimer != nil {
+		m.flushTimer.Stop()
+		m.flushTimer = nil
+	}
+	if m.dirty {
+		if err := m.saveLocked(); err != nil {
+			m.n.log.Error("saving epoch-change state", "err", err)
+		}
+	}
 }
 
 func (m *migration) signal() {
@@ -446,7 +494,13 @@ func (m *migration) changeDone(epoch uint32) {
 // loop runs the epoch-change work until ctx ends: shard workers, the
 // sync-done report and the drop of retained shards.
 func (m *migration) loop(ctx context.Context) {
-	defer m.workers.Wait()
+	defer func() {
+		m.workers.Wait()
+		m.mu.Lock()
+		m.stopped = true
+		m.mu.Unlock()
+		m.flush()
+	}()
 	t := time.NewTicker(migrationTick)
 	defer t.Stop()
 	for {
@@ -559,8 +613,8 @@ func (m *migration) dropRetained(ctx context.Context) {
 	}
 }
 
-// update applies f to the progress of shard in epoch and persists it; false
-// if the plan changed meanwhile.
+// update applies f to the progress of shard in epoch and persists it
+// (within progressSaveEvery); false if the plan changed meanwhile.
 func (m *migration) update(epoch uint32, shard int, f func(*shardSync)) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -569,9 +623,7 @@ func (m *migration) update(epoch uint32, shard int, f func(*shardSync)) bool {
 		return false
 	}
 	f(g)
-	if err := m.saveLocked(); err != nil {
-		m.n.log.Error("saving epoch-change state", "err", err)
-	}
+	m.saveProgressLocked()
 	return true
 }
 
