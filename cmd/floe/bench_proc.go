@@ -49,12 +49,19 @@ type procBenchConfig struct {
 
 // procBenchRun is one store and read.
 type procBenchRun struct {
-	StoreMs       float64 `json:"store_ms"`
-	ReadMs        float64 `json:"read_ms"`
-	StoreMaxRSS   int64   `json:"store_peak_rss_bytes"`
-	ReadMaxRSS    int64   `json:"read_peak_rss_bytes"`
-	BlobID        string  `json:"blob_id"`
-	ByteIdentical bool    `json:"byte_identical"`
+	StoreMs     float64 `json:"store_ms"`
+	ReadMs      float64 `json:"read_ms"`
+	StoreMaxRSS int64   `json:"store_peak_rss_bytes"`
+	ReadMaxRSS  int64   `json:"read_peak_rss_bytes"`
+	// CPU time (user + system) of the client process and of all nodes
+	// together during each command: on one machine they share its cores,
+	// so this says which side a phase's time went to.
+	StoreCPUMs      float64 `json:"store_client_cpu_ms"`
+	ReadCPUMs       float64 `json:"read_client_cpu_ms"`
+	StoreNodesCPUMs float64 `json:"store_nodes_cpu_ms"`
+	ReadNodesCPUMs  float64 `json:"read_nodes_cpu_ms"`
+	BlobID          string  `json:"blob_id"`
+	ByteIdentical   bool    `json:"byte_identical"`
 }
 
 // procBenchResult is what `floe bench e2e --processes --json` prints.
@@ -69,6 +76,11 @@ type procBenchResult struct {
 	ReadMs    float64        `json:"read_ms"`
 	StoreMBps float64        `json:"store_mb_per_s"`
 	ReadMBps  float64        `json:"read_mb_per_s"`
+	// Medians of the runs' CPU times.
+	StoreCPUMs      float64 `json:"store_client_cpu_ms"`
+	ReadCPUMs       float64 `json:"read_client_cpu_ms"`
+	StoreNodesCPUMs float64 `json:"store_nodes_cpu_ms"`
+	ReadNodesCPUMs  float64 `json:"read_nodes_cpu_ms"`
 	// Peak RSS per role over all runs: the store and read client
 	// processes, each node (VmHWM), the ledger.
 	StorePeakRSS  int64   `json:"store_peak_rss_bytes"`
@@ -203,9 +215,17 @@ func logTail(path string) string {
 	return string(data)
 }
 
-// client runs a floe client command to completion and returns its stdout,
-// wall time and peak RSS (the kernel's maxrss of the process).
-func (b *procBench) client(ctx context.Context, args ...string) ([]byte, time.Duration, int64, error) {
+// clientUsage is what a client command cost: wall time, peak RSS (the
+// kernel's maxrss of the process) and CPU time (user + system).
+type clientUsage struct {
+	wall time.Duration
+	rss  int64
+	cpu  time.Duration
+}
+
+// client runs a floe client command to completion and returns its stdout
+// and usage.
+func (b *procBench) client(ctx context.Context, args ...string) ([]byte, clientUsage, error) {
 	b.clients++
 	logName := fmt.Sprintf("client-%d-%s", b.clients, args[0])
 	if b.profiles {
@@ -221,16 +241,65 @@ func (b *procBench) client(ctx context.Context, args ...string) ([]byte, time.Du
 	// The client's log is kept beside the nodes' (a read that fell back
 	// to decoding, say, says so only there).
 	_ = os.WriteFile(filepath.Join(b.dir, logName+".log"), stderr.Bytes(), 0o644)
-	var rss int64
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = ru.Maxrss * 1024
+	u := clientUsage{wall: wall}
+	if ps := cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			u.rss = ru.Maxrss * 1024
 		}
+		u.cpu = ps.UserTime() + ps.SystemTime()
 	}
 	if err != nil {
-		return nil, wall, rss, fmt.Errorf("floe %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+		return nil, u, fmt.Errorf("floe %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
 	}
-	return out.Bytes(), wall, rss, nil
+	return out.Bytes(), u, nil
+}
+
+// procCPU is a running process's CPU time so far (user + system, Linux's
+// /proc/PID/stat in clock ticks of 1/100 s), -1 if unknown.
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// fields are counted after its closing one.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	// utime and stime are fields 14 and 15, f[11] and f[12] here.
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// nodesCPU is the CPU time of all nodes so far, -1 if any is unknown.
+func nodesCPU(nodes []*benchProc) time.Duration {
+	var total time.Duration
+	for _, np := range nodes {
+		c := procCPU(np.cmd.Process.Pid)
+		if c < 0 {
+			return -1
+		}
+		total += c
+	}
+	return total
+}
+
+// cpuSince is the CPU time the nodes spent since before, 0 if unknown.
+func cpuSince(nodes []*benchProc, before time.Duration) time.Duration {
+	now := nodesCPU(nodes)
+	if now < 0 || before < 0 {
+		return 0
+	}
+	return now - before
 }
 
 // vmHWM is a running process's peak resident set (Linux), -1 if unknown.
@@ -376,7 +445,7 @@ func runProcBench(ctx context.Context, cfg procBenchConfig, out io.Writer) (_ *p
 		if err != nil {
 			return nil, err
 		}
-		initOut, _, _, err := b.client(ctx, "node", "init", "--dir", ndir, "--network", "bench", "--ledger", ledgerURL,
+		initOut, _, err := b.client(ctx, "node", "init", "--dir", ndir, "--network", "bench", "--ledger", ledgerURL,
 			"--faucet", "--min-free-disk", "-1", "--listen", "/ip4/127.0.0.1/tcp/"+strconv.Itoa(lport))
 		if err != nil {
 			return nil, err
@@ -426,10 +495,12 @@ func runProcBench(ctx context.Context, cfg procBenchConfig, out io.Writer) (_ *p
 		if err != nil {
 			return nil, err
 		}
-		storeOut, st, storeRSS, err := b.client(ctx, append([]string{"store", "--config", clientConf, "--json", "--spill-dir", dir}, append(cfg.clientArgs, in)...)...)
+		nodesBefore := nodesCPU(nodes)
+		storeOut, su, err := b.client(ctx, append([]string{"store", "--config", clientConf, "--json", "--spill-dir", dir}, append(cfg.clientArgs, in)...)...)
 		if err != nil {
 			return nil, err
 		}
+		storeNodes := cpuSince(nodes, nodesBefore)
 		var so storeOutput
 		if err := json.Unmarshal(storeOut, &so); err != nil || so.StoreResult == nil {
 			return nil, fmt.Errorf("floe store --json printed %q: %v", storeOut, err)
@@ -437,10 +508,12 @@ func runProcBench(ctx context.Context, cfg procBenchConfig, out io.Writer) (_ *p
 		if err := os.Remove(in); err != nil {
 			return nil, err
 		}
-		_, rt, readRSS, err := b.client(ctx, append([]string{"read", "--config", clientConf, "--spill-dir", dir, "-o", back}, append(cfg.clientArgs, "--", so.BlobID.String())...)...)
+		nodesBefore = nodesCPU(nodes)
+		_, ru, err := b.client(ctx, append([]string{"read", "--config", clientConf, "--spill-dir", dir, "-o", back}, append(cfg.clientArgs, "--", so.BlobID.String())...)...)
 		if err != nil {
 			return nil, err
 		}
+		readNodes := cpuSince(nodes, nodesBefore)
 		got, err := fileSHA256(back)
 		if err != nil {
 			return nil, err
@@ -448,15 +521,17 @@ func runProcBench(ctx context.Context, cfg procBenchConfig, out io.Writer) (_ *p
 		if err := os.Remove(back); err != nil {
 			return nil, err
 		}
-		run := procBenchRun{StoreMs: ms(st), ReadMs: ms(rt), StoreMaxRSS: storeRSS, ReadMaxRSS: readRSS,
+		run := procBenchRun{StoreMs: ms(su.wall), ReadMs: ms(ru.wall), StoreMaxRSS: su.rss, ReadMaxRSS: ru.rss,
+			StoreCPUMs: ms(su.cpu), ReadCPUMs: ms(ru.cpu), StoreNodesCPUMs: ms(storeNodes), ReadNodesCPUMs: ms(readNodes),
 			BlobID: so.BlobID.String(), ByteIdentical: got == sum}
 		res.Runs = append(res.Runs, run)
-		fmt.Fprintf(out, "  run %d: store %v (peak RSS %s)  read %v (peak RSS %s)  byte-identical %v\n", r+1,
-			st.Round(time.Millisecond), mib(storeRSS), rt.Round(time.Millisecond), mib(readRSS), run.ByteIdentical)
+		fmt.Fprintf(out, "  run %d: store %v (peak RSS %s, CPU client %v nodes %v)  read %v (peak RSS %s, CPU client %v nodes %v)  byte-identical %v\n", r+1,
+			su.wall.Round(time.Millisecond), mib(su.rss), su.cpu.Round(10*time.Millisecond), storeNodes.Round(10*time.Millisecond),
+			ru.wall.Round(time.Millisecond), mib(ru.rss), ru.cpu.Round(10*time.Millisecond), readNodes.Round(10*time.Millisecond), run.ByteIdentical)
 		if !run.ByteIdentical {
 			return res, errors.New("read back different bytes")
 		}
-		res.StorePeakRSS, res.ReadPeakRSS = max(res.StorePeakRSS, storeRSS), max(res.ReadPeakRSS, readRSS)
+		res.StorePeakRSS, res.ReadPeakRSS = max(res.StorePeakRSS, su.rss), max(res.ReadPeakRSS, ru.rss)
 	}
 	for _, np := range nodes {
 		res.NodePeakRSS = append(res.NodePeakRSS, vmHWM(np.cmd.Process.Pid))
@@ -474,8 +549,12 @@ func runProcBench(ctx context.Context, cfg procBenchConfig, out io.Writer) (_ *p
 	res.ReadMs = medMs(func(r procBenchRun) float64 { return r.ReadMs })
 	res.StoreMBps = float64(cfg.size) / res.StoreMs / 1e3
 	res.ReadMBps = float64(cfg.size) / res.ReadMs / 1e3
-	fmt.Fprintf(out, "median store %.0f ms  %.1f MB/s\n", res.StoreMs, res.StoreMBps)
-	fmt.Fprintf(out, "median read  %.0f ms  %.1f MB/s\n", res.ReadMs, res.ReadMBps)
+	res.StoreCPUMs = medMs(func(r procBenchRun) float64 { return r.StoreCPUMs })
+	res.ReadCPUMs = medMs(func(r procBenchRun) float64 { return r.ReadCPUMs })
+	res.StoreNodesCPUMs = medMs(func(r procBenchRun) float64 { return r.StoreNodesCPUMs })
+	res.ReadNodesCPUMs = medMs(func(r procBenchRun) float64 { return r.ReadNodesCPUMs })
+	fmt.Fprintf(out, "median store %.0f ms  %.1f MB/s  (CPU: client %.0f ms, nodes %.0f ms)\n", res.StoreMs, res.StoreMBps, res.StoreCPUMs, res.StoreNodesCPUMs)
+	fmt.Fprintf(out, "median read  %.0f ms  %.1f MB/s  (CPU: client %.0f ms, nodes %.0f ms)\n", res.ReadMs, res.ReadMBps, res.ReadCPUMs, res.ReadNodesCPUMs)
 	fmt.Fprintf(out, "peak RSS: store client %s, read client %s, ledger %s, nodes", mib(res.StorePeakRSS), mib(res.ReadPeakRSS), mib(res.LedgerPeakRSS))
 	for _, r := range res.NodePeakRSS {
 		fmt.Fprintf(out, " %s", mib(r))
