@@ -58,6 +58,13 @@ func (c *lru[K, V]) put(k K, v V, size int64) {
 	}
 }
 
+// resize sets the bound (tests shrink the symbol cache with it).
+func (c *lru[K, V]) resize(max int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max = max
+}
+
 func (c *lru[K, V]) dropIf(pred func(K) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -74,13 +74,19 @@
 // attestation. Gossiped attestations are accepted only if the signer is in
 // the committee of the message's epoch and the signature verifies.
 //
-// Recovery: for each missing sliver of a certified blob the node asks just
-// enough committee members, by how many source slivers they hold, for
-// recovery symbols (n−f for a primary sliver, n−2f for a secondary one),
-// verifies each symbol's Merkle proof, asks more members if some fail or
-// lie, rebuilds the sliver (codec.RecoverSliver) and stores it. Symbol
-// sources are cached (128 MiB) so a peer rebuilding a whole shard does not
-// make its helpers expand the same sliver once per target. It logs
+// Recovery: the missing slivers of a certified blob are rebuilt by type, in
+// batches of as many as 64 MiB of their symbols allow (all of a node's for
+// blobs up to a few hundred MiB at n = 1000). Every sliver of a batch is
+// rebuilt from the symbols of the same source slivers (n−f for a primary
+// sliver, n−2f for a secondary one), so the node asks just enough committee
+// members, by how many source slivers they hold, for each source's symbols
+// towards every target at once (get-recovery-batch; an older member is
+// asked one target at a time), verifies each symbol's Merkle proof, asks
+// more members if some fail or lie, rebuilds each sliver
+// (codec.RecoverSliver) and stores it. A member expands each source sliver
+// once per request and caches the expansion (128 MiB); with one target per
+// request, concurrent recoveries overflowed that cache and made members
+// expand the same source once per target. It logs
 // "recovered slivers" with the bytes fetched: about (n−f + n−2f) symbols
 // and their proofs per pair, O(|blob|/n). An inconsistent encoding yields
 // an inconsistency proof; the node signs an InvalidBlobID message, gossips

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"floe/chainlink"
 	"floe/codec"
+	"floe/p2p"
 	"floe/store"
 )
 
@@ -43,6 +46,14 @@ func TestRecoveryAfterDowntime(t *testing.T) {
 	if len(res.Failed) != 1 {
 		t.Fatalf("failures %+v, want the stopped node only", res.Failed)
 	}
+	// Without their symbol caches the holders expand a source sliver for
+	// every request that names it: the recovery must ask each source once
+	// for all the targets, not once per target.
+	for i, o := range d.Nodes() {
+		if i != 3 {
+			o.symbols.resize(0)
+		}
+	}
 	if err := d.StartNode(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +85,17 @@ func TestRecoveryAfterDowntime(t *testing.T) {
 			}
 		}
 	}
+	var served, built int64
+	for i, o := range d.Nodes() {
+		if i != 3 {
+			served += o.Stats().RecoverySymbolsServed
+			built += o.Stats().SymbolSourcesBuilt
+		}
+	}
+	t.Logf("the other nodes served %d recovery symbols from %d expanded source slivers", served, built)
+	if built == 0 || served < 4*built {
+		t.Fatalf("%d source slivers expanded for %d symbols: each should serve every target (%d slivers)", built, served, 2*len(n.Shards()))
+	}
 	st := n.Stats()
 	if st.PairsRecovered != int64(len(held)) || st.SliversRecovered != int64(2*len(held)) {
 		t.Fatalf("stats %+v, want %d pairs", st, len(held))
@@ -88,6 +110,93 @@ func TestRecoveryAfterDowntime(t *testing.T) {
 		t.Fatalf("recovery fetched %d bytes per pair; a pair is %d bytes", perPair, pairSize)
 	}
 	// The node now confirms the blob like the others.
+	if _, err := n.confirmation(ctx, res.BlobID, codec.BlobPersistence{}); err != nil {
+		t.Fatalf("recovered node does not confirm: %v", err)
+	}
+}
+
+// Two nodes recovering two 64 MiB blobs at n = 1000 at once: with one
+// target per request the holders' symbol caches overflowed and they
+// expanded 283 808 source slivers for 2860 distinct ones (2 min 28 s);
+// each source is now expanded about once. FLOE_LARGE=1 (CI's large step).
+func TestConcurrentRecoveriesExpandSourcesOnce(t *testing.T) {
+	if os.Getenv("FLOE_LARGE") == "" {
+		t.Skip("set FLOE_LARGE=1 to recover two 64 MiB blobs on two nodes at n = 1000")
+	}
+	d := startDevnet(t, 7, 1000)
+	c := newTestClient(t, d)
+	ctx := context.Background()
+	down := []int{3, 4}
+	for _, i := range down {
+		if err := d.StopNode(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []codec.BlobID
+	for b := range 2 {
+		res, err := c.Store(ctx, randomBlob(uint64(60+b), 64<<20), StoreOptions{Epochs: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.BlobID)
+	}
+	start := time.Now()
+	for _, i := range down {
+		if err := d.StartNode(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Minute, "both recoveries", func() bool {
+		for _, i := range down {
+			for _, id := range ids {
+				if missing, err := d.Nodes()[i].Store().MissingSlivers(ctx, id); err != nil || len(missing) > 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	var served, built, distinct int64
+	for i, o := range d.Nodes() {
+		if !slices.Contains(down, i) {
+			served += o.Stats().RecoverySymbolsServed
+			built += o.Stats().SymbolSourcesBuilt
+			distinct += int64(2 * len(ids) * len(o.Shards()))
+		}
+	}
+	t.Logf("recovered in %v: the holders served %d symbols from %d expanded source slivers (%d distinct)",
+		time.Since(start).Round(time.Millisecond), served, built, distinct)
+	if built > 2*distinct {
+		t.Fatalf("%d source slivers expanded, more than twice the %d distinct ones", built, distinct)
+	}
+}
+
+// Holders of an older version, without the recovery-batch protocol, are
+// asked one target at a time and the recovery completes.
+func TestRecoveryFromHoldersWithoutBatches(t *testing.T) {
+	d := startDevnet(t, 4, 40)
+	c := newTestClient(t, d)
+	ctx := context.Background()
+	if err := d.StopNode(3); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Store(ctx, randomBlob(43, 1<<20), StoreOptions{Epochs: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range d.Nodes() {
+		if i != 3 {
+			o.host.RemoveStreamHandler(p2p.ProtocolID(o.cfg.Network, p2p.NameGetRecoveryBatch))
+		}
+	}
+	if err := d.StartNode(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	n := d.Nodes()[3]
+	waitFor(t, 30*time.Second, "recovery", func() bool {
+		missing, err := n.Store().MissingSlivers(ctx, res.BlobID)
+		return err == nil && len(missing) == 0 && n.Stats().SliversRecovered == int64(2*len(n.Shards()))
+	})
 	if _, err := n.confirmation(ctx, res.BlobID, codec.BlobPersistence{}); err != nil {
 		t.Fatalf("recovered node does not confirm: %v", err)
 	}

@@ -361,6 +361,48 @@ func (h *handler) GetRecoverySymbols(ctx context.Context, _ peer.ID, req p2p.Rec
 			continue
 		}
 		out[i].Data = n.corrupt(sym.MarshalBCS())
+		n.stats.symbolsServed.Add(1)
+	}
+	return out, nil
+}
+
+// GetRecoveryBatch serves the symbols towards several target slivers from
+// each source sliver asked for, expanding each source once (or taking it
+// from the cache).
+func (h *handler) GetRecoveryBatch(ctx context.Context, _ peer.ID, req p2p.RecoveryBatchRequest) ([]p2p.Result, error) {
+	n := h.n
+	st, err := n.store.State(ctx, req.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if st.Invalid || st.Gone(uint64(n.Epoch())) || n.cfg.Byzantine == ByzantineWithhold {
+		return nil, fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, req.ID)
+	}
+	vm, err := n.metadata(ctx, req.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if b := int64(req.Symbols()) * int64(recoverySymbolBytes(n.params, vm.m.UnencodedLength)); b > p2p.MaxRecoveryBatchBytes {
+		return nil, fmt.Errorf("%w: %d targets × %d sources would answer about %d bytes, at most %d",
+			p2p.ErrInvalidRequest, len(req.Targets), len(req.Sources), b, p2p.MaxRecoveryBatchBytes)
+	}
+	srcType := req.Type.Orthogonal()
+	out := make([]p2p.Result, 0, req.Symbols())
+	for _, sp := range req.Sources {
+		src, err := n.symbolSource(ctx, req.ID, srcType, int(sp))
+		for _, tg := range req.Targets {
+			if err != nil {
+				out = append(out, p2p.Result{Err: err})
+				continue
+			}
+			sym, err := src.Symbol(n.params.SliverIndex(req.Type, int(tg)))
+			if err != nil {
+				out = append(out, p2p.Result{Err: fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)})
+				continue
+			}
+			out = append(out, p2p.Result{Data: n.corrupt(sym.MarshalBCS())})
+			n.stats.symbolsServed.Add(1)
+		}
 	}
 	return out, nil
 }
@@ -384,6 +426,7 @@ func (n *Node) symbolSource(ctx context.Context, id codec.BlobID, t codec.Sliver
 	if err != nil {
 		return nil, err
 	}
+	n.stats.sourcesBuilt.Add(1)
 	// The expanded sliver is n symbols plus a tree of 2n digests.
 	n.symbols.put(k, src, int64(n.params.NShards)*int64(sl.SymbolSize+2*codec.DigestSize))
 	return src, nil

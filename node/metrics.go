@@ -46,6 +46,7 @@ import (
 //	floe_node_recoveries_done_total, floe_node_recovery_failures_total
 //	floe_node_sync_slivers_total, floe_node_sync_bytes_total     received by shard sync
 //	floe_node_sync_served_slivers_total, floe_node_sync_served_bytes_total
+//	floe_node_recovery_symbols_served_total, floe_node_symbol_sources_built_total
 //	floe_node_shards_migrated_total, floe_node_sync_liars_total, floe_node_shards_dropped_total
 //	floe_node_blobs_expired_total
 //	floe_node_gossip_messages_total{topic,verdict}  gossip validations (accept, reject, ignore)
@@ -135,6 +136,8 @@ var counterDefs = []counterDef{
 	{gauge("floe_node_sync_bytes_total", "Sliver bytes received by shard sync."), func(s Stats) int64 { return s.SyncBytes }},
 	{gauge("floe_node_sync_served_slivers_total", "Slivers served to new owners by shard sync."), func(s Stats) int64 { return s.SyncServedSlivers }},
 	{gauge("floe_node_sync_served_bytes_total", "Sliver bytes served to new owners by shard sync."), func(s Stats) int64 { return s.SyncServedBytes }},
+	{gauge("floe_node_recovery_symbols_served_total", "Recovery symbols served to peers."), func(s Stats) int64 { return s.RecoverySymbolsServed }},
+	{gauge("floe_node_symbol_sources_built_total", "Source slivers expanded to serve recovery symbols."), func(s Stats) int64 { return s.SymbolSourcesBuilt }},
 	{gauge("floe_node_shards_migrated_total", "Gained shards completed."), func(s Stats) int64 { return s.ShardsMigrated }},
 	{gauge("floe_node_sync_liars_total", "Shard-sync sources caught serving bad data."), func(s Stats) int64 { return s.SyncLiars }},
 	{gauge("floe_node_shards_dropped_total", "Lost shards dropped after their grace period."), func(s Stats) int64 { return s.ShardsDropped }},

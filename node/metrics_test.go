@@ -131,8 +131,8 @@ func TestMetricsEndpoints(t *testing.T) {
 			if v := value(fams, "floe_node_recovery_bytes_total"); v <= 0 {
 				t.Fatalf("restarted node counted %v recovery bytes", v)
 			}
-			if v := value(fams, "floe_p2p_client_requests_total", "protocol", "get-recovery-symbols", "result", "ok"); v < 1 {
-				t.Fatalf("restarted node counted %v recovery-symbol requests", v)
+			if v := value(fams, "floe_p2p_client_requests_total", "protocol", "get-recovery-batch", "result", "ok"); v < 1 {
+				t.Fatalf("restarted node counted %v recovery-batch requests", v)
 			}
 		}
 		for path, code := range map[string]int{"/health": 200, "/ready": 200} {

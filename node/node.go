@@ -70,6 +70,10 @@ type Stats struct {
 	// Shard sync served to new owners.
 	SyncServedSlivers int64 `json:"sync_served_slivers"`
 	SyncServedBytes   int64 `json:"sync_served_bytes"`
+	// Recovery symbols served to peers, and the source slivers expanded
+	// to serve them (each is expanded once while it stays cached).
+	RecoverySymbolsServed int64 `json:"recovery_symbols_served"`
+	SymbolSourcesBuilt    int64 `json:"symbol_sources_built"`
 }
 
 // Node is a storage node: it holds the slivers of its shards, verifies what
@@ -136,6 +140,7 @@ type Node struct {
 		stored, rejected, confirmations, recovered, recoveryBytes, pairs, expired atomic.Int64
 		syncSlivers, syncBytes, shardsMigrated, syncLiars, shardsDropped          atomic.Int64
 		syncServedSlivers, syncServedBytes                                        atomic.Int64
+		symbolsServed, sourcesBuilt                                               atomic.Int64
 	}
 
 	runCtx context.Context
@@ -503,6 +508,7 @@ func (n *Node) Stats() Stats {
 		ShardsMigrated: n.stats.shardsMigrated.Load(), SyncLiars: n.stats.syncLiars.Load(),
 		ShardsDropped:     n.stats.shardsDropped.Load(),
 		SyncServedSlivers: n.stats.syncServedSlivers.Load(), SyncServedBytes: n.stats.syncServedBytes.Load(),
+		RecoverySymbolsServed: n.stats.symbolsServed.Load(), SymbolSourcesBuilt: n.stats.sourcesBuilt.Load(),
 	}
 }
 

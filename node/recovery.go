@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"floe/chainlink"
 	"floe/chainlink/bls"
@@ -64,15 +67,25 @@ func (n *Node) recoverBlob(ctx context.Context, id codec.BlobID) error {
 	var fetched int64 = metaBytes
 	n.stats.recoveryBytes.Add(metaBytes)
 	pairs := map[int]bool{}
+	byType := [2][]int{}
 	for _, ref := range missing {
 		if !pairs[ref.Pair] {
 			pairs[ref.Pair] = true
 			n.stats.pairs.Add(1)
 		}
-		b, err := n.recoverSliver(ctx, holders, id, vm.m, ref.Pair, ref.Type)
-		fetched += b
-		if err != nil {
-			return fmt.Errorf("recovering %s sliver of pair %d: %w", ref.Type, ref.Pair, err)
+		byType[ref.Type] = append(byType[ref.Type], ref.Pair)
+	}
+	for _, t := range []codec.SliverType{codec.Primary, codec.Secondary} {
+		todo := byType[t]
+		per := recoveryTargetsPerBatch(n.params, vm.m.UnencodedLength, t)
+		for len(todo) > 0 {
+			batch := todo[:min(per, len(todo))]
+			todo = todo[len(batch):]
+			b, err := n.recoverSlivers(ctx, holders, id, vm.m, batch, t)
+			fetched += b
+			if err != nil {
+				return fmt.Errorf("recovering %d %s slivers (pairs %d…): %w", len(batch), t, batch[0], err)
+			}
 		}
 	}
 	n.log.Info("recovered slivers", "blob", id, "slivers", len(missing), "pairs", len(pairs),
@@ -161,25 +174,61 @@ func recoverySourcesPerRequest(p codec.Params, size uint64) int {
 	return max(1, recoveryExpansionPerRequest/(p.NShards*s))
 }
 
-// recoverSliver rebuilds one sliver from recovery symbols and stores it. It
-// asks just enough holders (by how many source slivers they hold) for the
+// recoveryBatchBytes bounds the recovery symbols a node holds while it
+// rebuilds one batch of slivers: a batch rebuilds as many slivers of a type
+// as fit, each from RecoverySymbolsNeeded symbols.
+const recoveryBatchBytes = 64 << 20
+
+// recoverySymbolBytes bounds one BCS recovery symbol of a blob of size
+// bytes: the symbol and a Merkle proof over n leaves, with headers. The
+// holder checks a batch's answer against p2p.MaxRecoveryBatchBytes with it,
+// and the requester sizes its batches with it.
+func recoverySymbolBytes(p codec.Params, size uint64) int {
+	s, err := p.SymbolSize(size)
+	if err != nil {
+		s = codec.MaxSymbolSize
+	}
+	return s + 33*(bits.Len(uint(p.NShards))+1) + 16
+}
+
+// recoveryTargetsPerBatch is how many slivers of type t one batch rebuilds:
+// all of a node's missing slivers of a type for blobs up to a few hundred
+// MiB at n = 1000, fewer for larger blobs.
+func recoveryTargetsPerBatch(p codec.Params, size uint64, t codec.SliverType) int {
+	return max(1, recoveryBatchBytes/(p.RecoverySymbolsNeeded(t)*recoverySymbolBytes(p, size)))
+}
+
+// recoverSlivers rebuilds slivers of type t at pairs from recovery symbols
+// and stores them. Every target is rebuilt from the symbols of the same
+// source slivers, so each holder is asked once per source for all the
+// targets (p2p.RecoveryBatchRequest) and expands each source once. It asks
+// just enough holders (by how many source slivers they hold) for the
 // symbols needed, then more if some fail or lie; a source sliver a holder
 // does not have moves on to the shard's other holder across an epoch
 // change. It returns the bytes fetched.
-func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.BlobID, m *codec.Metadata, pair int, t codec.SliverType) (int64, error) {
+func (n *Node) recoverSlivers(ctx context.Context, holders [][]holder, id codec.BlobID, m *codec.Metadata, pairs []int, t codec.SliverType) (int64, error) {
 	p := n.params
 	need := p.RecoverySymbolsNeeded(t)
-	target := p.SliverIndex(t, pair)
+	targets := make([]uint16, len(pairs))
+	index := make([]int, len(pairs)) // sliver index of each target
+	for i, pr := range pairs {
+		targets[i], index[i] = uint16(pr), p.SliverIndex(t, pr)
+	}
 	plan := newPairPlan(p, id, holders, n.id)
 	var (
-		valid   []codec.RecoverySymbol
-		seen    = map[int]bool{}
+		valid   = make([][]codec.RecoverySymbol, len(pairs)) // per target
+		have    int                                          // sources whose symbols verified for every target
+		seen    = map[int]bool{}                             // their sliver indices
 		fetched int64
 	)
 	queue := rand.Perm(p.NShards)
-	perRequest := recoverySourcesPerRequest(p, m.UnencodedLength)
+	// A holder expands every source sliver it is asked for (n symbols
+	// each): requests of at most perRequest sources keep each one's work,
+	// and its answer, bounded whatever the blob's size.
+	perRequest := min(recoverySourcesPerRequest(p, m.UnencodedLength),
+		max(1, p2p.MaxRecoveryBatchBytes/(len(pairs)*recoverySymbolBytes(p, m.UnencodedLength))))
 	pauses := 0
-	for len(valid) < need {
+	for have < need {
 		// Group the next source pairs by holder, covering what is still
 		// needed with a little slack for failures.
 		type ask struct {
@@ -187,7 +236,7 @@ func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.B
 			pairs []uint16
 		}
 		round := map[chainlink.ID]*ask{}
-		want := need - len(valid)
+		want := need - have
 		for planned := 0; planned < want+want/10+1 && len(queue) > 0; {
 			sp := queue[0]
 			queue = queue[1:]
@@ -227,18 +276,12 @@ func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.B
 					return
 				}
 				n.host.Peerstore().AddAddrs(pi.ID, pi.Addrs, time.Hour)
-				// A holder expands every source sliver it is asked for (n
-				// symbols each): requests of at most perRequest sources
-				// keep each one's work, and its answer's time, bounded
-				// whatever the blob's size. One holder's requests go one
-				// after another.
+				// One holder's requests go one after another.
 				for len(a.pairs) > 0 {
 					k := min(len(a.pairs), perRequest)
 					sources := a.pairs[:k]
 					a.pairs = a.pairs[k:]
-					res, err := n.client.GetRecoverySymbols(ctx, pi.ID, p2p.RecoveryRequest{
-						ID: id, Target: p2p.SliverRef{Pair: uint16(pair), Type: t}, Sources: sources,
-					})
+					res, err := n.recoveryBatch(ctx, pi.ID, p2p.RecoveryBatchRequest{ID: id, Type: t, Targets: targets, Sources: sources})
 					mu.Lock()
 					if err != nil {
 						// Unreachable, overloaded, or the blob unknown
@@ -254,22 +297,21 @@ func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.B
 						return
 					}
 					invalid := 0
-					for j, r := range res {
-						fetched += int64(len(r.Data))
-						if r.Err != nil {
+					for j, sp := range sources {
+						syms, missed, bad := verifyRecoveryRow(p, m, t, index, res[j*len(targets):(j+1)*len(targets)], &fetched)
+						switch {
+						case missed:
 							// Not held (yet): a miss, not a lie.
-							plan.miss(int(sources[j]))
-							retry = append(retry, int(sources[j]))
-							continue
-						}
-						sym, err := codec.UnmarshalRecoverySymbol(r.Data, t)
-						if err != nil || codec.VerifyRecoverySymbol(p, m, &sym, target) != nil {
+							plan.miss(int(sp))
+							retry = append(retry, int(sp))
+						case bad:
 							invalid++
-							continue
-						}
-						if !seen[sym.Index] {
-							seen[sym.Index] = true
-							valid = append(valid, sym)
+						case !seen[syms[0].Index]:
+							seen[syms[0].Index] = true
+							for i := range syms {
+								valid[i] = append(valid[i], syms[i])
+							}
+							have++
 						}
 					}
 					if invalid > 0 {
@@ -298,22 +340,71 @@ func (n *Node) recoverSliver(ctx context.Context, holders [][]holder, id codec.B
 		}
 	}
 	n.stats.recoveryBytes.Add(fetched)
-	if len(valid) < need {
-		return fetched, fmt.Errorf("%w: %d of %d recovery symbols", ErrUnavailable, len(valid), need)
+	if have < need {
+		return fetched, fmt.Errorf("%w: %d of %d recovery symbols", ErrUnavailable, have, need)
 	}
-	sl, proof, _, err := codec.RecoverSliver(p, m, t, target, valid[:need])
-	if proof != nil {
-		n.reportInconsistency(ctx, id, proof)
-		return fetched, nil
+	for i, pair := range pairs {
+		sl, proof, _, err := codec.RecoverSliver(p, m, t, index[i], valid[i][:need])
+		if proof != nil {
+			n.reportInconsistency(ctx, id, proof)
+			return fetched, nil
+		}
+		if err != nil {
+			return fetched, err
+		}
+		if err := n.store.PutSliver(ctx, id, pair, t, sl.MarshalBCS()); err != nil {
+			return fetched, err
+		}
+		n.stats.recovered.Add(1)
 	}
-	if err != nil {
-		return fetched, err
-	}
-	if err := n.store.PutSliver(ctx, id, pair, t, sl.MarshalBCS()); err != nil {
-		return fetched, err
-	}
-	n.stats.recovered.Add(1)
 	return fetched, nil
+}
+
+// verifyRecoveryRow checks one source's answers, one per target (index
+// holds the targets' sliver indices): the symbols if every one verifies,
+// missed if the holder lacks the source, bad if any fails verification. It
+// adds the bytes read to fetched.
+func verifyRecoveryRow(p codec.Params, m *codec.Metadata, t codec.SliverType, index []int, row []p2p.Result, fetched *int64) (syms []codec.RecoverySymbol, missed, bad bool) {
+	for _, r := range row {
+		*fetched += int64(len(r.Data))
+	}
+	syms = make([]codec.RecoverySymbol, len(row))
+	for i, r := range row {
+		if r.Err != nil {
+			return nil, true, false
+		}
+		sym, err := codec.UnmarshalRecoverySymbol(r.Data, t)
+		if err != nil || codec.VerifyRecoverySymbol(p, m, &sym, index[i]) != nil {
+			return nil, false, true
+		}
+		if i > 0 && sym.Index != syms[0].Index {
+			return nil, false, true // one source gives every target the same position
+		}
+		syms[i] = sym
+	}
+	return syms, false, false
+}
+
+// recoveryBatch asks pid for req; a holder that does not speak the batch
+// protocol (an older node) is asked one target at a time.
+func (n *Node) recoveryBatch(ctx context.Context, pid peer.ID, req p2p.RecoveryBatchRequest) ([]p2p.Result, error) {
+	res, err := n.client.GetRecoveryBatch(ctx, pid, req)
+	if !errors.Is(err, p2p.ErrUnsupported) {
+		return res, err
+	}
+	out := make([]p2p.Result, req.Symbols())
+	for i, tg := range req.Targets {
+		rs, err := n.client.GetRecoverySymbols(ctx, pid, p2p.RecoveryRequest{
+			ID: req.ID, Target: p2p.SliverRef{Pair: tg, Type: req.Type}, Sources: req.Sources,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for j := range rs {
+			out[j*len(req.Targets)+i] = rs[j]
+		}
+	}
+	return out, nil
 }
 
 // reportInconsistency handles a blob whose encoding was proven

@@ -9,6 +9,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	msmux "github.com/multiformats/go-multistream"
 
 	"floe/codec"
 )
@@ -83,6 +85,9 @@ func (c *Client) exchangeWait(ctx context.Context, p peer.ID, name string, statu
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: opening %s stream: %v", ErrTimeout, name, err)
+		}
+		if errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}) {
+			return fmt.Errorf("%w: %s to %s: %v", ErrUnsupported, name, p, err)
 		}
 		return fmt.Errorf("p2p: opening %s stream to %s: %w", name, p, err)
 	}
@@ -332,6 +337,23 @@ func (c *Client) GetRecoverySymbols(ctx context.Context, p peer.ID, req Recovery
 	var out []Result
 	err := c.exchange(ctx, p, NameGetRecoverySymbols, sendFrame(req.encode()), func(fc frameConn) (err error) {
 		out, err = readResults(fc, len(req.Sources), func(int) int { return c.limits.MaxRecoverySymbol })
+		return err
+	})
+	return out, err
+}
+
+// GetRecoveryBatch fetches recovery symbols towards several slivers of one
+// type from p: req.Symbols() Results, source-major. The symbols are not
+// verified here. A peer that does not speak the protocol (an older node)
+// fails with ErrUnsupported; GetRecoverySymbols asks it one target at a
+// time.
+func (c *Client) GetRecoveryBatch(ctx context.Context, p peer.ID, req RecoveryBatchRequest) ([]Result, error) {
+	if err := req.check(c.limits); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
+	}
+	var out []Result
+	err := c.exchange(ctx, p, NameGetRecoveryBatch, sendFrame(req.encode()), func(fc frameConn) (err error) {
+		out, err = readResults(fc, req.Symbols(), func(int) int { return c.limits.MaxRecoverySymbol })
 		return err
 	})
 	return out, err

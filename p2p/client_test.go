@@ -76,7 +76,7 @@ func TestMisbehavingServer(t *testing.T) {
 
 func TestProtocolIDs(t *testing.T) {
 	ids := ProtocolIDs("devnet")
-	if len(ids) != 9 || ids[0] != "/floe/devnet/get-metadata/1" || ids[8] != "/floe/devnet/node-status/1" {
+	if len(ids) != 10 || ids[0] != "/floe/devnet/get-metadata/1" || ids[8] != "/floe/devnet/node-status/1" || ids[9] != "/floe/devnet/get-recovery-batch/1" {
 		t.Fatal(ids)
 	}
 	if err := ValidateNetwork("dev/net"); err == nil {

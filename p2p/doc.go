@@ -10,8 +10,10 @@
 //
 // One protocol ID per request type, /floe/<network>/<name>/1, with <name> one
 // of get-metadata, put-metadata, get-slivers, put-slivers, get-confirmation,
-// get-recovery-symbols, sync-shard, blob-status and node-status (ProtocolID,
-// ProtocolIDs).
+// get-recovery-symbols, get-recovery-batch, sync-shard, blob-status and
+// node-status (ProtocolID, ProtocolIDs). A peer without a protocol (an older
+// version) fails the stream's negotiation: the client returns
+// ErrUnsupported, and the caller falls back to an older request.
 //
 // Every message is a sequence of frames: a 4-byte big-endian length and that
 // many bytes. Requests are small fixed binary structs (little-endian
@@ -22,9 +24,10 @@
 // The exchange follows celestia-node's shrex: the client writes its request
 // and half-closes; the server answers a Status byte first (ok, not found,
 // invalid request, rate-limited, internal, out of space; a non-OK status is
-// followed by a short message frame), then the payload, then closes. Multi-item requests
-// (get-slivers, put-slivers, get-recovery-symbols) answer one status (and,
-// when OK, one frame) per item, in request order. A sync-shard answer is a
+// followed by a short message frame), then the payload, then closes.
+// Multi-item requests (get-slivers, put-slivers, get-recovery-symbols,
+// get-recovery-batch) answer one status (and, when OK, one frame) per item,
+// in request order. A sync-shard answer is a
 // header frame (count, done) then count frames of blob ID ‖ sliver.
 //
 //	get-metadata          → ID(32)                              ← status, metadata
@@ -34,6 +37,8 @@
 //	get-confirmation      → ID ‖ deletable(u8) [‖ object ID]     ← status, BCS SignedMessage
 //	get-recovery-symbols  → ID ‖ target pair ‖ target type ‖ n(u32) ‖ n×source pair
 //	                                                            ← status, n×(status[, symbol])
+//	get-recovery-batch    → ID ‖ target type ‖ t(u32) ‖ t×target pair ‖ s(u32) ‖ s×source pair
+//	                                                            ← status, s·t×(status[, symbol]), source-major
 //	sync-shard            → BLS public key(48) ‖ BCS SignedMessage<SyncShardMsg>
 //	                                                            ← status, (count, done), count×(ID ‖ sliver)
 //	blob-status           → ID(32)                              ← status, opaque status

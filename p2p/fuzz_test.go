@@ -157,6 +157,22 @@ func FuzzDecodeRecoveryRequest(f *testing.F) {
 	})
 }
 
+func FuzzDecodeRecoveryBatchRequest(f *testing.F) {
+	f.Add(RecoveryBatchRequest{ID: blobID(2), Type: codec.Primary, Targets: []uint16{4, 5}, Sources: []uint16{0, 1, 9}}.encode())
+	f.Add(append(make([]byte, 33), 0xff, 0xff, 0xff, 0xff))
+	f.Add(append(append(make([]byte, 33), 1, 0, 0, 0, 3, 0), 0xff, 0xff, 0xff, 0x7f))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		l := fuzzLimits(t)
+		r, err := decodeRecoveryBatchRequest(in, l)
+		if err != nil {
+			return
+		}
+		if r.check(l) != nil || r.Symbols() > l.MaxBatchSymbols || !bytes.Equal(r.encode(), in) {
+			t.Fatalf("bad decode of %x", in)
+		}
+	})
+}
+
 func FuzzDecodeSyncRequest(f *testing.F) {
 	noSig := func([]byte) (s [96]byte) { return s }
 	f.Add(NewSyncRequest([48]byte{7}, codec.SyncShardRequest{Shard: 3, Type: codec.Secondary, Epoch: 9, Count: 4}, noSig).encode())

@@ -40,6 +40,9 @@ type Handler interface {
 	// GetRecoverySymbols returns one Result (a BCS recovery symbol) per
 	// source pair of req, in order.
 	GetRecoverySymbols(ctx context.Context, from peer.ID, req RecoveryRequest) ([]Result, error)
+	// GetRecoveryBatch returns req.Symbols() Results, source-major (for
+	// each source pair, one per target pair, in order).
+	GetRecoveryBatch(ctx context.Context, from peer.ID, req RecoveryBatchRequest) ([]Result, error)
 	// SyncShard returns up to req.Request.Count slivers of the shard from
 	// req.Request.Start on, in blob-ID order, within Limits.MaxSyncBytes in
 	// total. The p2p layer has parsed req; authenticating it (the BLS
@@ -81,6 +84,10 @@ func (NotFoundHandler) GetConfirmation(context.Context, peer.ID, ConfirmationReq
 }
 
 func (NotFoundHandler) GetRecoverySymbols(context.Context, peer.ID, RecoveryRequest) ([]Result, error) {
+	return nil, ErrNotFound
+}
+
+func (NotFoundHandler) GetRecoveryBatch(context.Context, peer.ID, RecoveryBatchRequest) ([]Result, error) {
 	return nil, ErrNotFound
 }
 

@@ -169,6 +169,23 @@ func (m *memHandler) GetRecoverySymbols(ctx context.Context, _ peer.ID, req Reco
 	return out, nil
 }
 
+func (m *memHandler) GetRecoveryBatch(ctx context.Context, _ peer.ID, req RecoveryBatchRequest) ([]Result, error) {
+	if err := m.enter(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]Result, 0, req.Symbols())
+	for _, s := range req.Sources {
+		for _, tg := range req.Targets {
+			if s%2 == 1 {
+				out = append(out, Result{Err: ErrNotFound})
+				continue
+			}
+			out = append(out, Result{Data: []byte(fmt.Sprintf("symbol %d->%d", s, tg))})
+		}
+	}
+	return out, nil
+}
+
 func (m *memHandler) SyncShard(ctx context.Context, _ peer.ID, req SyncRequest) (SyncBatch, error) {
 	if err := m.enter(ctx); err != nil {
 		return SyncBatch{}, err

@@ -25,6 +25,9 @@ type Limits struct {
 	// MaxItems bounds the items of one get/put-slivers or recovery request:
 	// every sliver of a blob (2n).
 	MaxItems int
+	// MaxBatchSymbols bounds the symbols of one recovery-batch answer
+	// (sources × targets).
+	MaxBatchSymbols int
 	// MaxSyncItems bounds the slivers of one sync-shard answer.
 	MaxSyncItems int
 	// MaxSyncBytes bounds the sliver bytes of one sync-shard answer; a server
@@ -54,7 +57,14 @@ const (
 	// defaultSyncBytes bounds one sync batch: 64 MiB, so a batch fits the
 	// per-protocol memory limit with room for a few concurrent ones.
 	defaultSyncBytes = 64 << 20
+	// maxBatchSymbols bounds the symbols of one recovery-batch answer.
+	maxBatchSymbols = 1 << 16
 )
+
+// MaxRecoveryBatchBytes bounds the symbol and proof bytes of one
+// recovery-batch answer: a requester sizes its batches to fit, and a
+// holder refuses a request whose answer would not.
+const MaxRecoveryBatchBytes = 32 << 20
 
 // LimitsFor derives the protocol limits of a committee of p.NShards shards.
 func LimitsFor(p codec.Params) Limits {
@@ -64,6 +74,7 @@ func LimitsFor(p codec.Params) Limits {
 		MaxMetadata:       32 + 1 + 8 + 5 + 66*n,
 		MaxRecoverySymbol: codec.MaxSymbolSize + 17*33 + 16,
 		MaxItems:          2 * n,
+		MaxBatchSymbols:   maxBatchSymbols,
 		MaxSyncItems:      1024,
 		MaxSyncBytes:      defaultSyncBytes,
 		MaxConfirmation:   maxSignedMessage + 4 + codec.BLSSignatureSize,
@@ -312,6 +323,113 @@ func decodeRecoveryRequest(b []byte, l Limits) (RecoveryRequest, error) {
 		}
 	}
 	return r, nil
+}
+
+// RecoveryBatchRequest asks a node for recovery symbols towards several
+// slivers of one type at once: from each of its slivers of the orthogonal
+// type at the pair indices Sources, the symbol for each target pair in
+// Targets. The holder expands each source sliver once per request, however
+// many targets it serves: with one target per request, a node recovering
+// many slivers made each holder expand the same source sliver once per
+// target whenever its cache overflowed (two nodes recovering two 64 MiB
+// blobs at n = 1000 expanded 284 thousand source slivers for 2860
+// distinct ones).
+type RecoveryBatchRequest struct {
+	ID      codec.BlobID
+	Type    codec.SliverType // of the targets
+	Targets []uint16
+	Sources []uint16
+}
+
+// Wire form: ID (32) ‖ target type (u8) ‖ t (u32 LE) ‖ t × target pair
+// (u16 LE) ‖ s (u32 LE) ‖ s × source pair (u16 LE). The answer has s·t
+// items, source-major: source 0's symbols for every target, then source
+// 1's, and so on.
+func (r RecoveryBatchRequest) encode() []byte {
+	b := append(make([]byte, 0, 41+2*len(r.Targets)+2*len(r.Sources)), r.ID[:]...)
+	b = append(b, byte(r.Type))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Targets)))
+	for _, t := range r.Targets {
+		b = binary.LittleEndian.AppendUint16(b, t)
+	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Sources)))
+	for _, s := range r.Sources {
+		b = binary.LittleEndian.AppendUint16(b, s)
+	}
+	return b
+}
+
+// Symbols is the number of items of the answer.
+func (r RecoveryBatchRequest) Symbols() int { return len(r.Targets) * len(r.Sources) }
+
+// maxRecoveryBatchRequest is the largest encoded request for n shards.
+func maxRecoveryBatchRequest(n int) int { return 41 + 4*n }
+
+// check bounds the request by the limits.
+func (r RecoveryBatchRequest) check(l Limits) error {
+	if err := checkType(r.Type); err != nil {
+		return err
+	}
+	n := l.Params.NShards
+	if len(r.Targets) == 0 || len(r.Targets) > n {
+		return fmt.Errorf("%d targets, want 1..%d", len(r.Targets), n)
+	}
+	if len(r.Sources) == 0 || len(r.Sources) > n {
+		return fmt.Errorf("%d sources, want 1..%d", len(r.Sources), n)
+	}
+	if r.Symbols() > l.MaxBatchSymbols {
+		return fmt.Errorf("%d targets × %d sources: more than %d symbols", len(r.Targets), len(r.Sources), l.MaxBatchSymbols)
+	}
+	for _, list := range [][]uint16{r.Targets, r.Sources} {
+		for _, p := range list {
+			if int(p) >= n {
+				return fmt.Errorf("pair %d of %d", p, n)
+			}
+		}
+	}
+	return nil
+}
+
+// readPairs reads a u32 count and that many u16 pairs at b[off:], at most
+// max of them.
+func readPairs(b []byte, off, max int) ([]uint16, int, error) {
+	if len(b)-off < 4 {
+		return nil, 0, fmt.Errorf("recovery batch request of %d bytes", len(b))
+	}
+	count := binary.LittleEndian.Uint32(b[off:])
+	off += 4
+	if count == 0 || uint64(count) > uint64(max) {
+		return nil, 0, fmt.Errorf("%d pairs, want 1..%d", count, max)
+	}
+	if uint64(len(b)-off) < 2*uint64(count) {
+		return nil, 0, fmt.Errorf("%d pairs in %d bytes", count, len(b)-off)
+	}
+	out := make([]uint16, count)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint16(b[off+2*i:])
+	}
+	return out, off + 2*int(count), nil
+}
+
+func decodeRecoveryBatchRequest(b []byte, l Limits) (RecoveryBatchRequest, error) {
+	var r RecoveryBatchRequest
+	if len(b) < 33 {
+		return r, fmt.Errorf("recovery batch request of %d bytes", len(b))
+	}
+	copy(r.ID[:], b)
+	r.Type = codec.SliverType(b[32])
+	var err error
+	off := 33
+	if r.Targets, off, err = readPairs(b, off, l.Params.NShards); err != nil {
+		return r, err
+	}
+	if r.Sources, off, err = readPairs(b, off, l.Params.NShards); err != nil {
+		return r, err
+	}
+	if off != len(b) {
+		return r, fmt.Errorf("%d bytes after the recovery batch request", len(b)-off)
+	}
+	return r, r.check(l)
 }
 
 // SyncRequest is a sync-shard request: the new owner of a shard asks its

@@ -16,9 +16,12 @@ const (
 	NamePutSlivers         = "put-slivers"
 	NameGetConfirmation    = "get-confirmation"
 	NameGetRecoverySymbols = "get-recovery-symbols"
-	NameSyncShard          = "sync-shard"
-	NameBlobStatus         = "blob-status"
-	NameNodeStatus         = "node-status"
+	// NameGetRecoveryBatch asks for the symbols towards several slivers
+	// of one type at once (RecoveryBatchRequest).
+	NameGetRecoveryBatch = "get-recovery-batch"
+	NameSyncShard        = "sync-shard"
+	NameBlobStatus       = "blob-status"
+	NameNodeStatus       = "node-status"
 )
 
 // protocolVersion is the version suffix of every stream protocol ID.
@@ -28,7 +31,7 @@ const protocolVersion = "1"
 var requestNames = [...]string{
 	NameGetMetadata, NamePutMetadata, NameGetSlivers, NamePutSlivers,
 	NameGetConfirmation, NameGetRecoverySymbols, NameSyncShard, NameBlobStatus,
-	NameNodeStatus,
+	NameNodeStatus, NameGetRecoveryBatch,
 }
 
 // ProtocolID returns the stream protocol ID /floe/<network>/<name>/1.
@@ -119,6 +122,9 @@ var (
 	// (bad framing, oversized, unknown status). Retry with another peer and
 	// consider the peer faulty.
 	ErrProtocol = errors.New("p2p: protocol violation by peer")
+	// ErrUnsupported means the peer does not speak the request's protocol
+	// (an older version): use an older request, or another peer.
+	ErrUnsupported = errors.New("p2p: protocol not supported by peer")
 )
 
 // statusOf maps a Handler error to a response status.

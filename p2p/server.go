@@ -168,6 +168,7 @@ func (s *Server) Start(context.Context) error {
 		NamePutSlivers:         s.putSlivers,
 		NameGetConfirmation:    s.getConfirmation,
 		NameGetRecoverySymbols: s.getRecoverySymbols,
+		NameGetRecoveryBatch:   s.getRecoveryBatch,
 		NameSyncShard:          s.syncShard,
 		NameBlobStatus:         s.blobStatus,
 		NameNodeStatus:         s.nodeStatus,
@@ -586,6 +587,25 @@ func (s *Server) getRecoverySymbols(ctx context.Context, c frameConn) error {
 	res, err := s.handler.GetRecoverySymbols(ctx, c.s.Conn().RemotePeer(), req)
 	if err == nil && len(res) != len(req.Sources) {
 		err = fmt.Errorf("%w: handler returned %d results for %d symbols", ErrInternal, len(res), len(req.Sources))
+	}
+	if err != nil {
+		return answer(c, err)
+	}
+	return writeResults(c, res, s.limits.MaxRecoverySymbol)
+}
+
+func (s *Server) getRecoveryBatch(ctx context.Context, c frameConn) error {
+	b, err := s.readRequest(c, maxRecoveryBatchRequest(s.limits.Params.NShards))
+	if err != nil {
+		return err
+	}
+	req, err := decodeRecoveryBatchRequest(b, s.limits)
+	if err != nil {
+		return errRequest{err}
+	}
+	res, err := s.handler.GetRecoveryBatch(ctx, c.s.Conn().RemotePeer(), req)
+	if err == nil && len(res) != req.Symbols() {
+		err = fmt.Errorf("%w: handler returned %d results for %d symbols", ErrInternal, len(res), req.Symbols())
 	}
 	if err != nil {
 		return answer(c, err)

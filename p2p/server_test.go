@@ -124,6 +124,17 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("recovery: %v %+v", err, rs)
 	}
 
+	// A recovery batch: source-major, a miss for each target of an odd
+	// source.
+	rb, err := p.cli.GetRecoveryBatch(ctx, srv, RecoveryBatchRequest{ID: id, Type: codec.Secondary, Targets: []uint16{3, 7}, Sources: []uint16{0, 1, 2}})
+	if err != nil || len(rb) != 6 || string(rb[0].Data) != "symbol 0->3" || string(rb[1].Data) != "symbol 0->7" ||
+		!errors.Is(rb[2].Err, ErrNotFound) || !errors.Is(rb[3].Err, ErrNotFound) || string(rb[5].Data) != "symbol 2->7" {
+		t.Fatalf("recovery batch: %v %+v", err, rb)
+	}
+	if _, err := p.cli.GetRecoveryBatch(ctx, srv, RecoveryBatchRequest{ID: id, Type: codec.Secondary, Targets: []uint16{3}}); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("a batch without sources: %v, want ErrInvalidRequest", err)
+	}
+
 	// Sync shard with a cursor, in batches of 2.
 	for b := byte(1); b <= 5; b++ {
 		if _, err := p.cli.PutSlivers(ctx, srv, blobID(b*10), []Sliver{{SliverRef{4, codec.Primary}, []byte{b}}}); err != nil {
@@ -524,5 +535,24 @@ func TestInvalidRequestsGate(t *testing.T) {
 	}
 	if gated.Load() == 0 {
 		t.Fatalf("not gated; offences %.1f", p.srv.Offences(p.cliHost.ID()))
+	}
+}
+
+// A peer that does not speak a protocol (an older node) answers a typed
+// ErrUnsupported, on which a caller falls back to an older request.
+func TestUnsupportedProtocolIsTyped(t *testing.T) {
+	p := newPair(t, nil)
+	p.srvHost.RemoveStreamHandler(ProtocolID(testNetwork, NameGetRecoveryBatch))
+	_, err := p.cli.GetRecoveryBatch(context.Background(), p.srvHost.ID(), RecoveryBatchRequest{
+		ID: blobID(1), Type: codec.Primary, Targets: []uint16{1}, Sources: []uint16{2},
+	})
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("batch to a peer without the protocol: %v, want ErrUnsupported", err)
+	}
+	// The older request still works there.
+	if _, err := p.cli.GetRecoverySymbols(context.Background(), p.srvHost.ID(), RecoveryRequest{
+		ID: blobID(1), Target: SliverRef{1, codec.Primary}, Sources: []uint16{2},
+	}); err != nil {
+		t.Fatalf("single-target request: %v", err)
 	}
 }
