@@ -335,12 +335,8 @@ func (h *handler) GetRecoverySymbols(ctx context.Context, _ peer.ID, req p2p.Rec
 	if int(req.Target.Pair) >= n.params.NShards {
 		return nil, fmt.Errorf("%w: target pair %d out of range", p2p.ErrInvalidRequest, req.Target.Pair)
 	}
-	st, err := n.store.State(ctx, req.ID)
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	if st.Invalid || st.Gone(uint64(n.Epoch())) || n.cfg.Byzantine == ByzantineWithhold {
-		return nil, fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, req.ID)
+	if err := n.servesSymbols(ctx, req.ID); err != nil {
+		return nil, err
 	}
 	srcType := req.Target.Type.Orthogonal()
 	target := n.params.SliverIndex(req.Target.Type, int(req.Target.Pair))
@@ -371,12 +367,8 @@ func (h *handler) GetRecoverySymbols(ctx context.Context, _ peer.ID, req p2p.Rec
 // from the cache).
 func (h *handler) GetRecoveryBatch(ctx context.Context, _ peer.ID, req p2p.RecoveryBatchRequest) ([]p2p.Result, error) {
 	n := h.n
-	st, err := n.store.State(ctx, req.ID)
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	if st.Invalid || st.Gone(uint64(n.Epoch())) || n.cfg.Byzantine == ByzantineWithhold {
-		return nil, fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, req.ID)
+	if err := n.servesSymbols(ctx, req.ID); err != nil {
+		return nil, err
 	}
 	vm, err := n.metadata(ctx, req.ID)
 	if err != nil {
@@ -405,6 +397,19 @@ func (h *handler) GetRecoveryBatch(ctx context.Context, _ peer.ID, req p2p.Recov
 		}
 	}
 	return out, nil
+}
+
+// servesSymbols reports whether the node serves recovery symbols of a blob:
+// it knows it, and it is neither invalid nor expired.
+func (n *Node) servesSymbols(ctx context.Context, id codec.BlobID) error {
+	st, err := n.store.State(ctx, id)
+	if err != nil {
+		return storeErr(err)
+	}
+	if st.Invalid || st.Gone(uint64(n.Epoch())) || n.cfg.Byzantine == ByzantineWithhold {
+		return fmt.Errorf("%w: blob %s is invalid or expired", p2p.ErrNotFound, id)
+	}
+	return nil
 }
 
 // symbolSource returns the expanded source sliver, from the cache or built
