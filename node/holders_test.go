@@ -9,6 +9,7 @@ import (
 
 	"floe/chainlink"
 	"floe/codec"
+	"floe/p2p"
 )
 
 // A member that fails a request is asked again, up to maxHolderFailures
@@ -61,6 +62,40 @@ func TestRecoverySourcesPerRequest(t *testing.T) {
 		s, _ := p.SymbolSize(size)
 		if k < 1 || int64(k)*int64(p.NShards*s) > recoveryExpansionPerRequest && k > 1 {
 			t.Errorf("%d bytes: %d sources of %d-byte expansions a request", size, k, p.NShards*s)
+		}
+	}
+}
+
+// Every recovery batch a node builds is one its holders accept: within the
+// protocol's symbol count and the answer bytes a holder allows, and its
+// symbols within the requester's own bound, whatever the blob size and
+// committee.
+func TestRecoveryBatchShapes(t *testing.T) {
+	for _, shards := range []int{4, 10, 100, 1000} {
+		p, err := codec.NewParams(shards)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := p2p.LimitsFor(p)
+		for _, size := range []uint64{1, 1 << 10, 1 << 20, 64 << 20, 1 << 30, p.MaxBlobSize()} {
+			sym := recoverySymbolBytes(p, size)
+			for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
+				per := recoveryTargetsPerBatch(p, size, typ)
+				if held := per * p.RecoverySymbolsNeeded(typ) * sym; per > 1 && held > recoveryBatchBytes {
+					t.Fatalf("n=%d size=%d %s: %d targets hold %d bytes of symbols", shards, size, typ, per, held)
+				}
+				for _, targets := range []int{1, 7, min(per, shards), shards} {
+					targets = min(targets, per, shards)
+					k := recoverySourcesPerBatch(p, size, targets)
+					req := p2p.RecoveryBatchRequest{Type: typ, Targets: make([]uint16, targets), Sources: make([]uint16, min(k, shards))}
+					if err := req.Check(l); err != nil {
+						t.Fatalf("n=%d size=%d %s %d targets: %d sources: %v", shards, size, typ, targets, k, err)
+					}
+					if b := req.Symbols() * sym; b > p2p.MaxRecoveryBatchBytes {
+						t.Fatalf("n=%d size=%d %s %d targets: %d sources answer %d bytes", shards, size, typ, targets, k, b)
+					}
+				}
+			}
 		}
 	}
 }

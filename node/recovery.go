@@ -198,6 +198,16 @@ func recoveryTargetsPerBatch(p codec.Params, size uint64, t codec.SliverType) in
 	return max(1, recoveryBatchBytes/(p.RecoverySymbolsNeeded(t)*recoverySymbolBytes(p, size)))
 }
 
+// recoverySourcesPerBatch is how many source slivers one recovery-batch
+// request towards targets slivers names: within the holder's expansion
+// bound (recoverySourcesPerRequest), the answer's bytes and its symbol
+// count.
+func recoverySourcesPerBatch(p codec.Params, size uint64, targets int) int {
+	return min(recoverySourcesPerRequest(p, size),
+		max(1, p2p.MaxRecoveryBatchBytes/(targets*recoverySymbolBytes(p, size))),
+		max(1, p2p.LimitsFor(p).MaxBatchSymbols/targets))
+}
+
 // recoverSlivers rebuilds slivers of type t at pairs from recovery symbols
 // and stores them. Every target is rebuilt from the symbols of the same
 // source slivers, so each holder is asked once per source for all the
@@ -225,8 +235,7 @@ func (n *Node) recoverSlivers(ctx context.Context, holders [][]holder, id codec.
 	// A holder expands every source sliver it is asked for (n symbols
 	// each): requests of at most perRequest sources keep each one's work,
 	// and its answer, bounded whatever the blob's size.
-	perRequest := min(recoverySourcesPerRequest(p, m.UnencodedLength),
-		max(1, p2p.MaxRecoveryBatchBytes/(len(pairs)*recoverySymbolBytes(p, m.UnencodedLength))))
+	perRequest := recoverySourcesPerBatch(p, m.UnencodedLength, len(pairs))
 	pauses := 0
 	for have < need {
 		// Group the next source pairs by holder, covering what is still

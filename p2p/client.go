@@ -348,7 +348,7 @@ func (c *Client) GetRecoverySymbols(ctx context.Context, p peer.ID, req Recovery
 // fails with ErrUnsupported; GetRecoverySymbols asks it one target at a
 // time.
 func (c *Client) GetRecoveryBatch(ctx context.Context, p peer.ID, req RecoveryBatchRequest) ([]Result, error) {
-	if err := req.check(c.limits); err != nil {
+	if err := req.Check(c.limits); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
 	}
 	var out []Result

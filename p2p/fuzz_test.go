@@ -167,7 +167,7 @@ func FuzzDecodeRecoveryBatchRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if r.check(l) != nil || r.Symbols() > l.MaxBatchSymbols || !bytes.Equal(r.encode(), in) {
+		if r.Check(l) != nil || r.Symbols() > l.MaxBatchSymbols || !bytes.Equal(r.encode(), in) {
 			t.Fatalf("bad decode of %x", in)
 		}
 	})

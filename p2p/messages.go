@@ -365,8 +365,8 @@ func (r RecoveryBatchRequest) Symbols() int { return len(r.Targets) * len(r.Sour
 // maxRecoveryBatchRequest is the largest encoded request for n shards.
 func maxRecoveryBatchRequest(n int) int { return 41 + 4*n }
 
-// check bounds the request by the limits.
-func (r RecoveryBatchRequest) check(l Limits) error {
+// Check bounds the request by the limits.
+func (r RecoveryBatchRequest) Check(l Limits) error {
 	if err := checkType(r.Type); err != nil {
 		return err
 	}
@@ -429,7 +429,7 @@ func decodeRecoveryBatchRequest(b []byte, l Limits) (RecoveryBatchRequest, error
 	if off != len(b) {
 		return r, fmt.Errorf("%d bytes after the recovery batch request", len(b)-off)
 	}
-	return r, r.check(l)
+	return r, r.Check(l)
 }
 
 // SyncRequest is a sync-shard request: the new owner of a shard asks its
