@@ -3,6 +3,8 @@ package codec
 import (
 	"errors"
 	"fmt"
+
+	"floe/codec/internal/blake2b"
 )
 
 // Verification errors: each means "reject what was received and, where it
@@ -188,4 +190,79 @@ func VerifyRecoverySymbol(p Params, m *Metadata, sym *RecoverySymbol, targetInde
 		return fmt.Errorf("%w: from %s sliver %d: %w", ErrInvalidSymbol, sym.Target.Orthogonal(), sym.Index, err)
 	}
 	return nil
+}
+
+// VerifyRecoverySymbols is VerifyRecoverySymbol for many symbols at once
+// (symbol i towards targets[i]), with the same answers: nil or an
+// ErrInvalidSymbol per symbol. The leaves and each level of the proofs
+// are hashed as one batch, eight messages per BLAKE2b call (a node
+// rebuilding a shard checks n symbols per sliver, 11 hashes each at n =
+// 1000: one at a time they were most of its recovery's CPU).
+func VerifyRecoverySymbols(p Params, m *Metadata, syms []RecoverySymbol, targets []int) []error {
+	errs := make([]error, len(syms))
+	if len(targets) != len(syms) {
+		for i := range errs {
+			errs[i] = fmt.Errorf("%w: %d symbols for %d targets", ErrInvalidSymbol, len(syms), len(targets))
+		}
+		return errs
+	}
+	s, err := p.SymbolSize(m.UnencodedLength)
+	if err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("%w: %w", ErrInvalidSymbol, err)
+		}
+		return errs
+	}
+	n := p.NShards
+	depth := treeDepth(n)
+	// The symbols whose shape is right are hashed together.
+	var ok []int
+	for i := range syms {
+		sym, tg := &syms[i], targets[i]
+		switch {
+		case sym.Index < 0 || sym.Index >= n || tg < 0 || tg >= n:
+			errs[i] = fmt.Errorf("%w: index %d → target %d out of range", ErrInvalidSymbol, sym.Index, tg)
+		case len(sym.Data) != s:
+			errs[i] = fmt.Errorf("%w: %d bytes, want %d", ErrInvalidSymbol, len(sym.Data), s)
+		case len(sym.Proof.Path) != depth:
+			errs[i] = fmt.Errorf("%w: from %s sliver %d: %w: path of %d nodes, want %d",
+				ErrInvalidSymbol, sym.Target.Orthogonal(), sym.Index, ErrInvalidProof, len(sym.Proof.Path), depth)
+		default:
+			ok = append(ok, i)
+		}
+	}
+	if len(ok) == 0 {
+		return errs
+	}
+	leaves := make([]byte, len(ok)*s)
+	for k, i := range ok {
+		copy(leaves[k*s:], syms[i].Data)
+	}
+	cur := make([]byte, len(ok)*DigestSize)
+	leafHashes(cur, leaves, len(ok), s, s)
+	pairs := make([]byte, len(ok)*2*DigestSize)
+	for level := range depth {
+		for k, i := range ok {
+			c := cur[k*DigestSize : (k+1)*DigestSize]
+			sib := syms[i].Proof.Path[level].value()
+			left, right := pairs[2*k*DigestSize:(2*k+1)*DigestSize], pairs[(2*k+1)*DigestSize:(2*k+2)*DigestSize]
+			if (targets[i]>>level)&1 == 0 {
+				copy(left, c)
+				copy(right, sib[:])
+			} else {
+				copy(left, sib[:])
+				copy(right, c)
+			}
+		}
+		blake2b.SumPrefixed(cur, pairs, 2*DigestSize, innerPrefix)
+	}
+	for k, i := range ok {
+		sym := &syms[i]
+		root := m.Hash(sym.Target.Orthogonal(), sym.Index)
+		if [DigestSize]byte(cur[k*DigestSize:(k+1)*DigestSize]) != root {
+			errs[i] = fmt.Errorf("%w: from %s sliver %d: %w: root mismatch for leaf %d",
+				ErrInvalidSymbol, sym.Target.Orthogonal(), sym.Index, ErrInvalidProof, targets[i])
+		}
+	}
+	return errs
 }

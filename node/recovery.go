@@ -383,13 +383,15 @@ func verifyRecoveryRow(p codec.Params, m *codec.Metadata, t codec.SliverType, in
 			return nil, true, false
 		}
 		sym, err := codec.UnmarshalRecoverySymbol(r.Data, t)
-		if err != nil || codec.VerifyRecoverySymbol(p, m, &sym, index[i]) != nil {
-			return nil, false, true
-		}
-		if i > 0 && sym.Index != syms[0].Index {
+		if err != nil || (i > 0 && sym.Index != syms[0].Index) {
 			return nil, false, true // one source gives every target the same position
 		}
 		syms[i] = sym
+	}
+	for _, err := range codec.VerifyRecoverySymbols(p, m, syms, index) {
+		if err != nil {
+			return nil, false, true
+		}
 	}
 	return syms, false, false
 }
