@@ -88,21 +88,21 @@ func rebuild(p Params, cs codes, target SliverType, s int, symbols []RecoverySym
 // senders. If the rebuilt sliver does not match its metadata hash the error
 // is ErrInconsistentEncoding and the proof shows it (F5.4).
 func RecoverSliver(p Params, m *Metadata, target SliverType, targetIndex int, symbols []RecoverySymbol) (Sliver, *InconsistencyProof, []int, error) {
-	s, err := p.SymbolSize(m.UnencodedLength)
-	if err != nil {
-		return Sliver{}, nil, nil, err
-	}
-	cs, err := p.codes()
-	if err != nil {
+	if _, err := p.SymbolSize(m.UnencodedLength); err != nil {
 		return Sliver{}, nil, nil, err
 	}
 	need := p.RecoverySymbolsNeeded(target)
+	targets := make([]int, len(symbols))
+	for i := range targets {
+		targets[i] = targetIndex
+	}
+	errs := VerifyRecoverySymbols(p, m, symbols, targets)
 	seen := make(map[int]bool, need)
 	var use []RecoverySymbol
 	var invalid []int
 	for i := range symbols {
 		sym := &symbols[i]
-		if sym.Target != target || VerifyRecoverySymbol(p, m, sym, targetIndex) != nil {
+		if sym.Target != target || errs[i] != nil {
 			invalid = append(invalid, i)
 			continue
 		}
@@ -115,17 +115,39 @@ func RecoverSliver(p Params, m *Metadata, target SliverType, targetIndex int, sy
 			break
 		}
 	}
-	if len(use) < need {
-		return Sliver{}, nil, invalid, fmt.Errorf("%w: %d valid of %d needed", ErrNotEnoughSymbols, len(use), need)
+	sl, proof, err := RecoverVerifiedSliver(p, m, target, targetIndex, use)
+	return sl, proof, invalid, err
+}
+
+// RecoverVerifiedSliver is RecoverSliver for symbols the caller has
+// already checked (VerifyRecoverySymbols towards targetIndex), distinct,
+// exactly as many as needed: a node that verified each holder's answers as
+// they came, to blame a liar, does not check them a second time.
+func RecoverVerifiedSliver(p Params, m *Metadata, target SliverType, targetIndex int, symbols []RecoverySymbol) (Sliver, *InconsistencyProof, error) {
+	s, err := p.SymbolSize(m.UnencodedLength)
+	if err != nil {
+		return Sliver{}, nil, err
 	}
-	data := rebuild(p, cs, target, s, use)
+	cs, err := p.codes()
+	if err != nil {
+		return Sliver{}, nil, err
+	}
+	if need := p.RecoverySymbolsNeeded(target); len(symbols) != need {
+		return Sliver{}, nil, fmt.Errorf("%w: %d valid of %d needed", ErrNotEnoughSymbols, len(symbols), need)
+	}
+	for i := range symbols {
+		if symbols[i].Target != target {
+			return Sliver{}, nil, fmt.Errorf("%w: symbol %d targets a %s sliver", ErrInvalidSymbol, i, symbols[i].Target)
+		}
+	}
+	data := rebuild(p, cs, target, s, symbols)
 	sl := Sliver{Type: target, Index: targetIndex, SymbolSize: s, Data: data}
 	root := expandedRoots(p, cs, target, s, [][]byte{data})[0]
 	if root != m.Hash(target, targetIndex) {
-		proof := &InconsistencyProof{Target: target, TargetIndex: targetIndex, Symbols: use}
-		return Sliver{}, proof, invalid, fmt.Errorf("%w: %s sliver %d", ErrInconsistentEncoding, target, targetIndex)
+		proof := &InconsistencyProof{Target: target, TargetIndex: targetIndex, Symbols: symbols}
+		return Sliver{}, proof, fmt.Errorf("%w: %s sliver %d", ErrInconsistentEncoding, target, targetIndex)
 	}
-	return sl, nil, invalid, nil
+	return sl, nil, nil
 }
 
 // VerifyInconsistencyProof accepts a proof iff it holds exactly the needed
@@ -148,13 +170,18 @@ func VerifyInconsistencyProof(p Params, m *Metadata, proof *InconsistencyProof) 
 	if err != nil {
 		return err
 	}
+	targets := make([]int, need)
+	for i := range targets {
+		targets[i] = proof.TargetIndex
+	}
+	errs := VerifyRecoverySymbols(p, m, proof.Symbols, targets)
 	seen := make(map[int]bool, need)
 	for i := range proof.Symbols {
 		sym := &proof.Symbols[i]
 		if sym.Target != proof.Target {
 			return fmt.Errorf("%w: symbol %d targets a %s sliver", ErrInvalidInconsistencyProof, i, sym.Target)
 		}
-		if err := VerifyRecoverySymbol(p, m, sym, proof.TargetIndex); err != nil {
+		if err := errs[i]; err != nil {
 			return fmt.Errorf("%w: symbol %d: %w", ErrInvalidInconsistencyProof, i, err)
 		}
 		if seen[sym.Index] {

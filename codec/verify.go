@@ -174,27 +174,11 @@ func VerifySliver(p Params, m *Metadata, sl *Sliver) error {
 // type sym.Target at targetIndex: its size and its Merkle proof against the
 // metadata hash of the source sliver (F5.2).
 func VerifyRecoverySymbol(p Params, m *Metadata, sym *RecoverySymbol, targetIndex int) error {
-	s, err := p.SymbolSize(m.UnencodedLength)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidSymbol, err)
-	}
-	n := p.NShards
-	if sym.Index < 0 || sym.Index >= n || targetIndex < 0 || targetIndex >= n {
-		return fmt.Errorf("%w: index %d → target %d out of range", ErrInvalidSymbol, sym.Index, targetIndex)
-	}
-	if len(sym.Data) != s {
-		return fmt.Errorf("%w: %d bytes, want %d", ErrInvalidSymbol, len(sym.Data), s)
-	}
-	root := m.Hash(sym.Target.Orthogonal(), sym.Index)
-	if err := sym.Proof.Verify(root, sym.Data, targetIndex, n); err != nil {
-		return fmt.Errorf("%w: from %s sliver %d: %w", ErrInvalidSymbol, sym.Target.Orthogonal(), sym.Index, err)
-	}
-	return nil
+	return VerifyRecoverySymbols(p, m, []RecoverySymbol{*sym}, []int{targetIndex})[0]
 }
 
 // VerifyRecoverySymbols is VerifyRecoverySymbol for many symbols at once
-// (symbol i towards targets[i]), with the same answers: nil or an
-// ErrInvalidSymbol per symbol. The leaves and each level of the proofs
+// (symbol i towards targets[i]): nil or an ErrInvalidSymbol per symbol. The leaves and each level of the proofs
 // are hashed as one batch, eight messages per BLAKE2b call (a node
 // rebuilding a shard checks n symbols per sliver, 11 hashes each at n =
 // 1000: one at a time they were most of its recovery's CPU).

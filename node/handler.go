@@ -338,28 +338,7 @@ func (h *handler) GetRecoverySymbols(ctx context.Context, _ peer.ID, req p2p.Rec
 	if err := n.servesSymbols(ctx, req.ID); err != nil {
 		return nil, err
 	}
-	srcType := req.Target.Type.Orthogonal()
-	target := n.params.SliverIndex(req.Target.Type, int(req.Target.Pair))
-	out := make([]p2p.Result, len(req.Sources))
-	for i, sp := range req.Sources {
-		if int(sp) >= n.params.NShards {
-			out[i].Err = fmt.Errorf("%w: source pair %d out of range", p2p.ErrInvalidRequest, sp)
-			continue
-		}
-		src, err := n.symbolSource(ctx, req.ID, srcType, int(sp))
-		if err != nil {
-			out[i].Err = err
-			continue
-		}
-		sym, err := src.Symbol(target)
-		if err != nil {
-			out[i].Err = fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)
-			continue
-		}
-		out[i].Data = n.corrupt(sym.MarshalBCS())
-		n.stats.symbolsServed.Add(1)
-	}
-	return out, nil
+	return n.recoverySymbols(ctx, req.ID, req.Target.Type, []uint16{req.Target.Pair}, req.Sources), nil
 }
 
 // GetRecoveryBatch serves the symbols towards several target slivers from
@@ -378,25 +357,34 @@ func (h *handler) GetRecoveryBatch(ctx context.Context, _ peer.ID, req p2p.Recov
 		return nil, fmt.Errorf("%w: %d targets × %d sources would answer about %d bytes, at most %d",
 			p2p.ErrInvalidRequest, len(req.Targets), len(req.Sources), b, p2p.MaxRecoveryBatchBytes)
 	}
-	srcType := req.Type.Orthogonal()
-	out := make([]p2p.Result, 0, req.Symbols())
-	for _, sp := range req.Sources {
-		src, err := n.symbolSource(ctx, req.ID, srcType, int(sp))
-		for _, tg := range req.Targets {
+	return n.recoverySymbols(ctx, req.ID, req.Type, req.Targets, req.Sources), nil
+}
+
+// recoverySymbols answers, for each source pair and then each target pair
+// (slivers of type t), the recovery symbol or why there is none.
+func (n *Node) recoverySymbols(ctx context.Context, id codec.BlobID, t codec.SliverType, targets, sources []uint16) []p2p.Result {
+	out := make([]p2p.Result, 0, len(targets)*len(sources))
+	for _, sp := range sources {
+		var src *codec.SymbolSource
+		err := fmt.Errorf("%w: source pair %d out of range", p2p.ErrInvalidRequest, sp)
+		if int(sp) < n.params.NShards {
+			src, err = n.symbolSource(ctx, id, t.Orthogonal(), int(sp))
+		}
+		for _, tg := range targets {
 			if err != nil {
 				out = append(out, p2p.Result{Err: err})
 				continue
 			}
-			sym, err := src.Symbol(n.params.SliverIndex(req.Type, int(tg)))
-			if err != nil {
-				out = append(out, p2p.Result{Err: fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, err)})
+			sym, serr := src.Symbol(n.params.SliverIndex(t, int(tg)))
+			if serr != nil {
+				out = append(out, p2p.Result{Err: fmt.Errorf("%w: %v", p2p.ErrInvalidRequest, serr)})
 				continue
 			}
 			out = append(out, p2p.Result{Data: n.corrupt(sym.MarshalBCS())})
 			n.stats.symbolsServed.Add(1)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // servesSymbols reports whether the node serves recovery symbols of a blob:

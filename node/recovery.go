@@ -353,7 +353,8 @@ func (n *Node) recoverSlivers(ctx context.Context, holders [][]holder, id codec.
 		return fetched, fmt.Errorf("%w: %d of %d recovery symbols", ErrUnavailable, have, need)
 	}
 	for i, pair := range pairs {
-		sl, proof, _, err := codec.RecoverSliver(p, m, t, index[i], valid[i][:need])
+		// Every symbol was checked as its holder's answer came in.
+		sl, proof, err := codec.RecoverVerifiedSliver(p, m, t, index[i], valid[i][:need])
 		if proof != nil {
 			n.reportInconsistency(ctx, id, proof)
 			return fetched, nil
