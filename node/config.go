@@ -152,8 +152,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: space_limit %d is negative", ErrConfig, c.SpaceLimit)
 	}
 	if c.RestListen != "" {
-		if _, _, err := net.SplitHostPort(c.RestListen); err != nil {
+		h, _, err := net.SplitHostPort(c.RestListen)
+		if err != nil {
 			return fmt.Errorf("%w: rest_listen %q: %v", ErrConfig, c.RestListen, err)
+		}
+		// The chain record would name https://0.0.0.0:…, which no client
+		// reaches, and the certificate a host no client dials.
+		if ip := net.ParseIP(h); (h == "" || ip != nil && ip.IsUnspecified()) && c.RestAnnounce == "" {
+			return fmt.Errorf("%w: rest_listen %q binds every address, so clients need to be told one: set rest_announce to the host:port they reach", ErrConfig, c.RestListen)
 		}
 	}
 	if c.RestAnnounce != "" {

@@ -30,6 +30,9 @@ func TestConfigKeys(t *testing.T) {
 		{"nested.json", `{"network": "local", "data_dir": ".", "listen": ["/ip4/127.0.0.1/tcp/0"], "owner": "` + owner + `", "max_fds": 10, "extra": {"a": 1}}`, `unknown key "extra"`},
 		{"trailing.json", `{"network": "local", "data_dir": ".", "listen": ["/ip4/127.0.0.1/tcp/0"], "owner": "` + owner + `"} {}`, "more after the JSON object"},
 		{"negative.json", `{"network": "local", "data_dir": ".", "listen": ["/ip4/127.0.0.1/tcp/0"], "owner": "` + owner + `", "max_memory": -1}`, "max_memory -1 is negative"},
+		{"rest-any.json", `{"network": "local", "data_dir": ".", "listen": ["/ip4/127.0.0.1/tcp/0"], "owner": "` + owner + `", "rest_listen": "0.0.0.0:9185"}`, "set rest_announce"},
+		{"rest-any6.json", `{"network": "local", "data_dir": ".", "listen": ["/ip4/127.0.0.1/tcp/0"], "owner": "` + owner + `", "rest_listen": "[::]:9185"}`, "set rest_announce"},
+		{"rest-nohost.json", `{"network": "local", "data_dir": ".", "listen": ["/ip4/127.0.0.1/tcp/0"], "owner": "` + owner + `", "rest_listen": ":9185"}`, "set rest_announce"},
 	} {
 		_, err := LoadConfig(write(tc.name, tc.body))
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
