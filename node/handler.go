@@ -241,12 +241,23 @@ func (h *handler) GetSlivers(ctx context.Context, _ peer.ID, id codec.BlobID, it
 				r.Err = fmt.Errorf("%w: this node is sending %d MiB of slivers already; ask again shortly", p2p.ErrRateLimited, n.sendingBudget>>20)
 				break
 			}
-			data, err := n.store.GetShardSliver(ctx, shard, id, it.Type)
-			if err != nil {
-				r.Err = storeErr(err)
-			} else {
+			// Sent from the store's own buffer (send has written it when
+			// it returns): copying every sliver served out of the store
+			// cost about 4% of a read's CPU.
+			var sent bool
+			err := n.store.ViewShardSliver(ctx, shard, id, it.Type, func(data []byte) error {
+				sent = true
 				r.Data = n.corrupt(data)
+				return send(r)
+			})
+			if sent {
+				n.sending.Release(held)
+				if err != nil {
+					return err
+				}
+				continue
 			}
+			r.Err = storeErr(err)
 		}
 		err := send(r)
 		if held > 0 {

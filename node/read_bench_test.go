@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"hash/crc32"
+	"syscall"
 	"testing"
+	"time"
 
 	"floe/codec"
 )
@@ -19,6 +21,7 @@ func BenchmarkDevnetRead64MiB(b *testing.B) {
 	ctx := context.Background()
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
+	cpu := processCPU()
 	for range b.N {
 		r, err := c.Read(ctx, id, ReadOptions{})
 		if err != nil {
@@ -28,6 +31,23 @@ func BenchmarkDevnetRead64MiB(b *testing.B) {
 			b.Fatal("read back different bytes")
 		}
 	}
+	reportCPU(b, cpu)
+}
+
+// processCPU is the CPU time (user and system) the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time of the process (client and nodes, which
+// share it) per op since since: on a shared machine it moves less than the
+// wall time, and it is what a change to the work done shows.
+func reportCPU(b *testing.B, since time.Duration) {
+	b.ReportMetric(float64(processCPU()-since)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkDevnetReadTo256MiB streams one 256 MiB blob from a 7-node

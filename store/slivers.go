@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	ds "github.com/ipfs/go-datastore"
 
 	"floe/codec"
@@ -205,6 +206,41 @@ func (s *Store) GetShardSliver(ctx context.Context, shard int, id codec.BlobID, 
 	}
 	defer s.exit()
 	return s.readValue(ctx, sliverKey(shard, id, t))
+}
+
+// ViewShardSliver calls fn with the sliver held for shard, as
+// GetShardSliver returns it, but without copying it out of the store:
+// data is only valid during the call and must not be changed. It returns
+// fn's error, or GetShardSliver's (and then fn is not called).
+func (s *Store) ViewShardSliver(ctx context.Context, shard int, id codec.BlobID, t codec.SliverType, fn func(data []byte) error) error {
+	if err := checkSliverAddr(shard, t); err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.exit()
+	key := sliverKey(shard, id, t)
+	if s.pdb == nil {
+		data, err := s.readValue(ctx, key)
+		if err != nil {
+			return err
+		}
+		return fn(data)
+	}
+	v, closer, err := s.pdb.Get([]byte(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	if err != nil {
+		return fmt.Errorf("store: get %s: %w", key, err)
+	}
+	defer closer.Close()
+	data, err := openValue(key, v)
+	if err != nil {
+		return err
+	}
+	return fn(data)
 }
 
 // SliverRef names a sliver of a blob.

@@ -136,8 +136,23 @@ func TestSliverRoundTrip(t *testing.T) {
 					if err != nil || !bytes.Equal(got, data) {
 						t.Fatalf("GetShardSliver = %d bytes, %v", len(got), err)
 					}
+					var viewed []byte
+					if err := s.ViewShardSliver(ctx, shard, id, c.typ, func(b []byte) error { viewed = bytes.Clone(b); return nil }); err != nil || !bytes.Equal(viewed, data) {
+						t.Fatalf("ViewShardSliver = %d bytes, %v", len(viewed), err)
+					}
+					stop := errors.New("stop")
+					if err := s.ViewShardSliver(ctx, shard, id, c.typ, func([]byte) error { return stop }); err != stop {
+						t.Fatalf("ViewShardSliver returned %v, not fn's error", err)
+					}
 					if _, err := s.GetSliver(ctx, id, c.pair, c.typ^1); !errors.Is(err, ErrNotFound) && c.name != "one byte secondary" {
 						t.Fatalf("other type: %v", err)
+					}
+					if c.name != "one byte secondary" {
+						called := false
+						err := s.ViewShardSliver(ctx, shard, id, c.typ^1, func([]byte) error { called = true; return nil })
+						if !errors.Is(err, ErrNotFound) || called {
+							t.Fatalf("ViewShardSliver of the other type: %v (fn called: %v)", err, called)
+						}
 					}
 					total += int64(c.size)
 				})
@@ -806,6 +821,11 @@ func TestCorruptValue(t *testing.T) {
 					var ce *CorruptError
 					if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) || ce.Key != key || got != nil {
 						t.Fatalf("GetSliver = %d bytes, %v", len(got), err)
+					}
+					called := false
+					err = s.ViewShardSliver(ctx, shard, id, codec.Primary, func([]byte) error { called = true; return nil })
+					if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) || ce.Key != key || called {
+						t.Fatalf("ViewShardSliver: %v (fn called: %v)", err, called)
 					}
 					b, err := s.ScanShard(ctx, shard, codec.BlobID{}, 10)
 					if err != nil || len(b.Slivers) != 1 || !errors.Is(b.Slivers[0].Err, ErrCorrupt) || b.Slivers[0].Data != nil {
