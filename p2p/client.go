@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -221,6 +222,13 @@ func (c *Client) GetConfirmation(ctx context.Context, p peer.ID, req Confirmatio
 
 // readResults reads n per-item answers with data of at most max(i) bytes.
 func readResults(fc frameConn, n int, max func(i int) int) ([]Result, error) {
+	return readResultsInto(fc, n, max, nil)
+}
+
+// readResultsInto is readResults that reads item i's answer of m bytes
+// into the buffers into(i, m) returns, when it returns any (into may be
+// nil).
+func readResultsInto(fc frameConn, n int, max func(i int) int, into func(i, m int) [][]byte) ([]Result, error) {
 	res := make([]Result, n)
 	for i := range res {
 		peerErr, err := fc.readStatusItem()
@@ -229,6 +237,36 @@ func readResults(fc frameConn, n int, max func(i int) int) ([]Result, error) {
 		}
 		if peerErr != nil {
 			res[i].Err = peerErr
+			continue
+		}
+		var bufs [][]byte
+		if into != nil {
+			_ = fc.s.SetReadDeadline(time.Now().Add(fc.t.Idle))
+			m, err := readFrameHeader(fc.s, max(i))
+			if err != nil {
+				return nil, err
+			}
+			if bufs = into(i, m); bufs == nil {
+				_ = fc.s.SetReadDeadline(time.Now().Add(fc.t.allowance(m)))
+				if res[i].Data, err = readFrameBody(fc.s, m); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			total := 0
+			for _, b := range bufs {
+				total += len(b)
+			}
+			if total != m {
+				return nil, fmt.Errorf("%w: buffers of %d bytes for an answer of %d", ErrInvalidRequest, total, m)
+			}
+			_ = fc.s.SetReadDeadline(time.Now().Add(fc.t.allowance(m)))
+			for _, b := range bufs {
+				if _, err := io.ReadFull(fc.s, b); err != nil {
+					return nil, unexpectedEOF(err)
+				}
+			}
+			res[i].Placed = true
 			continue
 		}
 		res[i].Data, err = fc.readFrame(max(i))
@@ -245,6 +283,17 @@ func (c frameConn) readStatusItem() (error, error) { return c.readStatus(maxItem
 // has one entry per item, in order; an entry's Err is the peer's answer for
 // that sliver. The slivers are not verified here.
 func (c *Client) GetSlivers(ctx context.Context, p peer.ID, id codec.BlobID, items []SliverRef) ([]Result, error) {
+	return c.GetSliversInto(ctx, p, id, items, nil)
+}
+
+// GetSliversInto is GetSlivers that reads answers where the caller says:
+// for item i answered with n bytes, into(i, n) returns buffers whose
+// lengths add up to n and the bytes are read into them in order (the
+// Result is Placed and has no Data), or nil for a new slice, as GetSlivers
+// does. A reader that knows the shape of what it asks for puts the symbols
+// of a sliver straight where they belong. The buffers are written only
+// during the call, and hold part of an answer when it fails.
+func (c *Client) GetSliversInto(ctx context.Context, p peer.ID, id codec.BlobID, items []SliverRef, into func(i, n int) [][]byte) ([]Result, error) {
 	req := SliversRequest{ID: id, Items: items}
 	if len(items) == 0 || len(items) > c.limits.MaxItems {
 		return nil, fmt.Errorf("%w: %d slivers, want 1..%d", ErrInvalidRequest, len(items), c.limits.MaxItems)
@@ -256,7 +305,7 @@ func (c *Client) GetSlivers(ctx context.Context, p peer.ID, id codec.BlobID, ite
 	}
 	var out []Result
 	err := c.exchange(ctx, p, NameGetSlivers, sendFrame(req.encode()), func(fc frameConn) (err error) {
-		out, err = readResults(fc, len(items), func(i int) int { return c.limits.MaxSliver[items[i].Type] })
+		out, err = readResultsInto(fc, len(items), func(i int) int { return c.limits.MaxSliver[items[i].Type] }, into)
 		return err
 	})
 	return out, err

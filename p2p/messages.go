@@ -111,6 +111,9 @@ type Sliver struct {
 type Result struct {
 	Data []byte
 	Err  error
+	// Placed: the bytes went to the buffers the caller gave
+	// (GetSliversInto), not to Data.
+	Placed bool
 }
 
 func checkType(t codec.SliverType) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -85,6 +86,47 @@ func TestRoundTrip(t *testing.T) {
 	res, err = p.cli.GetSlivers(ctx, srv, blobID(8), refs[:2])
 	if err != nil || !errors.Is(res[0].Err, ErrNotFound) || !errors.Is(res[1].Err, ErrNotFound) {
 		t.Fatalf("unknown blob: %v %+v", err, res)
+	}
+
+	// Into the caller's buffers: every even item split over three
+	// buffers, the odd ones into new slices.
+	placed := make([][3][]byte, len(refs))
+	res, err = p.cli.GetSliversInto(ctx, srv, id, refs, func(i, n int) [][]byte {
+		if n != len(put[i].Data) {
+			t.Errorf("item %d: asked for %d bytes", i, n)
+			return nil
+		}
+		if i%2 == 1 {
+			return nil
+		}
+		head, tail := min(n, 3), min(n-min(n, 3), 4)
+		placed[i] = [3][]byte{make([]byte, head), make([]byte, n-head-tail), make([]byte, tail)}
+		return placed[i][:]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		got := r.Data
+		if i%2 == 0 {
+			got = slices.Concat(placed[i][:]...)
+		}
+		if r.Err != nil || r.Placed != (i%2 == 0) || (r.Placed && r.Data != nil) || !bytes.Equal(got, put[i].Data) {
+			t.Fatalf("sliver %d into buffers: %v, placed %v (%d bytes, want %d)", i, r.Err, r.Placed, len(got), len(put[i].Data))
+		}
+	}
+	// An item answered with an error asks for no buffers.
+	res, err = p.cli.GetSliversInto(ctx, srv, blobID(8), refs[:2], func(i, n int) [][]byte {
+		t.Errorf("buffers asked for item %d of an unknown blob", i)
+		return nil
+	})
+	if err != nil || !errors.Is(res[0].Err, ErrNotFound) || res[0].Placed {
+		t.Fatalf("unknown blob into buffers: %v %+v", err, res)
+	}
+	// Buffers that do not add up to the answer are the caller's mistake.
+	_, err = p.cli.GetSliversInto(ctx, srv, id, refs[:1], func(i, n int) [][]byte { return [][]byte{make([]byte, n+1)} })
+	if !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("buffers longer than the answer: %v", err)
 	}
 
 	// Per-item rejection.
