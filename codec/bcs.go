@@ -271,6 +271,45 @@ func UnmarshalSliver(b []byte, t SliverType) (Sliver, error) {
 	return s, d.finish()
 }
 
+// SliverBCSTailLen is the length of what follows a sliver's symbols in its
+// BCS (SliverData): the symbol size and the index, two u16.
+const SliverBCSTailLen = 4
+
+// SliverBCSHeadLen is the length of what comes before dataLen bytes of
+// symbols in a sliver's BCS: their ULEB128 length. A sliver's BCS is
+// SliverBCSHeadLen(len(Data)) + len(Data) + SliverBCSTailLen bytes.
+func SliverBCSHeadLen(dataLen int) int {
+	n := 1
+	for v := uint64(dataLen); v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+// SliverFromBCSParts decodes SliverData of type t whose BCS is head ‖ data
+// ‖ tail, as UnmarshalSliver does the joined bytes, without copying data:
+// the sliver's Data is data. A reader puts the symbols of a sliver where
+// they belong and its head and tail aside.
+func SliverFromBCSParts(t SliverType, head, data, tail []byte) (Sliver, error) {
+	d := &decoder{b: head}
+	n := d.uleb()
+	if err := d.finish(); err != nil {
+		return Sliver{}, err
+	}
+	if n != len(data) {
+		return Sliver{}, fmt.Errorf("%w: the head names %d bytes of symbols, %d follow", ErrMalformed, n, len(data))
+	}
+	if n > MaxSymbolSize*MaxShards {
+		return Sliver{}, fmt.Errorf("%w: vector of %d elements exceeds %d", ErrMalformed, n, MaxSymbolSize*MaxShards)
+	}
+	d = &decoder{b: tail}
+	s := Sliver{Type: t, Data: data, SymbolSize: int(d.u16()), Index: int(d.u16())}
+	if err := d.finish(); err != nil {
+		return Sliver{}, err
+	}
+	return s, nil
+}
+
 // MarshalBCS encodes a MerkleProof as Vec<Node>.
 func (p *MerkleProof) MarshalBCS() []byte {
 	e := &encoder{}

@@ -242,3 +242,30 @@ func TestSyncShardMessage(t *testing.T) {
 		t.Errorf("long: %v", err)
 	}
 }
+
+// A sliver's BCS splits into SliverBCSHeadLen, the symbols and
+// SliverBCSTailLen bytes, and SliverFromBCSParts reads it back from the
+// parts; a head that names another length, or short parts, are refused.
+func TestSliverFromBCSParts(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 16383, 16384, 1 << 21} {
+		sl := Sliver{Type: Secondary, Index: 513, SymbolSize: 2, Data: bytes.Repeat([]byte{7, 9}, n/2)}
+		sl.Data = append(sl.Data, make([]byte, n%2)...)
+		b := sl.MarshalBCS()
+		h := SliverBCSHeadLen(n)
+		if len(b) != h+n+SliverBCSTailLen {
+			t.Fatalf("%d bytes of symbols: BCS of %d bytes, head %d", n, len(b), h)
+		}
+		got, err := SliverFromBCSParts(Secondary, b[:h], b[h:h+n], b[h+n:])
+		if err != nil || got.Index != sl.Index || got.SymbolSize != sl.SymbolSize || got.Type != Secondary || !bytes.Equal(got.Data, sl.Data) {
+			t.Fatalf("%d bytes of symbols: %+v, %v", n, got.Index, err)
+		}
+		if n > 0 {
+			if _, err := SliverFromBCSParts(Secondary, b[:h], b[h:h+n-1], b[h+n-1:len(b)-1]); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%d bytes of symbols, one short: %v", n, err)
+			}
+		}
+		if _, err := SliverFromBCSParts(Secondary, b[:h], b[h:h+n], b[h+n:len(b)-1]); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%d bytes of symbols, short tail: %v", n, err)
+		}
+	}
+}

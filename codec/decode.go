@@ -31,6 +31,14 @@ var (
 // against m (VerifySlivers): any nPrim distinct primary slivers or any nSec
 // distinct secondary ones. Duplicates and surplus slivers are ignored.
 func Decode(p Params, m *Metadata, slivers []Sliver, check ConsistencyCheck) ([]byte, error) {
+	return DecodeInto(p, m, slivers, check, nil)
+}
+
+// DecodeInto is Decode into out, which holds the blob's message matrix:
+// p.Primary() rows of one primary sliver each (nil: a new buffer). A
+// primary sliver whose symbols already sit at their row of out (fetched
+// there) is not copied. The blob is out's prefix.
+func DecodeInto(p Params, m *Metadata, slivers []Sliver, check ConsistencyCheck, out []byte) ([]byte, error) {
 	if len(m.Hashes) != p.NShards {
 		return nil, fmt.Errorf("%w: metadata has %d hash pairs for %d shards", ErrInvalidMetadata, len(m.Hashes), p.NShards)
 	}
@@ -71,7 +79,13 @@ func Decode(p Params, m *Metadata, slivers []Sliver, check ConsistencyCheck) ([]
 		return nil, fmt.Errorf("%w: %d distinct %s slivers, need %d", ErrNotEnoughSlivers, have, t, need)
 	}
 	rowBytes := ks * s
-	out := make([]byte, kp*rowBytes)
+	if out == nil {
+		out = make([]byte, kp*rowBytes)
+	} else if len(out) < kp*rowBytes {
+		return nil, fmt.Errorf("codec: decode into %d bytes, the message matrix is %d", len(out), kp*rowBytes)
+	} else {
+		out = out[:kp*rowBytes]
+	}
 	direct := make([]bool, kp) // systematic rows received as primary slivers
 	if t == Primary {
 		decodeRows(p, cs, s, byIndex, out, direct)
@@ -118,8 +132,10 @@ func decodeRows(p Params, cs codes, s int, byIndex [][]byte, out []byte, direct 
 	rowBytes := ks * s
 	missing := false
 	for r := range kp {
-		if byIndex[r] != nil {
-			copy(out[r*rowBytes:], byIndex[r])
+		if row := byIndex[r]; row != nil {
+			if dst := out[r*rowBytes : (r+1)*rowBytes]; len(row) == 0 || &row[0] != &dst[0] {
+				copy(dst, row)
+			}
 			direct[r] = true
 		} else {
 			missing = true

@@ -49,6 +49,37 @@ func FuzzUnmarshalSliver(f *testing.F) {
 	})
 }
 
+// FuzzSliverFromBCSParts: split anywhere into head, data and a 4-byte
+// tail, the parts decode only to what UnmarshalSliver makes of the joined
+// bytes, and they do whenever the head is the canonical length of the
+// symbols UnmarshalSliver found.
+func FuzzSliverFromBCSParts(f *testing.F) {
+	seedMetadata(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		whole, werr := UnmarshalSliver(b, Primary)
+		for headLen := range min(len(b), 6) + 1 {
+			if len(b) < headLen+SliverBCSTailLen {
+				return
+			}
+			head, data, tail := b[:headLen], b[headLen:len(b)-SliverBCSTailLen], b[len(b)-SliverBCSTailLen:]
+			s, err := SliverFromBCSParts(Primary, head, data, tail)
+			if err == nil {
+				if werr != nil {
+					t.Fatalf("parts at %d decode, the whole does not: %v", headLen, werr)
+				}
+				if s.Index != whole.Index || s.SymbolSize != whole.SymbolSize || s.Type != whole.Type || string(s.Data) != string(whole.Data) {
+					t.Fatalf("parts at %d decode to another sliver", headLen)
+				}
+				if len(data) > 0 && &s.Data[0] != &data[0] {
+					t.Fatal("the sliver's symbols are a copy")
+				}
+			} else if werr == nil && headLen == SliverBCSHeadLen(len(whole.Data)) {
+				t.Fatalf("the whole decodes, its parts at %d do not: %v", headLen, err)
+			}
+		}
+	})
+}
+
 func FuzzUnmarshalRecoverySymbol(f *testing.F) {
 	seedMetadata(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
