@@ -292,11 +292,19 @@ func TestByzantineNodeIsSkippedAndReported(t *testing.T) {
 	c := newTestClient(t, d)
 	liar := d.Nodes()[1].ID()
 	reported := 0
+	// Reads fetch the systematic primary slivers into their rows of the
+	// blob: a liar's row is written there, refused, then decoded over.
+	liarRows := 0
 	for i := range 6 {
 		data := randomBlob(uint64(100+i), 50_000+i)
 		res, err := c.Store(ctx, data, StoreOptions{})
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, s := range d.Nodes()[1].Shards() {
+			if c.params.SliverIndex(codec.Primary, c.params.PairOfShard(res.BlobID, s)) < c.params.Primary() {
+				liarRows++
+			}
 		}
 		got, err := c.Read(ctx, res.BlobID, ReadOptions{})
 		if err != nil {
@@ -312,8 +320,8 @@ func TestByzantineNodeIsSkippedAndReported(t *testing.T) {
 			reported++
 		}
 	}
-	if reported == 0 {
-		t.Fatal("the lying node was never reported")
+	if reported == 0 || liarRows == 0 {
+		t.Fatalf("the lying node was reported %d times, held %d systematic rows", reported, liarRows)
 	}
 
 	// A blob whose slivers a holder sends in several runs (readRunBytes,

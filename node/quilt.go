@@ -177,7 +177,7 @@ func (qr *quiltRead) readWhole(ctx context.Context) error {
 	var slivers []codec.Sliver
 	var err error
 	for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
-		slivers, err = qr.c.readSlivers(ctx, qr.p, qr.holders, qr.id, qr.m, typ, qr.rr, qr.opts.Progress)
+		slivers, err = qr.c.readSlivers(ctx, qr.p, qr.holders, qr.id, qr.m, typ, qr.rr, qr.opts.Progress, nil)
 		if err == nil {
 			break
 		}
@@ -339,7 +339,7 @@ func (c *Client) fetchSecondaries(ctx context.Context, p codec.Params, plan *pai
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, missing, err := c.sliversFrom(ctx, a.h.v, a.h.i, id, m, a.refs)
+				ok, missing, err := c.sliversFrom(ctx, a.h.v, a.h.i, id, m, a.refs, nil)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

@@ -30,9 +30,20 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 	defer cancel()
 
 	t := time.Now()
+	// The systematic primary slivers are read straight into their rows of
+	// the blob, so decoding them is no copy.
+	rowBytes, err := p.SliverSize(codec.Primary, m.UnencodedLength)
+	if err != nil {
+		return res, err
+	}
+	out := make([]byte, p.Primary()*rowBytes)
 	var slivers []codec.Sliver
 	for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
-		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, res, opts.Progress)
+		var pl *rowPlace
+		if typ == codec.Primary {
+			pl = &rowPlace{out: out, rowBytes: rowBytes, rows: p.Primary()}
+		}
+		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, res, opts.Progress, pl)
 		if err == nil {
 			break
 		}
@@ -45,7 +56,7 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 
 	t = time.Now()
 	report(opts.Progress, "decode", 0, int64(m.UnencodedLength))
-	data, err := codec.Decode(p, m, slivers, opts.Check)
+	data, err := codec.DecodeInto(p, m, slivers, opts.Check, out)
 	if err != nil {
 		if errors.Is(err, codec.ErrInconsistentBlob) {
 			return res, fmt.Errorf("%w: %s: %w", ErrInconsistent, id, err)
@@ -208,7 +219,7 @@ func (c *Client) metadataFrom(ctx context.Context, v *committeeView, i int, id c
 // shard's other holder (the previous or next owner across an epoch
 // change); a member that fails or serves data failing verification is not
 // asked again in this read, and liars are reported.
-func (c *Client) readSlivers(ctx context.Context, p codec.Params, holders [][]holder, id codec.BlobID, m *codec.Metadata, typ codec.SliverType, res *ReadResult, progress func(Progress)) ([]codec.Sliver, error) {
+func (c *Client) readSlivers(ctx context.Context, p codec.Params, holders [][]holder, id codec.BlobID, m *codec.Metadata, typ codec.SliverType, res *ReadResult, progress func(Progress), pl *rowPlace) ([]codec.Sliver, error) {
 	need := p.Primary()
 	if typ == codec.Secondary {
 		need = p.Secondary()
@@ -256,7 +267,7 @@ func (c *Client) readSlivers(ctx context.Context, p codec.Params, holders [][]ho
 			retry  []int
 			failed bool
 		)
-		c.fetchRound(ctx, round, id, m, func(a *sliverAsk, ok []codec.Sliver, missing []p2p.SliverRef, err error) {
+		c.fetchRound(ctx, round, id, m, pl, func(a *sliverAsk, ok []codec.Sliver, missing []p2p.SliverRef, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -319,14 +330,18 @@ func (r sliverRound) add(h holder, ref p2p.SliverRef) {
 // fetchRound asks every holder of the round at once, each over its own
 // stream, and returns once all answered; done gets each answer of
 // sliversFrom, from the asking goroutines (it locks what it shares).
-func (c *Client) fetchRound(ctx context.Context, round sliverRound, id codec.BlobID, m *codec.Metadata,
+//
+// With pl, systematic primary slivers are read into their rows of pl.out:
+// a round asks for each pair once, and a row is written only while its
+// pair's ask runs.
+func (c *Client) fetchRound(ctx context.Context, round sliverRound, id codec.BlobID, m *codec.Metadata, pl *rowPlace,
 	done func(a *sliverAsk, ok []codec.Sliver, missing []p2p.SliverRef, err error)) {
 	var wg sync.WaitGroup
 	for _, a := range round {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, missing, err := c.sliversFrom(ctx, a.h.v, a.h.i, id, m, a.refs)
+			ok, missing, err := c.sliversFrom(ctx, a.h.v, a.h.i, id, m, a.refs, pl)
 			done(a, ok, missing, err)
 		}()
 	}
@@ -355,7 +370,7 @@ const (
 // failing verification makes the member a liar (errLied); a stream failure
 // or a whole-request refusal is an error too. Slivers the member could
 // not send for load are asked for again after a pause (busyRetries).
-func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id codec.BlobID, m *codec.Metadata, refs []p2p.SliverRef) ([]codec.Sliver, []p2p.SliverRef, error) {
+func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id codec.BlobID, m *codec.Metadata, refs []p2p.SliverRef, pl *rowPlace) ([]codec.Sliver, []p2p.SliverRef, error) {
 	if len(refs) == 0 {
 		return nil, nil, nil
 	}
@@ -366,7 +381,7 @@ func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id co
 	var parsed []codec.Sliver
 	var missing []p2p.SliverRef
 	for attempt := 0; ; attempt++ {
-		ok, miss, busy, err := c.sliverRuns(ctx, pid, v, id, m, refs)
+		ok, miss, busy, err := c.sliverRuns(ctx, pid, v, id, m, refs, pl)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -390,7 +405,7 @@ func (c *Client) sliversFrom(ctx context.Context, v *committeeView, i int, id co
 // sliverRuns asks the member at pid for refs in runs (readRunBytes) and
 // returns the verified slivers, those it does not have, and those it was
 // too busy to send.
-func (c *Client) sliverRuns(ctx context.Context, pid peer.ID, v *committeeView, id codec.BlobID, m *codec.Metadata, refs []p2p.SliverRef) ([]codec.Sliver, []p2p.SliverRef, []p2p.SliverRef, error) {
+func (c *Client) sliverRuns(ctx context.Context, pid peer.ID, v *committeeView, id codec.BlobID, m *codec.Metadata, refs []p2p.SliverRef, pl *rowPlace) ([]codec.Sliver, []p2p.SliverRef, []p2p.SliverRef, error) {
 	size := func(r p2p.SliverRef) int {
 		n, err := v.params.SliverSize(r.Type, m.UnencodedLength)
 		if err != nil {
@@ -407,12 +422,14 @@ func (c *Client) sliverRuns(ctx context.Context, pid peer.ID, v *committeeView, 
 	type answer struct {
 		run     int
 		results []p2p.Result
+		parts   []placedSliver
 		err     error
 	}
 	answers := make(chan answer, len(runs))
 	fetch := func(k int) {
-		res, err := c.p2p.GetSlivers(ctx, pid, id, runs[k])
-		answers <- answer{k, res, err}
+		into, parts := pl.into(v.params, runs[k])
+		res, err := c.p2p.GetSliversInto(ctx, pid, id, runs[k], into)
+		answers <- answer{k, res, parts, err}
 	}
 	// Two runs in flight, so the link does not idle for a round trip
 	// between runs; the next is asked for as each one arrives. Answers are
@@ -442,7 +459,7 @@ func (c *Client) sliverRuns(ctx context.Context, pid peer.ID, v *committeeView, 
 			go fetch(asked)
 			asked++
 		}
-		ok, miss, later, err := c.checkSlivers(v, m, runs[a.run], a.results)
+		ok, miss, later, err := c.checkSlivers(v, m, runs[a.run], a.results, a.parts)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -453,13 +470,58 @@ func (c *Client) sliverRuns(ctx context.Context, pid peer.ID, v *committeeView, 
 	return parsed, missing, busy, nil
 }
 
+// rowPlace is where a read puts the systematic primary slivers it fetches:
+// row r (primary sliver r < rows, rowBytes long) at out[r·rowBytes:].
+type rowPlace struct {
+	out      []byte
+	rowBytes int
+	rows     int
+}
+
+// placedSliver is the BCS of a sliver read into place: its head and tail,
+// and its symbols at their row.
+type placedSliver struct{ head, data, tail []byte }
+
+// into returns the GetSliversInto function for one run of refs (nil
+// without a place) and where it records the parts of each sliver it
+// placed: a systematic primary sliver of the expected length goes to its
+// row, anything else to a slice of its own.
+func (pl *rowPlace) into(p codec.Params, refs []p2p.SliverRef) (func(i, n int) [][]byte, []placedSliver) {
+	if pl == nil {
+		return nil, nil
+	}
+	parts := make([]placedSliver, len(refs))
+	head := codec.SliverBCSHeadLen(pl.rowBytes)
+	return func(i, n int) [][]byte {
+		if refs[i].Type != codec.Primary || n != head+pl.rowBytes+codec.SliverBCSTailLen {
+			return nil
+		}
+		r := p.SliverIndex(codec.Primary, int(refs[i].Pair))
+		if r >= pl.rows {
+			return nil
+		}
+		parts[i] = placedSliver{head: make([]byte, head), data: pl.out[r*pl.rowBytes : (r+1)*pl.rowBytes], tail: make([]byte, codec.SliverBCSTailLen)}
+		return [][]byte{parts[i].head, parts[i].data, parts[i].tail}
+	}, parts
+}
+
 // checkSlivers decodes and verifies one answer of a holder to refs: the
 // verified slivers, those the holder does not have, and those it was too
 // busy to send (rate-limited items: ask again later).
-func (c *Client) checkSlivers(v *committeeView, m *codec.Metadata, refs []p2p.SliverRef, results []p2p.Result) ([]codec.Sliver, []p2p.SliverRef, []p2p.SliverRef, error) {
+func (c *Client) checkSlivers(v *committeeView, m *codec.Metadata, refs []p2p.SliverRef, results []p2p.Result, parts []placedSliver) ([]codec.Sliver, []p2p.SliverRef, []p2p.SliverRef, error) {
 	var parsed []codec.Sliver
 	var missing, busy []p2p.SliverRef
 	for j, r := range results {
+		if r.Placed {
+			pp := parts[j]
+			c.fetched.Add(int64(len(pp.head) + len(pp.data) + len(pp.tail)))
+			sl, err := codec.SliverFromBCSParts(refs[j].Type, pp.head, pp.data, pp.tail)
+			if err != nil || sl.Index != v.params.SliverIndex(refs[j].Type, int(refs[j].Pair)) {
+				return nil, nil, nil, fmt.Errorf("%w: %s sliver of pair %d does not decode or has the wrong index", errLied, refs[j].Type, refs[j].Pair)
+			}
+			parsed = append(parsed, sl)
+			continue
+		}
 		c.fetched.Add(int64(len(r.Data))) // FetchedSliverBytes (readrange.go)
 		switch {
 		case errors.Is(r.Err, p2p.ErrRateLimited):

@@ -113,7 +113,7 @@ func (c *Client) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, 
 	t := time.Now()
 	var slivers []codec.Sliver
 	for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
-		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, rr, opts.Progress)
+		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, rr, opts.Progress, nil)
 		if err == nil {
 			break
 		}

@@ -330,7 +330,7 @@ func (c *Client) fetchPrimaries(ctx context.Context, p codec.Params, plan *pairP
 			gotErrs []error
 			retried bool
 		)
-		c.fetchRound(ctx, round, id, m, func(a *sliverAsk, ok []codec.Sliver, missing []p2p.SliverRef, err error) {
+		c.fetchRound(ctx, round, id, m, nil, func(a *sliverAsk, ok []codec.Sliver, missing []p2p.SliverRef, err error) {
 			mu.Lock()
 			if err != nil {
 				if !plan.failed(a.h.nodeID(), err) {
