@@ -343,6 +343,16 @@ func TestByzantineNodeIsSkippedAndReported(t *testing.T) {
 	if !bytes.Equal(got.Data, data) {
 		t.Fatal("read in runs returned wrong bytes")
 	}
+	// Streamed, in windows of one row read into reused buffers: a liar's
+	// row is refused and decoded, the rest written as fetched.
+	var streamed bytes.Buffer
+	sr, err := c.ReadTo(ctx, res.BlobID, &streamed, ReadOptions{MemoryBudget: 1, SpillDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("streamed read with a lying node: %v", err)
+	}
+	if !bytes.Equal(streamed.Bytes(), data) || len(sr.Liars) == 0 {
+		t.Fatalf("streamed read with a lying node: %d bytes, equal %v, liars %d", streamed.Len(), bytes.Equal(streamed.Bytes(), data), len(sr.Liars))
+	}
 	if len(got.Liars) == 0 {
 		t.Fatal("the lying node was not reported by the read in runs")
 	}

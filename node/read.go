@@ -41,7 +41,7 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 	for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
 		var pl *rowPlace
 		if typ == codec.Primary {
-			pl = &rowPlace{out: out, rowBytes: rowBytes, rows: p.Primary()}
+			pl = &rowPlace{out: out, rowBytes: rowBytes, first: 0, rows: p.Primary()}
 		}
 		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, res, opts.Progress, pl)
 		if err == nil {
@@ -471,11 +471,12 @@ func (c *Client) sliverRuns(ctx context.Context, pid peer.ID, v *committeeView, 
 }
 
 // rowPlace is where a read puts the systematic primary slivers it fetches:
-// row r (primary sliver r < rows, rowBytes long) at out[r·rowBytes:].
+// row r (primary sliver r, rowBytes long) of first ≤ r < first+rows at
+// out[(r−first)·rowBytes:].
 type rowPlace struct {
-	out      []byte
-	rowBytes int
-	rows     int
+	out         []byte
+	rowBytes    int
+	first, rows int
 }
 
 // placedSliver is the BCS of a sliver read into place: its head and tail,
@@ -496,8 +497,8 @@ func (pl *rowPlace) into(p codec.Params, refs []p2p.SliverRef) (func(i, n int) [
 		if refs[i].Type != codec.Primary || n != head+pl.rowBytes+codec.SliverBCSTailLen {
 			return nil
 		}
-		r := p.SliverIndex(codec.Primary, int(refs[i].Pair))
-		if r >= pl.rows {
+		r := p.SliverIndex(codec.Primary, int(refs[i].Pair)) - pl.first
+		if r < 0 || r >= pl.rows {
 			return nil
 		}
 		parts[i] = placedSliver{head: make([]byte, head), data: pl.out[r*pl.rowBytes : (r+1)*pl.rowBytes], tail: make([]byte, codec.SliverBCSTailLen)}

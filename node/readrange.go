@@ -155,7 +155,7 @@ func (c *Client) readRows(ctx context.Context, p codec.Params, holders [][]holde
 	}
 	var mu sync.Mutex
 	got := 0
-	failed, err := c.fetchPrimaries(ctx, p, newPairPlan(p, id, holders), &mu, id, m, indices, res, func(sl codec.Sliver) error {
+	failed, err := c.fetchPrimaries(ctx, p, newPairPlan(p, id, holders), &mu, id, m, indices, res, nil, func(sl codec.Sliver) error {
 		rows[sl.Index-first] = sl
 		mu.Lock()
 		got++

@@ -88,11 +88,12 @@ func (c *Client) readStream(ctx context.Context, id codec.BlobID, w io.Writer, o
 	rowBytes := int64(p.Secondary()) * int64(s)
 	first := int(int64(off) / rowBytes)
 	last := int((int64(off+n) - 1) / rowBytes)
-	// Two windows are held at once, the one being written and the next
-	// being fetched, and a fetched sliver lives twice until it verified
-	// (the answer's bytes and the parsed sliver): four windows' worth
-	// fit the budget (measured: 1041 MiB peak RSS for a 512 MiB budget
-	// with half windows, under GOMEMLIMIT=768MiB).
+	// Rows are read into window buffers, three at most (being written,
+	// waiting, being fetched into: windowBuffers), so four windows' worth
+	// fit the budget with room for a sliver that does not go to its row.
+	// (When each fetched sliver had its own buffer and lived twice until
+	// it verified: 1041 MiB peak RSS for a 512 MiB budget with half these
+	// windows, under GOMEMLIMIT=768MiB.)
 	window := max(1, min(last-first+1, int(budget/(4*rowBytes))))
 	sr := &streamRead{c: c, p: p, id: id, m: m, res: res, plan: newPairPlan(p, id, holders),
 		w: w, size: int64(size), start: int64(off), end: int64(off + n), written: int64(off),
@@ -123,13 +124,19 @@ type streamRead struct {
 }
 
 // fetchedWindow is one window of rows: those that verified, by row, and
-// those no holder could give.
+// those no holder could give. The rows were read into buf, which goes
+// back to the fetcher once they are written.
 type fetchedWindow struct {
 	first  int
 	rows   []codec.Sliver // rows[k] is row first+k, Data nil if failed
 	failed []int
 	err    error
+	buf    []byte
 }
+
+// windowBuffers is how many window buffers a streamed read cycles
+// through: one being written, one waiting, one being fetched into.
+const windowBuffers = 3
 
 func (sr *streamRead) run(ctx context.Context) error {
 	fetchCtx, stop := context.WithCancel(ctx)
@@ -137,19 +144,39 @@ func (sr *streamRead) run(ctx context.Context) error {
 	defer fetcher.Wait()
 	defer stop()
 	windows := make(chan fetchedWindow, 1)
+	// Rows are read straight into window buffers, which the writer hands
+	// back once written: no buffer per sliver.
+	free := make(chan []byte, windowBuffers)
 	var mu sync.Mutex // the plan and res are shared with the fetcher
 	fetcher.Add(1)
 	go func() {
 		defer fetcher.Done()
 		defer close(windows)
+		made := 0
 		for first := sr.first; first <= sr.last; first += sr.window {
 			last := min(sr.last, first+sr.window-1)
-			fw := fetchedWindow{first: first, rows: make([]codec.Sliver, last-first+1)}
+			var buf []byte
+			select {
+			case buf = <-free:
+			default:
+				if made < windowBuffers {
+					made++
+					buf = make([]byte, sr.window*int(sr.rowBytes))
+				} else {
+					select {
+					case buf = <-free:
+					case <-fetchCtx.Done():
+						return
+					}
+				}
+			}
+			fw := fetchedWindow{first: first, rows: make([]codec.Sliver, last-first+1), buf: buf}
 			indices := make([]int, 0, last-first+1)
 			for r := first; r <= last; r++ {
 				indices = append(indices, r)
 			}
-			fw.failed, fw.err = sr.c.fetchPrimaries(fetchCtx, sr.p, sr.plan, &mu, sr.id, sr.m, indices, sr.res, func(sl codec.Sliver) error {
+			pl := &rowPlace{out: buf, rowBytes: int(sr.rowBytes), first: first, rows: last - first + 1}
+			fw.failed, fw.err = sr.c.fetchPrimaries(fetchCtx, sr.p, sr.plan, &mu, sr.id, sr.m, indices, sr.res, pl, func(sl codec.Sliver) error {
 				fw.rows[sl.Index-first] = sl
 				mu.Lock()
 				sr.fetched += int64(len(sl.Data))
@@ -185,6 +212,7 @@ func (sr *streamRead) run(ctx context.Context) error {
 				return err
 			}
 		}
+		free <- fw.buf
 	}
 	return ctx.Err()
 }
@@ -266,7 +294,7 @@ func (sr *streamRead) decodeRest(ctx context.Context, fw fetchedWindow) error {
 		want := min(len(candidates), kp-len(have), sr.window)
 		batch := candidates[:want]
 		candidates = candidates[want:]
-		if _, err := sr.c.fetchPrimaries(ctx, p, sr.plan, &mu, sr.id, sr.m, batch, sr.res, keep); err != nil {
+		if _, err := sr.c.fetchPrimaries(ctx, p, sr.plan, &mu, sr.id, sr.m, batch, sr.res, nil, keep); err != nil {
 			return err
 		}
 	}
@@ -304,8 +332,10 @@ func (sr *streamRead) decodeRest(ctx context.Context, fw fetchedWindow) error {
 // to res). It returns the indices no holder could give. mu guards plan
 // and res (shared with other fetches of the same read); got is called
 // with mu not held, from several goroutines.
+//
+// With pl, the slivers are read into their rows of pl.out (fetchRound).
 func (c *Client) fetchPrimaries(ctx context.Context, p codec.Params, plan *pairPlan, mu *sync.Mutex, id codec.BlobID, m *codec.Metadata,
-	indices []int, res *ReadResult, got func(codec.Sliver) error) ([]int, error) {
+	indices []int, res *ReadResult, pl *rowPlace, got func(codec.Sliver) error) ([]int, error) {
 	queue := make([]int, 0, len(indices))
 	for _, r := range indices {
 		queue = append(queue, p.PairOfSliver(codec.Primary, r))
@@ -330,7 +360,7 @@ func (c *Client) fetchPrimaries(ctx context.Context, p codec.Params, plan *pairP
 			gotErrs []error
 			retried bool
 		)
-		c.fetchRound(ctx, round, id, m, nil, func(a *sliverAsk, ok []codec.Sliver, missing []p2p.SliverRef, err error) {
+		c.fetchRound(ctx, round, id, m, pl, func(a *sliverAsk, ok []codec.Sliver, missing []p2p.SliverRef, err error) {
 			mu.Lock()
 			if err != nil {
 				if !plan.failed(a.h.nodeID(), err) {
