@@ -88,23 +88,28 @@ func readFrameBody(r io.Reader, n int) ([]byte, error) {
 }
 
 // reserveChunk is the step in which readFrameBodyReserving commits memory
-// and sets deadlines; readStart is the buffer it starts with.
-const (
-	reserveChunk = 1 << 20
-	readStart    = 64 << 10
-)
+// and sets deadlines.
+const reserveChunk = 1 << 20
 
 // readFrameBodyReserving reads a payload of n bytes: memory is reserved
 // (reserve) in steps of reserveChunk before each step is read, each step
-// under its own deadline (set by deadline), and the buffer starts at
-// readStart and doubles as bytes arrive. A peer that declares a large frame
-// and stalls holds one reserved step and a small buffer.
+// under its own deadline (set by deadline), and the buffer is allocated
+// once the first step is reserved, as large as that step, and doubles as
+// bytes arrive. A peer that declares a large frame and stalls holds one
+// reserved step. (A buffer that started at 64 KiB and doubled zeroed and
+// copied about three times each sliver a node was sent.)
 func readFrameBodyReserving(r io.Reader, n int, reserve func(int) error, deadline func(int)) ([]byte, error) {
-	b := make([]byte, 0, min(n, readStart))
+	if n == 0 {
+		return []byte{}, nil
+	}
+	var b []byte
 	for len(b) < n {
 		step := min(reserveChunk, n-len(b))
 		if err := reserve(step); err != nil {
 			return nil, err
+		}
+		if b == nil {
+			b = make([]byte, 0, step)
 		}
 		deadline(step)
 		for end := len(b) + step; len(b) < end; {

@@ -88,8 +88,9 @@ func FuzzDecodeSliversRequest(f *testing.F) {
 	})
 }
 
-// The chunked, reserving frame reader returns what the plain one does, and
-// never reserves more than the frame's length.
+// The chunked, reserving frame reader returns what the plain one does,
+// never reserves more than the frame's length, and holds no more than it
+// reserved.
 func FuzzReadFrameBodyReserving(f *testing.F) {
 	f.Add([]byte{1, 2, 3}, 3)
 	f.Add(make([]byte, 3<<20), 3<<20)
@@ -106,6 +107,9 @@ func FuzzReadFrameBodyReserving(f *testing.F) {
 		}
 		if reserved > n {
 			t.Fatalf("reserved %d for a frame of %d", reserved, n)
+		}
+		if err == nil && cap(got) > reserved && n > 0 {
+			t.Fatalf("a buffer of %d bytes for %d reserved", cap(got), reserved)
 		}
 	})
 }
