@@ -18,7 +18,8 @@ import (
 
 // Read fetches a certified blob from the swarm: metadata from any node
 // (verified against the blob ID), then primary slivers (systematic ones
-// first, so decoding is a copy) until n−2f verified ones arrived, falling
+// first, read straight into their rows of the blob, so decoding them is
+// nothing) until n−2f verified ones arrived, falling
 // back to secondary slivers (n−f) when primaries run short. Nodes that serve
 // data failing verification are skipped and reported in Liars.
 func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*ReadResult, error) {
