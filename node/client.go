@@ -167,6 +167,23 @@ func (c *Client) epochCached(ctx context.Context) (uint32, error) {
 	return c.epoch, nil
 }
 
+// WaitPushes waits until the pushes that go on after stores' quorums (to
+// members still receiving their slivers, for at most tailGrace each) have
+// ended, or ctx ends.
+func (c *Client) WaitPushes(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { // ends with the tails, which are bounded
+		c.tails.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Close stops the client's libp2p host.
 func (c *Client) Close() error {
 	c.tails.Wait()
