@@ -79,6 +79,7 @@ func TestDecodeFromRandomSubsets(t *testing.T) {
 				}
 			}
 		}
+		checkDecodeInto(t, rng, tc, p, blob, eb)
 	}
 }
 
@@ -283,51 +284,42 @@ func TestInconsistencyProof(t *testing.T) {
 	}
 }
 
-// DecodeInto rebuilds the blob in the caller's buffer, whether the
-// systematic primary slivers sit at their rows of it already (a reader
-// fetched them there; they are not copied), come in their own buffers, or
-// are missing and decoded from other rows; a buffer smaller than the
-// message matrix is refused.
-func TestDecodeInto(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, tc := range propertyCases {
-		p, _ := NewParams(tc[0])
-		blob := randomBlob(rng, tc[1])
-		eb, err := Encode(p, blob)
-		if err != nil {
-			t.Fatal(err)
+// checkDecodeInto: DecodeInto rebuilds the blob in the caller's buffer,
+// whether the systematic primary slivers sit at their rows of it already
+// (a reader fetched them there; they are not copied), come in their own
+// buffers, or are missing and decoded from other rows; a buffer smaller
+// than the message matrix is refused.
+func checkDecodeInto(t *testing.T, rng *rand.Rand, tc [2]int, p Params, blob []byte, eb *EncodedBlob) {
+	rowBytes, _ := p.SliverSize(Primary, uint64(len(blob)))
+	kp := p.Primary()
+	out := make([]byte, kp*rowBytes)
+	prims := sliversOf(eb, Primary)
+	var give []Sliver
+	skip := rng.IntN(kp) // one systematic row is decoded from a repair row
+	for r := range kp {
+		if r == skip {
+			continue
 		}
-		rowBytes, _ := p.SliverSize(Primary, uint64(len(blob)))
-		kp := p.Primary()
-		out := make([]byte, kp*rowBytes)
-		prims := sliversOf(eb, Primary)
-		var give []Sliver
-		skip := rng.IntN(kp) // one systematic row is decoded from a repair row
-		for r := range kp {
-			if r == skip {
-				continue
-			}
-			sl := prims[p.PairOfSliver(Primary, r)]
-			if sl.Index != r {
-				t.Fatalf("sliver of pair %d has index %d, want %d", p.PairOfSliver(Primary, r), sl.Index, r)
-			}
-			if r%2 == 0 { // fetched into its row
-				dst := out[r*rowBytes : (r+1)*rowBytes]
-				copy(dst, sl.Data)
-				sl.Data = dst
-			}
-			give = append(give, sl)
+		sl := prims[p.PairOfSliver(Primary, r)]
+		if sl.Index != r {
+			t.Fatalf("sliver of pair %d has index %d, want %d", p.PairOfSliver(Primary, r), sl.Index, r)
 		}
-		give = append(give, prims[p.PairOfSliver(Primary, kp)])
-		got, err := DecodeInto(p, &eb.Metadata, give, CheckDefault, out)
-		if err != nil {
-			t.Fatalf("n=%d, %d bytes: %v", tc[0], tc[1], err)
+		if r%2 == 0 { // fetched into its row
+			dst := out[r*rowBytes : (r+1)*rowBytes]
+			copy(dst, sl.Data)
+			sl.Data = dst
 		}
-		if !bytes.Equal(got, blob) || (len(got) > 0 && &got[0] != &out[0]) {
-			t.Fatalf("n=%d, %d bytes: decoded into the buffer differs (or is elsewhere)", tc[0], tc[1])
-		}
-		if _, err := DecodeInto(p, &eb.Metadata, give, CheckDefault, out[:len(out)-1]); err == nil {
-			t.Fatalf("n=%d: decoding into a buffer one byte short of the matrix succeeded", tc[0])
-		}
+		give = append(give, sl)
+	}
+	give = append(give, prims[p.PairOfSliver(Primary, kp)])
+	got, err := DecodeInto(p, &eb.Metadata, give, CheckDefault, out)
+	if err != nil {
+		t.Fatalf("n=%d, %d bytes: %v", tc[0], tc[1], err)
+	}
+	if !bytes.Equal(got, blob) || (len(got) > 0 && &got[0] != &out[0]) {
+		t.Fatalf("n=%d, %d bytes: decoded into the buffer differs (or is elsewhere)", tc[0], tc[1])
+	}
+	if _, err := DecodeInto(p, &eb.Metadata, give, CheckDefault, out[:len(out)-1]); err == nil {
+		t.Fatalf("n=%d: decoding into a buffer one byte short of the matrix succeeded", tc[0])
 	}
 }
