@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -27,6 +28,14 @@ import (
 //	GET /health    liveness: 200 {"status":"ok"} while the node runs
 //	GET /ready     200 when it follows the chain and holds its shards, else
 //	               503; JSON {"ready":bool,"reasons":[…]} either way
+//	GET /debug/pprof/…  Go's profiler (net/http/pprof), only when the
+//	               listener is on loopback: a CPU profile
+//	               (/debug/pprof/profile?seconds=10, at most 25) costs the
+//	               node CPU and a goroutine dump shows its internals, so
+//	               a listener opened to the network does not serve them
+//	               (the handlers are mounted on this mux; the import's
+//	               own registration on http.DefaultServeMux is served by
+//	               no floe listener)
 //
 // Node metrics (gauges are read at scrape time, counters since start):
 //
@@ -299,8 +308,17 @@ func (n *Node) serveMetrics(addr string, allowRemote bool) (stop func(), bound s
 		}
 		writeJSON(w, code, map[string]any{"ready": ok, "reasons": reasons})
 	})
+	paths := "/metrics /health /ready"
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		paths += " /debug/pprof/"
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
-	n.log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /health /ready")
+	n.log.Info("metrics listening", "addr", ln.Addr().String(), "paths", paths)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

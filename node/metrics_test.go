@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func TestMetricsEndpoints(t *testing.T) {
 				t.Fatalf("restarted node counted %v recovery-batch requests", v)
 			}
 		}
-		for path, code := range map[string]int{"/health": 200, "/ready": 200} {
+		for path, code := range map[string]int{"/health": 200, "/ready": 200, "/debug/pprof/cmdline": 200} {
 			resp, err := http.Get("http://" + addr + path)
 			if err != nil {
 				t.Fatal(err)
@@ -148,6 +149,17 @@ func TestMetricsEndpoints(t *testing.T) {
 			}
 		}
 	}
+	// A loopback listener serves Go's profiler: a one-second CPU profile
+	// comes back gzipped (pprof's format).
+	resp, err := http.Get("http://" + d.MetricsAddrs()[0] + "/debug/pprof/profile?seconds=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || len(prof) < 2 || prof[0] != 0x1f || prof[1] != 0x8b {
+		t.Fatalf("CPU profile: %d, %d bytes, %v", resp.StatusCode, len(prof), err)
+	}
 	// A node that is behind says why it is not ready.
 	d.HoldShardSyncs()
 	i, err := d.AddNode(ctx, 3*DevnetStake)
@@ -157,7 +169,7 @@ func TestMetricsEndpoints(t *testing.T) {
 	if _, err := d.AdvanceEpoch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + d.MetricsAddrs()[i] + "/ready")
+	resp, err = http.Get("http://" + d.MetricsAddrs()[i] + "/ready")
 	if err != nil {
 		t.Fatal(err)
 	}
