@@ -30,12 +30,25 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 	}
 	defer cancel()
 
-	t := time.Now()
-	// The systematic primary slivers are read straight into their rows of
-	// the blob, so decoding them is no copy.
-	rowBytes, err := p.SliverSize(codec.Primary, m.UnencodedLength)
+	data, _, err := c.readWhole(ctx, p, holders, id, m, res, opts.Progress, opts.Check)
 	if err != nil {
 		return res, err
+	}
+	res.Data = data
+	return res, nil
+}
+
+// readWhole reads and decodes the whole blob once its metadata is known:
+// primary slivers, systematic ones first and read straight into their
+// rows of the blob (so decoding them is no copy), else secondary ones. It
+// returns the blob and the slivers it was decoded from, and records the
+// "slivers" and "decode" phases in res.
+func (c *Client) readWhole(ctx context.Context, p codec.Params, holders [][]holder, id codec.BlobID, m *codec.Metadata, res *ReadResult,
+	progress func(Progress), check codec.ConsistencyCheck) ([]byte, []codec.Sliver, error) {
+	t := time.Now()
+	rowBytes, err := p.SliverSize(codec.Primary, m.UnencodedLength)
+	if err != nil {
+		return nil, nil, err
 	}
 	out := make([]byte, p.Primary()*rowBytes)
 	var slivers []codec.Sliver
@@ -44,30 +57,29 @@ func (c *Client) Read(ctx context.Context, id codec.BlobID, opts ReadOptions) (*
 		if typ == codec.Primary {
 			pl = &rowPlace{out: out, rowBytes: rowBytes, first: 0, rows: p.Primary()}
 		}
-		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, res, opts.Progress, pl)
+		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, res, progress, pl)
 		if err == nil {
 			break
 		}
 		c.log.Debug("reading slivers", "type", typ, "err", err)
 	}
 	if err != nil {
-		return res, err
+		return nil, nil, err
 	}
 	res.Phases["slivers"] = time.Since(t)
 
 	t = time.Now()
-	report(opts.Progress, "decode", 0, int64(m.UnencodedLength))
-	data, err := codec.DecodeInto(p, m, slivers, opts.Check, out)
+	report(progress, "decode", 0, int64(m.UnencodedLength))
+	data, err := codec.DecodeInto(p, m, slivers, check, out)
 	if err != nil {
 		if errors.Is(err, codec.ErrInconsistentBlob) {
-			return res, fmt.Errorf("%w: %s: %w", ErrInconsistent, id, err)
+			return nil, nil, fmt.Errorf("%w: %s: %w", ErrInconsistent, id, err)
 		}
-		return res, err
+		return nil, nil, err
 	}
 	res.Phases["decode"] = time.Since(t)
-	report(opts.Progress, "decode", int64(len(data)), int64(len(data)))
-	res.Data = data
-	return res, nil
+	report(progress, "decode", int64(len(data)), int64(len(data)))
+	return data, slivers, nil
 }
 
 // readBegin is readStart under ClientConfig.Timeout; the context it

@@ -86,19 +86,25 @@ func (c *Client) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, 
 
 	if opts.Check != codec.CheckStrict {
 		t := time.Now()
-		rows, err := c.readRows(ctx, p, holders, id, m, first, last, rr, opts.Progress)
+		rowBytes, err := p.SliverSize(codec.Primary, m.UnencodedLength)
+		if err != nil {
+			return res, err
+		}
+		// The rows are read straight into one buffer, of which the range
+		// is a slice.
+		buf := make([]byte, (last-first+1)*rowBytes)
+		rows, err := c.readRows(ctx, p, holders, id, m, first, last, rr, opts.Progress, &rowPlace{out: buf, rowBytes: rowBytes, first: first, rows: last - first + 1})
 		res.Liars = rr.Liars
 		if err == nil {
 			rr.Phases["slivers"] = time.Since(t)
-			s := rows[0].SymbolSize
-			rowBytes := uint64(p.Secondary()) * uint64(s)
-			res.Data = make([]byte, 0, n)
 			for k, sl := range rows {
-				r := uint64(first + k)
-				lo, hi := max(off, r*rowBytes), min(off+n, (r+1)*rowBytes)
-				res.Data = append(res.Data, sl.Data[lo-r*rowBytes:hi-r*rowBytes]...)
+				if dst := buf[k*rowBytes : (k+1)*rowBytes]; len(sl.Data) > 0 && &sl.Data[0] != &dst[0] {
+					copy(dst, sl.Data) // fetched into a slice of its own
+				}
 				res.SliverBytes += int64(len(sl.Data))
 			}
+			start := off - uint64(first)*uint64(rowBytes)
+			res.Data = buf[start : start+n : start+n]
 			res.Slivers = len(rows)
 			return res, nil
 		}
@@ -110,33 +116,15 @@ func (c *Client) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, 
 
 	// The whole blob, as Read does from the metadata on.
 	res.Full = true
-	t := time.Now()
-	var slivers []codec.Sliver
-	for _, typ := range []codec.SliverType{codec.Primary, codec.Secondary} {
-		slivers, err = c.readSlivers(ctx, p, holders, id, m, typ, rr, opts.Progress, nil)
-		if err == nil {
-			break
-		}
-		c.log.Debug("reading slivers", "type", typ, "err", err)
-	}
+	data, slivers, err := c.readWhole(ctx, p, holders, id, m, rr, opts.Progress, opts.Check)
 	res.Liars = rr.Liars
 	if err != nil {
 		return res, err
 	}
-	rr.Phases["slivers"] = time.Since(t)
 	for _, sl := range slivers {
 		res.Slivers++
 		res.SliverBytes += int64(len(sl.Data))
 	}
-	t = time.Now()
-	data, err := codec.Decode(p, m, slivers, opts.Check)
-	if err != nil {
-		if errors.Is(err, codec.ErrInconsistentBlob) {
-			return res, fmt.Errorf("%w: %s: %w", ErrInconsistent, id, err)
-		}
-		return res, err
-	}
-	rr.Phases["decode"] = time.Since(t)
 	res.Data = data[off : off+n]
 	return res, nil
 }
@@ -147,7 +135,7 @@ func (c *Client) ReadRange(ctx context.Context, id codec.BlobID, off, n uint64, 
 // fails or lies is not asked again. It fails when some row has no holder
 // left.
 func (c *Client) readRows(ctx context.Context, p codec.Params, holders [][]holder, id codec.BlobID, m *codec.Metadata,
-	first, last int, res *ReadResult, progress func(Progress)) ([]codec.Sliver, error) {
+	first, last int, res *ReadResult, progress func(Progress), pl *rowPlace) ([]codec.Sliver, error) {
 	rows := make([]codec.Sliver, last-first+1)
 	indices := make([]int, 0, len(rows))
 	for r := first; r <= last; r++ {
@@ -155,7 +143,7 @@ func (c *Client) readRows(ctx context.Context, p codec.Params, holders [][]holde
 	}
 	var mu sync.Mutex
 	got := 0
-	failed, err := c.fetchPrimaries(ctx, p, newPairPlan(p, id, holders), &mu, id, m, indices, res, nil, func(sl codec.Sliver) error {
+	failed, err := c.fetchPrimaries(ctx, p, newPairPlan(p, id, holders), &mu, id, m, indices, res, pl, func(sl codec.Sliver) error {
 		rows[sl.Index-first] = sl
 		mu.Lock()
 		got++
