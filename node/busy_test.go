@@ -198,6 +198,17 @@ func storedSmallBlob(t *testing.T, seed uint64) (context.Context, *Devnet, *Clie
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The store returns at the quorum; the tests ask particular holders,
+	// which may still be taking their slivers then.
+	if err := c.WaitPushes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range d.Nodes() {
+		waitFor(t, 30*time.Second, fmt.Sprintf("node %d to hold its slivers", i), func() bool {
+			missing, err := n.Store().MissingSlivers(ctx, st.BlobID)
+			return err == nil && len(missing) == 0
+		})
+	}
 	return ctx, d, c, st, data
 }
 
