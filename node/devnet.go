@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"floe/chainlink"
@@ -324,7 +325,16 @@ func (d *Devnet) StartNode(ctx context.Context, i int) error {
 		}
 		chain = c
 	}
-	n, err := New(ctx, d.configs[i], Options{Chain: chain, Logger: d.cfg.Logger, HostConfig: &d.hostCfg, ShardSyncGate: d.syncGate})
+	opts := Options{Chain: chain, Logger: d.cfg.Logger, HostConfig: &d.hostCfg, ShardSyncGate: d.syncGate}
+	n, err := New(ctx, d.configs[i], opts)
+	if err != nil && errors.Is(err, errRESTBind) && errors.Is(err, syscall.EADDRINUSE) {
+		// The REST port it had was taken while it was down (loopback
+		// ports are handed out to other sockets too): a free one, which
+		// the node writes into its chain record as it starts.
+		d.cfg.Logger.Warn("devnet: the node's REST port is taken; it moves to a free one", "node", d.configs[i].Name, "was", d.configs[i].RestListen)
+		d.configs[i].RestListen = "127.0.0.1:0"
+		n, err = New(ctx, d.configs[i], opts)
+	}
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", d.configs[i].Name, err)
 	}

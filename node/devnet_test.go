@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"slices"
 	"testing"
@@ -193,5 +194,35 @@ func TestSplitRefs(t *testing.T) {
 		if !slices.Equal(got, tc.want) || n != len(tc.sizes) {
 			t.Errorf("split %v at %d: runs %v, want %v", tc.sizes, tc.max, got, tc.want)
 		}
+	}
+}
+
+// A devnet node restarted after its REST port was taken (loopback ports go
+// to other sockets too) moves to a free port and names it in its chain
+// record, instead of failing to start.
+func TestDevnetRestartMovesATakenRESTPort(t *testing.T) {
+	d := startDevnet(t, 4, 10)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	was := d.configs[0].RestListen
+	if err := d.StopNode(0); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", was)
+	if err != nil {
+		t.Fatalf("taking the stopped node's REST port %s: %v", was, err)
+	}
+	defer ln.Close()
+	if err := d.StartNode(ctx, 0); err != nil {
+		t.Fatalf("restart with its REST port taken: %v", err)
+	}
+	n := d.Nodes()[0]
+	now := d.configs[0].RestListen
+	if now == was || n.RESTURL() != "https://"+now {
+		t.Fatalf("REST listener %s (URL %s), was %s", now, n.RESTURL(), was)
+	}
+	rec, err := d.Ledger.Node(ctx, n.ID())
+	if err != nil || rec.NetworkAddress != n.RESTURL() {
+		t.Fatalf("chain record names %q, the node serves %s: %v", rec.NetworkAddress, n.RESTURL(), err)
 	}
 }

@@ -35,6 +35,10 @@ type restState struct {
 	ln  net.Listener // bound, not yet served (nil once serveREST ran)
 }
 
+// errRESTBind marks a REST listener that could not be bound (the devnet
+// moves a restarted node whose port was taken to a free one).
+var errRESTBind = errors.New("binding the REST listener")
+
 // listenREST loads (or creates) the network key and binds
 // Config.RestListen (nothing when it is empty). The URL is
 // https://rest_announce when set, else https:// and the bound address.
@@ -48,7 +52,7 @@ func (n *Node) listenREST() error {
 	}
 	ln, err := net.Listen("tcp", n.cfg.RestListen)
 	if err != nil {
-		return fmt.Errorf("%w: rest_listen: %v", ErrConfig, err)
+		return fmt.Errorf("%w: rest_listen: %w: %w", ErrConfig, errRESTBind, err)
 	}
 	url := "https://" + ln.Addr().String()
 	if n.cfg.RestAnnounce != "" {
