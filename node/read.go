@@ -526,18 +526,15 @@ func (c *Client) checkSlivers(v *committeeView, m *codec.Metadata, refs []p2p.Sl
 	var parsed []codec.Sliver
 	var missing, busy []p2p.SliverRef
 	for j, r := range results {
-		if r.Placed {
+		var (
+			sl  codec.Sliver
+			err error
+		)
+		switch {
+		case r.Placed:
 			pp := parts[j]
 			c.fetched.Add(int64(len(pp.head) + len(pp.data) + len(pp.tail)))
-			sl, err := codec.SliverFromBCSParts(refs[j].Type, pp.head, pp.data, pp.tail)
-			if err != nil || sl.Index != v.params.SliverIndex(refs[j].Type, int(refs[j].Pair)) {
-				return nil, nil, nil, fmt.Errorf("%w: %s sliver of pair %d does not decode or has the wrong index", errLied, refs[j].Type, refs[j].Pair)
-			}
-			parsed = append(parsed, sl)
-			continue
-		}
-		c.fetched.Add(int64(len(r.Data))) // FetchedSliverBytes (readrange.go)
-		switch {
+			sl, err = codec.SliverFromBCSParts(refs[j].Type, pp.head, pp.data, pp.tail)
 		case errors.Is(r.Err, p2p.ErrRateLimited):
 			busy = append(busy, refs[j])
 			continue
@@ -545,8 +542,10 @@ func (c *Client) checkSlivers(v *committeeView, m *codec.Metadata, refs []p2p.Sl
 			c.log.Debug("read: a member does not give a sliver", "type", refs[j].Type, "pair", refs[j].Pair, "err", r.Err)
 			missing = append(missing, refs[j])
 			continue
+		default:
+			c.fetched.Add(int64(len(r.Data))) // FetchedSliverBytes (readrange.go)
+			sl, err = codec.UnmarshalSliver(r.Data, refs[j].Type)
 		}
-		sl, err := codec.UnmarshalSliver(r.Data, refs[j].Type)
 		if err != nil || sl.Index != v.params.SliverIndex(refs[j].Type, int(refs[j].Pair)) {
 			return nil, nil, nil, fmt.Errorf("%w: %s sliver of pair %d does not decode or has the wrong index", errLied, refs[j].Type, refs[j].Pair)
 		}

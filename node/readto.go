@@ -156,18 +156,14 @@ func (sr *streamRead) run(ctx context.Context) error {
 		for first := sr.first; first <= sr.last; first += sr.window {
 			last := min(sr.last, first+sr.window-1)
 			var buf []byte
-			select {
-			case buf = <-free:
-			default:
-				if made < windowBuffers {
-					made++
-					buf = make([]byte, sr.window*int(sr.rowBytes))
-				} else {
-					select {
-					case buf = <-free:
-					case <-fetchCtx.Done():
-						return
-					}
+			if len(free) == 0 && made < windowBuffers {
+				made++
+				buf = make([]byte, sr.window*int(sr.rowBytes))
+			} else {
+				select {
+				case buf = <-free:
+				case <-fetchCtx.Done():
+					return
 				}
 			}
 			fw := fetchedWindow{first: first, rows: make([]codec.Sliver, last-first+1), buf: buf}
